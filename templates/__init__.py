@@ -1,0 +1,1 @@
+"""Network definitions (TOML) shipped with sheetgen; installed as ``sheetgen.templates``."""
