@@ -1,0 +1,107 @@
+"""The command line: a thin layer that parses, calls the library and reports.
+
+    sheetgen build                      # output/backprop.xlsx, every default learning rate
+    sheetgen build --lr 0.8 --lr 2 --iterations 200 --output my.xlsx
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from sheetgen import __version__
+
+DEFAULT_OUTPUT = Path("output") / "backprop.xlsx"
+
+# Subcommands that live in other modules, imported only when used: `sheetgen build` must stay
+# fast and must never import torch.
+LAZY_COMMANDS = {
+    "mnist": ("mnist.cli", "cli", "sheetgen mnist needs torch and torchvision: "
+              "pip install 'sheetgen[mnist]'"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose heavy subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS:
+            module_name, attribute, missing = LAZY_COMMANDS[name]
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.split(".")[0] in ("torch", "torchvision", "tqdm"):
+                    raise click.ClickException(missing) from None
+                raise
+            return getattr(module, attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="sheetgen")
+def main():
+    """Workbooks that show a small neural network learning, one live formula per cell."""
+
+
+@main.command()
+@click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
+              help="Network definition (TOML). Default: templates/seed.toml, the classic "
+                   "exercise.")
+@click.option("--lr", "learning_rates", multiple=True, metavar="RATE",
+              help="Learning rate; repeat for several sheets. Default: the template's "
+                   "(0.1 0.2 0.5 0.8 1 2).")
+@click.option("--iterations", metavar="N", help="Rows per sheet. Default: the template's (100).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help=f"Workbook to write. Default: {DEFAULT_OUTPUT}.")
+def build(template, learning_rates, iterations, output):
+    """Build the backprop workbook: live formulas, cached values and native charts.
+
+    An existing workbook is replaced only by a complete new one.
+
+    Example: sheetgen build --lr 0.8 --output output/lr08.xlsx
+    """
+    from sheetgen.engine import NumericalError
+    from sheetgen.files import OutputError
+    from sheetgen.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
+    from sheetgen.writer import build_workbook
+
+    try:
+        spec = load_spec(template)
+        rates = [validate_learning_rate(_number(v), f"--lr {v}") for v in learning_rates]
+        if len(set(rates)) != len(rates):
+            raise SpecError("--lr: a learning rate is given twice")
+        count = None if iterations is None else validate_iterations(
+            _whole(iterations), f"--iterations {iterations}")
+        spec = spec.with_training(rates or None, count)
+        if output is None:
+            output = DEFAULT_OUTPUT
+            output.parent.mkdir(parents=True, exist_ok=True)
+        report = build_workbook(spec, output)
+    except (SpecError, NumericalError, OutputError) as exc:
+        raise click.ClickException(str(exc)) from None
+    from sheetgen.spec import format_rate
+
+    finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
+    click.echo(f"wrote {report.path}: {len(spec.learning_rates)} learning rates × "
+               f"{spec.iterations} iterations, {report.formulas:,} formulas; "
+               f"final E_total {finals}")
+
+
+def _number(text: str):
+    """The value of --lr as typed: a float, or the text itself so the error can quote it."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _whole(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text

@@ -1,0 +1,70 @@
+"""The network's equations as a student writes them, for the sheet that explains the network.
+
+These are the same quantities the formula emitter writes, in mathematical notation; both walk
+the same keys, so the explanation cannot drift from the sheet.
+"""
+
+from __future__ import annotations
+
+from sheetgen.quantities import label, unit_label
+from sheetgen.spec import NetworkSpec
+
+_ACTIVATION_TEXT = {
+    "sigmoid": ("σ({z})", "{a}·(1 − {a})", "σ(x) = 1/(1 + e^(−x))"),
+    "tanh": ("tanh({z})", "(1 − {a}²)", "tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))"),
+    "relu": ("max(0, {z})", "[{z} > 0]", "ReLU(x) = max(0, x); its slope is 1 where x > 0, else 0"),
+    "identity": ("{z}", "1", "identity: a = x"),
+}
+
+
+def _below(spec: NetworkSpec, l: int, s: int, k: int) -> str:
+    return label(spec, ("input", s, k)) if l == 0 else "a_" + unit_label(spec, l - 1, k)
+
+
+def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
+    """Sections of (heading, lines): forward pass, loss, backward pass, update."""
+    last = len(spec.layers) - 1
+    s = 0  # the equations are the same for every sample; show the first
+    forward, backward, gradients = [], [], []
+    for l, layer in enumerate(spec.layers):
+        act_text, _, _ = _ACTIVATION_TEXT[layer.activation]
+        for j in range(layer.units):
+            z = unit_label(spec, l, j)
+            terms = " + ".join(f"{label(spec, ('w', l, j, k))}·{_below(spec, l, s, k)}"
+                               for k in range(len(layer.weights[0])))
+            forward.append(f"{z} = {terms}")
+            forward.append(f"a_{z} = {act_text.format(z=z)}")
+    outputs = [f"E{j + 1}" for j in range(spec.layers[-1].units)]
+    loss = [f"E{j + 1} = ½·(t{j + 1} − a_{unit_label(spec, last, j)})²"
+            for j in range(spec.layers[-1].units)]
+    loss.append("E_total = " + " + ".join(outputs)
+                + (" (summed over the samples)" if spec.n_samples > 1 else ""))
+    for l in range(last, -1, -1):
+        layer = spec.layers[l]
+        _, slope, _ = _ACTIVATION_TEXT[layer.activation]
+        for j in range(layer.units):
+            z = unit_label(spec, l, j)
+            a = "a_" + z
+            if l == last:
+                grad = f"(a_{z} − t{j + 1})"
+            else:
+                above = spec.layers[l + 1]
+                grad = f"∂E/∂{a}"
+                terms = " + ".join(f"δ_{unit_label(spec, l + 1, m)}·{label(spec, ('w', l + 1, m, j))}"
+                                   for m in range(above.units))
+                backward.append(f"∂E/∂{a} = {terms}")
+            backward.append(f"δ_{z} = ∂E/∂{z} = {grad}·{slope.format(a=a, z=z)}")
+            for k in range(len(layer.weights[0])):
+                w = label(spec, ("w", l, j, k))
+                gradients.append(f"∂E/∂{w} = δ_{z}·{_below(spec, l, s, k)}")
+    gradients.sort(key=lambda line: int(line.split("w", 1)[1].split(" ")[0]))
+    activations = sorted({_ACTIVATION_TEXT[layer.activation][2] for layer in spec.layers})
+    return [
+        ("Forward pass", forward + activations),
+        ("Loss", loss),
+        ("Backward pass (chain rule, output layer first)", backward),
+        ("Gradients", gradients),
+        ("Update, every weight from the same row",
+         ["w ← w − η·∂E/∂w", "The next row's weights are this row's weights minus η times "
+          "this row's gradients."]),
+    ]

@@ -1,0 +1,119 @@
+"""The formula emitter: the only module that writes spreadsheet syntax.
+
+Each table column gets a formula template in which the rows are placeholders ("{this}",
+"{prev}"), so a column's formula is built once and formatted per row. Every template mirrors
+the reference engine's arithmetic term for term and in the same order.
+"""
+
+from __future__ import annotations
+
+from sheetgen.layout import SheetLayout
+from sheetgen.quantities import Key
+from sheetgen.spec import NetworkSpec
+
+THIS, PREV = "this", "prev"
+
+
+def activation_formula(activation: str, net: str) -> str:
+    """a = f(net), as in engine.activate."""
+    if activation == "sigmoid":
+        return f"1/(1+EXP(-{net}))"
+    if activation == "tanh":
+        return f"TANH({net})"
+    if activation == "relu":
+        return f"MAX(0,{net})"
+    if activation == "identity":
+        return net
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+def delta_formula(activation: str, grad: str, net: str, act: str) -> str:
+    """δ = ∂E/∂a · f'(net), as in engine.delta (same factors, same order)."""
+    if activation == "sigmoid":
+        return f"{grad}*{act}*(1-{act})"
+    if activation == "tanh":
+        return f"{grad}*(1-{act}^2)"
+    if activation == "relu":
+        return f"{grad}*({net}>0)"
+    if activation == "identity":
+        return grad
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+class FormulaEmitter:
+    """Formula templates for one spec's table, given where its cells are."""
+
+    def __init__(self, spec: NetworkSpec, layout: SheetLayout):
+        self.spec = spec
+        self.layout = layout
+
+    def _cell(self, key: Key, which: str = THIS) -> str:
+        return self.layout.row_template(key, which)
+
+    def _below(self, l: int, s: int, k: int) -> str:
+        """Activation k of the layer under layer l (an input cell for the first layer)."""
+        if l == 0:
+            return self.layout.input_ref(("input", s, k))
+        return self._cell(("act", l - 1, s, k))
+
+    def template(self, key: Key, first_row: bool) -> str | None:
+        """The formula template of a column, or None for a column of constants."""
+        kind = key[0]
+        spec = self.spec
+        if kind == "iteration":
+            return None
+        if kind == "w":
+            if first_row:
+                return "=" + self.layout.input_ref(("init_w", *key[1:]))
+            eta = self.layout.input_ref(("eta",))
+            grad = ("grad_w", *key[1:])
+            return f"={self._cell(key, PREV)}-{eta}*{self._cell(grad, PREV)}"
+        if kind == "grad_w":
+            l, j, k = key[1:]
+            return "=" + "+".join(f"{self._cell(('delta', l, s, j))}*{self._below(l, s, k)}"
+                                  for s in range(spec.n_samples))
+        if kind == "E_total":
+            return "=" + "+".join(self._cell(("E", s, j)) for s in range(spec.n_samples)
+                                  for j in range(spec.layers[-1].units))
+        if kind == "E":
+            s, j = key[1:]
+            target = self.layout.input_ref(("target", s, j))
+            return f"=0.5*({target}-{self._cell(('act', len(spec.layers) - 1, s, j))})^2"
+        l, s, j = key[1:]
+        layer = spec.layers[l]
+        if kind == "net":
+            return "=" + "+".join(f"{self._cell(('w', l, j, k))}*{self._below(l, s, k)}"
+                                  for k in range(len(layer.weights[0])))
+        if kind == "act":
+            return "=" + activation_formula(layer.activation, self._cell(("net", l, s, j)))
+        if kind == "grad_act":
+            above = spec.layers[l + 1]
+            return "=" + "+".join(
+                f"{self._cell(('delta', l + 1, s, m))}*{self._cell(('w', l + 1, m, j))}"
+                for m in range(above.units))
+        if kind == "delta":
+            act = self._cell(("act", l, s, j))
+            if l == len(spec.layers) - 1:
+                grad = f"({act}-{self.layout.input_ref(('target', s, j))})"
+            else:
+                grad = self._cell(("grad_act", l, s, j))
+            return "=" + delta_formula(layer.activation, grad, self._cell(("net", l, s, j)), act)
+        raise KeyError(key)
+
+    def formula(self, key: Key, iteration: int) -> str | None:
+        """The formula of one cell (for tests and messages; the writer uses templates)."""
+        template = self.template(key, first_row=iteration == 0)
+        if template is None:
+            return None
+        row = self.layout.row(iteration) + 1  # Excel counts rows from 1
+        return template.format(this=row, prev=row - 1)
+
+
+def final_value(cell: str) -> str:
+    """A reference to another sheet's cell."""
+    return f"={cell}"
+
+
+def updates_until_below(column_range: str, threshold_cell: str, never: str) -> str:
+    """Array formula: the first iteration whose value is below the threshold, else `never`."""
+    return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'

@@ -1,0 +1,99 @@
+"""Where everything goes: the only module that maps a quantity to a sheet, row and column.
+
+A learning-rate sheet reads, top to bottom: a title, the editable inputs (labels above values),
+the E_total chart, then the table with one row per iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cell
+
+from sheetgen.quantities import Key, Quantity, columns, input_keys
+from sheetgen.spec import format_rate
+
+# Rows are 0-based, as XlsxWriter counts them.
+TITLE_ROW = 0
+NOTE_ROW = 1
+INPUT_LABEL_ROW = 3
+INPUT_VALUE_ROW = 4
+INPUT_FIRST_COL = 1          # column A labels the block: "input" above "value"
+CHART_ROW = 6
+CHART_ROWS = 18
+GROUP_ROW = CHART_ROW + CHART_ROWS + 1
+HEADER_ROW = GROUP_ROW + 1
+FIRST_DATA_ROW = HEADER_ROW + 1
+EXCEL_ROWS = 1_048_576
+
+# Overview sheet.
+OVERVIEW_SHEET = "Overview"
+OVERVIEW_THRESHOLD_ROW = 3   # label in A, value in B
+OVERVIEW_TABLE_HEADER_ROW = 5
+OVERVIEW_CHART_ROW = 1
+OVERVIEW_CHART_COL = 5
+
+NETWORK_SHEET = "Network"
+
+
+def max_iterations() -> int:
+    """How many updates fit below a sheet's header (one row each, plus the initial row)."""
+    return EXCEL_ROWS - FIRST_DATA_ROW - 1
+
+
+def sheet_name(learning_rate: float) -> str:
+    """The sheet of one learning rate: 'lr 0.8'."""
+    return f"lr {format_rate(learning_rate)}"
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """Cell positions on a learning-rate sheet of one spec (every such sheet is alike)."""
+
+    quantities: tuple[Quantity, ...]
+    input_col: dict[Key, int] = field(repr=False)
+    column_of: dict[Key, int] = field(repr=False)
+
+    @classmethod
+    def for_spec(cls, spec) -> SheetLayout:
+        quantities = tuple(columns(spec))
+        inputs = {key: INPUT_FIRST_COL + i for i, key in enumerate(input_keys(spec))}
+        return cls(quantities, inputs, {q.key: i for i, q in enumerate(quantities)})
+
+    @staticmethod
+    def row(iteration: int) -> int:
+        """0-based sheet row of an iteration."""
+        return FIRST_DATA_ROW + iteration
+
+    def input_ref(self, key: Key) -> str:
+        """Absolute reference of an input cell ($B$5), so every row's formula points at it."""
+        return xl_rowcol_to_cell(INPUT_VALUE_ROW, self.input_col[key], row_abs=True, col_abs=True)
+
+    def ref(self, key: Key, iteration: int) -> str:
+        """Relative reference of a column's cell at an iteration (C28)."""
+        return xl_rowcol_to_cell(self.row(iteration), self.column_of[key])
+
+    def row_template(self, key: Key, which: str) -> str:
+        """A reference with the row left as a placeholder, 'C{this}' or 'C{prev}'.
+
+        Formulas repeat down a column with only the row changing; templates let the writer
+        format each row's formula without rebuilding it.
+        """
+        return f"{xl_col_to_name(self.column_of[key])}{{{which}}}"
+
+    def column_range(self, key: Key, rows: int, sheet: str | None = None) -> str:
+        """Absolute range of a column over its first `rows` rows, optionally sheet-qualified."""
+        col = self.column_of[key]
+        cells = (f"{xl_rowcol_to_cell(self.row(0), col, True, True)}:"
+                 f"{xl_rowcol_to_cell(self.row(rows - 1), col, True, True)}")
+        return f"{quote_sheetname(sheet)}!{cells}" if sheet else cells
+
+    def last_cell(self, key: Key, rows: int, sheet: str) -> str:
+        """Sheet-qualified absolute reference of a column's last row."""
+        cell = xl_rowcol_to_cell(self.row(rows - 1), self.column_of[key], True, True)
+        return f"{quote_sheetname(sheet)}!{cell}"
+
+    def chart_series(self, key: Key, rows: int, sheet: str) -> list:
+        """[sheet, first_row, col, last_row, col]: XlsxWriter's list form of a column's data."""
+        col = self.column_of[key]
+        return [sheet, self.row(0), col, self.row(rows - 1), col]

@@ -1,0 +1,306 @@
+"""The network spec: what a workbook is built from.
+
+A spec is a small frozen dataclass tree loaded from a TOML template (``templates/seed.toml`` is
+the default exercise). Everything else in sheetgen reads it and nothing changes it, so a
+workbook is a pure function of its spec.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+LOSSES = ("half_squared_error",)
+
+# Excel's last row. The table needs room below its header for one row per iteration.
+MAX_SHEET_ROWS = 1_048_576
+
+
+class SpecError(ValueError):
+    """A template or option that does not describe a valid network; the message says why."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of weights and the units it feeds.
+
+    Attributes:
+        name: prefix of the units' names in the sheet ("h" gives h1, a_h1, ...).
+        units: number of units.
+        activation: one of ACTIVATIONS.
+        weights: weights[j][k] is the weight from unit k of the layer below into unit j.
+    """
+
+    name: str
+    units: int
+    activation: str
+    weights: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network, its training data and how to train it.
+
+    Attributes:
+        name: short name of the template.
+        description: one line shown in the workbook.
+        layers: the layers, input side first.
+        inputs: inputs[s][k] is input k of training sample s.
+        targets: targets[s][j] is the target of output j for sample s.
+        loss: one of LOSSES.
+        learning_rates: one sheet is built per learning rate.
+        iterations: rows per sheet; row 0 holds the initial weights.
+        loss_threshold: the overview counts the updates until E_total first falls below this.
+    """
+
+    name: str
+    description: str
+    layers: tuple[Layer, ...]
+    inputs: tuple[tuple[float, ...], ...]
+    targets: tuple[tuple[float, ...], ...]
+    loss: str = "half_squared_error"
+    learning_rates: tuple[float, ...] = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
+    iterations: int = 100
+    loss_threshold: float = 1e-3
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.inputs[0])
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.inputs)
+
+    def with_training(self, learning_rates=None, iterations=None) -> NetworkSpec:
+        """Return a copy with other learning rates or iterations, validated like a template."""
+        data = self.to_dict()
+        if learning_rates is not None:
+            data["training"]["learning_rates"] = list(learning_rates)
+        if iterations is not None:
+            data["training"]["iterations"] = iterations
+        return spec_from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a template-shaped dict (spec_from_dict(spec.to_dict()) == spec)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "loss": self.loss,
+            "data": {"inputs": [list(r) for r in self.inputs],
+                     "targets": [list(r) for r in self.targets]},
+            "layers": [{"name": l.name, "units": l.units, "activation": l.activation,
+                        "weights": [list(r) for r in l.weights]} for l in self.layers],
+            "training": {"learning_rates": list(self.learning_rates),
+                         "iterations": self.iterations,
+                         "loss_threshold": self.loss_threshold},
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON of the spec, stored in the workbook it builds."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def format_rate(learning_rate: float) -> str:
+    """A learning rate as sheet names and messages show it: 0.8, 2, 1e-05."""
+    return f"{learning_rate:.15g}"
+
+
+def default_template() -> Path:
+    """Path of the template used when none is given: the classic exercise."""
+    return Path(str(resources.files("sheetgen.templates") / "seed.toml"))
+
+
+def load_spec(path: str | Path | None = None) -> NetworkSpec:
+    """Load and validate a template file (the default exercise when path is None).
+
+    Raises:
+        SpecError: the file is missing, is not TOML, or does not describe a valid network.
+    """
+    path = Path(path) if path is not None else default_template()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"template {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read template {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"template {path} is not valid TOML: {exc}") from None
+    try:
+        return spec_from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"template {path}: {exc}") from None
+
+
+def spec_from_json(text: str) -> NetworkSpec:
+    """Inverse of NetworkSpec.to_json."""
+    return spec_from_dict(json.loads(text))
+
+
+_TOP_KEYS = {"name", "description", "loss", "data", "layers", "training"}
+_DATA_KEYS = {"inputs", "targets"}
+_LAYER_KEYS = {"name", "units", "activation", "weights"}
+_TRAINING_KEYS = {"learning_rates", "iterations", "loss_threshold"}
+
+
+def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
+    """Validate a template-shaped dict and build the spec; every error names its key."""
+    _no_unknown_keys(data, _TOP_KEYS, "")
+    data_section = _table(data, "data", "")
+    _no_unknown_keys(data_section, _DATA_KEYS, "data.")
+    inputs = _matrix(_required(data_section, "inputs", "data."), "data.inputs")
+    targets = _matrix(_required(data_section, "targets", "data."), "data.targets")
+    if len(inputs) != len(targets):
+        raise SpecError(f"data.inputs has {len(inputs)} samples but data.targets has "
+                        f"{len(targets)}; give one target row per input row")
+
+    raw_layers = _required(data, "layers", "")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise SpecError("layers must be a non-empty array of [[layers]] tables")
+    layers = []
+    fan_in = len(inputs[0])
+    names = set()
+    for index, raw in enumerate(raw_layers, start=1):
+        layer = _layer(raw, index, fan_in, is_output=index == len(raw_layers))
+        if layer.name in names:
+            raise SpecError(f"layers[{index}].name {layer.name!r} is used twice; "
+                            "give each layer its own name")
+        names.add(layer.name)
+        layers.append(layer)
+        fan_in = layer.units
+    if len(targets[0]) != layers[-1].units:
+        raise SpecError(f"data.targets rows have {len(targets[0])} values but the output "
+                        f"layer has {layers[-1].units} units")
+
+    loss = data.get("loss", "half_squared_error")
+    if loss not in LOSSES:
+        raise SpecError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+
+    training = _table(data, "training", "")
+    _no_unknown_keys(training, _TRAINING_KEYS, "training.")
+    learning_rates = training.get("learning_rates", list(NetworkSpec.learning_rates))
+    if not isinstance(learning_rates, list) or not learning_rates:
+        raise SpecError("training.learning_rates must be a non-empty array of numbers")
+    learning_rates = tuple(validate_learning_rate(v, "training.learning_rates")
+                           for v in learning_rates)
+    if len(set(map(format_rate, learning_rates))) != len(learning_rates):
+        raise SpecError("training.learning_rates lists a learning rate twice")
+    iterations = training.get("iterations", NetworkSpec.iterations)
+    threshold = training.get("loss_threshold", NetworkSpec.loss_threshold)
+    if not _is_number(threshold) or not threshold > 0 or not math.isfinite(threshold):
+        raise SpecError(f"training.loss_threshold must be a positive number, not {threshold!r}")
+
+    spec = NetworkSpec(
+        name=_string(data.get("name", "network"), "name"),
+        description=_string(data.get("description", ""), "description"),
+        layers=tuple(layers),
+        inputs=inputs,
+        targets=targets,
+        loss=loss,
+        learning_rates=learning_rates,
+        iterations=validate_iterations(iterations, "training.iterations"),
+        loss_threshold=float(threshold),
+    )
+    return spec
+
+
+def validate_learning_rate(value: Any, where: str = "learning rate") -> float:
+    """A learning rate as a float, or SpecError saying why it cannot be one."""
+    if not _is_number(value):
+        raise SpecError(f"{where}: {value!r} is not a number")
+    value = float(value)
+    if math.isnan(value) or math.isinf(value) or value <= 0:
+        raise SpecError(f"{where}: {value!r} must be a finite number greater than 0")
+    return value
+
+
+def validate_iterations(value: Any, where: str = "iterations") -> int:
+    """Iterations as an int that fits on a sheet, or SpecError saying why not."""
+    from sheetgen.layout import max_iterations  # the layout knows how many rows are free
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{where} must be a whole number, not {value!r}")
+    limit = max_iterations()
+    if not 1 <= value <= limit:
+        raise SpecError(f"{where} must be between 1 and {limit:,} (rows left on a sheet), "
+                        f"not {value}")
+    return value
+
+
+def _layer(raw: Any, index: int, fan_in: int, is_output: bool) -> Layer:
+    where = f"layers[{index}]"
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where} must be a table with units, activation and weights")
+    _no_unknown_keys(raw, _LAYER_KEYS, f"{where}.")
+    units = _required(raw, "units", f"{where}.")
+    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+        raise SpecError(f"{where}.units must be a whole number ≥ 1, not {units!r}")
+    activation = raw.get("activation", "sigmoid")
+    if activation not in ACTIVATIONS:
+        raise SpecError(f"{where}.activation must be one of {', '.join(ACTIVATIONS)}, "
+                        f"not {activation!r}")
+    default_name = "o" if is_output else ("h" if index == 1 else f"h{index}_")
+    name = _string(raw.get("name", default_name), f"{where}.name")
+    if not name or not name.replace("_", "").isalpha():
+        raise SpecError(f"{where}.name must be letters (and _), not {name!r}")
+    weights = _matrix(_required(raw, "weights", f"{where}."), f"{where}.weights")
+    if len(weights) != units or len(weights[0]) != fan_in:
+        raise SpecError(f"{where}.weights is {len(weights)}x{len(weights[0])} but must be "
+                        f"{units}x{fan_in} (one row per unit, one column per input to it)")
+    return Layer(name=name, units=units, activation=activation, weights=weights)
+
+
+def _matrix(value: Any, where: str) -> tuple[tuple[float, ...], ...]:
+    """A non-empty rectangular array of finite numbers; a flat array is one row."""
+    if isinstance(value, list) and value and all(_is_number(v) for v in value):
+        value = [value]
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(row, list) and row for row in value)):
+        raise SpecError(f"{where} must be a non-empty array of arrays of numbers")
+    width = len(value[0])
+    for r, row in enumerate(value):
+        if len(row) != width:
+            raise SpecError(f"{where} rows must all have {width} values; row {r + 1} has "
+                            f"{len(row)}")
+        for v in row:
+            if not _is_number(v) or not math.isfinite(v):
+                raise SpecError(f"{where} must hold finite numbers, not {v!r}")
+    return tuple(tuple(float(v) for v in row) for row in value)
+
+
+def _table(data: dict, key: str, prefix: str) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise SpecError(f"{prefix}{key} must be a table")
+    return value
+
+
+def _required(data: dict, key: str, prefix: str) -> Any:
+    if key not in data:
+        raise SpecError(f"{prefix}{key} is missing")
+    return data[key]
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"{where} must be a string, not {value!r}")
+    return value
+
+
+def _no_unknown_keys(data: dict, known: set[str], prefix: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"unknown key {prefix}{unknown[0]}; expected one of "
+                        f"{', '.join(sorted(known))}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+

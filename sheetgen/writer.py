@@ -1,0 +1,229 @@
+"""Write the backprop workbook: a sheet that explains the network, an overview, one live sheet
+per learning rate, and a hidden record of the spec it was built from.
+
+    sheetgen build --lr 0.8        # the CLI over build_workbook()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import xlsxwriter
+
+from sheetgen import __version__, charts, engine, formulas, layout as L
+from sheetgen.diagram import network_png
+from sheetgen.engine import Trace
+from sheetgen.equations import equations
+from sheetgen.files import atomic_path
+from sheetgen.layout import SheetLayout, sheet_name
+from sheetgen.quantities import input_keys, input_value, label, values
+from sheetgen.spec import NetworkSpec, format_rate
+
+# A fixed creation date makes the same inputs give a byte-identical file.
+CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+SPEC_SHEET = "sheetgen"   # very hidden: the spec the workbook was built from, as JSON
+JSON_CHUNK = 30_000       # a cell holds at most 32,767 characters
+NEVER = "not reached"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What build_workbook wrote."""
+
+    path: Path
+    sheets: tuple[str, ...]
+    formulas: int
+    final_loss: dict[float, float]
+
+
+def compute_traces(spec: NetworkSpec) -> list[Trace]:
+    """Run the reference engine for every learning rate (raises engine.NumericalError)."""
+    return [engine.train(spec, lr) for lr in spec.learning_rates]
+
+
+def build_workbook(spec: NetworkSpec, output: str | Path,
+                   traces: list[Trace] | None = None) -> BuildReport:
+    """Write the workbook for `spec` to `output`, replacing it only once the new one is complete.
+
+    Args:
+        spec: the network, data and training settings.
+        output: the .xlsx path.
+        traces: the engine's traces for spec.learning_rates, if already computed.
+
+    Returns:
+        A BuildReport.
+
+    Raises:
+        engine.NumericalError: a learning rate drives the sheet out of a spreadsheet's range;
+            nothing is written.
+        files.OutputError: `output` cannot be written.
+    """
+    traces = compute_traces(spec) if traces is None else traces
+    output = Path(output)
+    with atomic_path(output) as temporary:
+        count = _write(spec, traces, temporary)
+    return BuildReport(
+        path=output,
+        sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET) + tuple(map(sheet_name, spec.learning_rates)),
+        formulas=count,
+        final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
+    )
+
+
+def _formats(workbook) -> dict:
+    border = {"border": 1, "border_color": "#A6A6A6"}
+    return {
+        "title": workbook.add_format({"bold": True, "font_size": 14}),
+        "note": workbook.add_format({"italic": True, "font_color": "#595959"}),
+        "heading": workbook.add_format({"bold": True, "font_size": 11, "font_color": "#1F4E79"}),
+        "input_label": workbook.add_format({"bold": True, "align": "center",
+                                            "bg_color": "#F2F2F2", **border}),
+        "input": workbook.add_format({"bg_color": "#FFF2CC", "align": "center", **border}),
+        "group": workbook.add_format({"italic": True, "font_color": "#7F7F7F"}),
+        "header": workbook.add_format({"bold": True, "align": "center", "bottom": 2,
+                                       "bg_color": "#DDEBF7"}),
+        "iteration": workbook.add_format({"align": "center", "font_color": "#595959"}),
+    }
+
+
+def _write(spec: NetworkSpec, traces: list[Trace], path: Path) -> int:
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook.set_properties({
+        "title": f"Backpropagation, step by step: {spec.name}",
+        "subject": spec.description,
+        "author": "sheetgen",
+        "comments": f"Built by sheetgen {__version__}; every computed cell is a live formula.",
+        "created": CREATED,
+    })
+    fmt = _formats(workbook)
+    sheet_layout = SheetLayout.for_spec(spec)
+    _write_network_sheet(workbook, fmt, spec)
+    _write_overview(workbook, fmt, spec, sheet_layout, traces)
+    count = 0
+    for trace in traces:
+        count += _write_rate_sheet(workbook, fmt, spec, sheet_layout, trace)
+    _write_spec_sheet(workbook, spec)
+    workbook.close()
+    return count
+
+
+def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
+    ws = workbook.add_worksheet(L.NETWORK_SHEET)
+    ws.hide_gridlines(2)
+    ws.set_column(0, 0, 2)
+    ws.set_column(11, 11, 70)
+    ws.write(0, 1, f"The network: {spec.name}", fmt["title"])
+    ws.write(1, 1, spec.description, fmt["note"])
+    ws.write(2, 11, "How to use this workbook", fmt["heading"])
+    ws.write(3, 11, "Each 'lr …' sheet trains the network with one learning rate η, one row "
+                    "per gradient-descent step.")
+    ws.write(4, 11, "Edit a yellow cell (η, inputs, targets, initial weights) and every "
+                    "formula, and the chart, follows.")
+    ws.write(5, 11, "'Overview' compares the learning rates.")
+    row = 7
+    for heading, lines in equations(spec):
+        ws.write(row, 11, heading, fmt["heading"])
+        row += 1
+        for line in lines:
+            ws.write(row, 11, line)
+            row += 1
+        row += 1
+    ws.insert_image(3, 1, "network.png", {"image_data": _png_stream(spec), "object_position": 3})
+
+
+def _png_stream(spec: NetworkSpec):
+    import io
+
+    return io.BytesIO(network_png(spec))
+
+
+def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
+    ws = workbook.add_worksheet(L.OVERVIEW_SHEET)
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, 2, 20)
+    ws.write(0, 0, "Every learning rate side by side", fmt["title"])
+    ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.",
+             fmt["note"])
+    threshold_row = L.OVERVIEW_THRESHOLD_ROW
+    ws.write(threshold_row, 0, "threshold", fmt["input_label"])
+    ws.write_number(threshold_row, 1, spec.loss_threshold, fmt["input"])
+    threshold_cell = xlsxwriter.utility.xl_rowcol_to_cell(threshold_row, 1, True, True)
+    header = L.OVERVIEW_TABLE_HEADER_ROW
+    for col, text in enumerate(("learning rate η", "final E_total",
+                                "updates until E_total < threshold")):
+        ws.write(header, col, text, fmt["header"])
+    rows = spec.iterations + 1
+    for i, trace in enumerate(traces):
+        row = header + 1 + i
+        sheet = sheet_name(trace.learning_rate)
+        eta_cell = f"{xlsxwriter.utility.quote_sheetname(sheet)}!{sheet_layout.input_ref(('eta',))}"
+        ws.write_formula(row, 0, formulas.final_value(eta_cell), None, trace.learning_rate)
+        final_cell = sheet_layout.last_cell(("E_total",), rows, sheet)
+        ws.write_formula(row, 1, formulas.final_value(final_cell), None, float(trace.loss[-1]))
+        below = trace.loss < spec.loss_threshold
+        cached = int(below.argmax()) if below.any() else NEVER
+        column = sheet_layout.column_range(("E_total",), rows, sheet)
+        ws.write_array_formula(row, 2, row, 2,
+                               formulas.updates_until_below(column, threshold_cell, NEVER),
+                               None, cached)
+    chart = charts.overview_chart(workbook, sheet_layout, spec.learning_rates, rows)
+    ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
+
+
+def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Trace) -> int:
+    learning_rate = trace.learning_rate
+    rows = trace.rows
+    ws = workbook.add_worksheet(sheet_name(learning_rate))
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, len(sheet_layout.quantities), 12)
+    ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
+                             f"{spec.name}, {rows - 1} updates", fmt["title"])
+    ws.write(L.NOTE_ROW, 0, "Yellow cells are inputs: edit them and the whole sheet "
+                            "recalculates. Every other number is a formula.", fmt["note"])
+    ws.write(L.INPUT_LABEL_ROW, 0, "input", fmt["input_label"])
+    ws.write(L.INPUT_VALUE_ROW, 0, "value", fmt["input_label"])
+    for key in input_keys(spec):
+        col = sheet_layout.input_col[key]
+        ws.write(L.INPUT_LABEL_ROW, col, label(spec, key), fmt["input_label"])
+    for key in input_keys(spec):
+        ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
+                        input_value(spec, key, learning_rate), fmt["input"])
+    ws.insert_chart(L.CHART_ROW, 0, charts.loss_chart(workbook, sheet_layout, learning_rate,
+                                                      rows))
+    group = None
+    for col, quantity in enumerate(sheet_layout.quantities):
+        if quantity.group != group:
+            group = quantity.group
+            ws.write(L.GROUP_ROW, col, group, fmt["group"])
+    for col, quantity in enumerate(sheet_layout.quantities):
+        ws.write(L.HEADER_ROW, col, quantity.label, fmt["header"])
+
+    emitter = formulas.FormulaEmitter(spec, sheet_layout)
+    first, later = [], []
+    for col, quantity in enumerate(sheet_layout.quantities):
+        if quantity.key == ("iteration",):
+            continue
+        cached = values(trace, quantity.key).tolist()
+        first.append((col, emitter.template(quantity.key, first_row=True), cached))
+        later.append((col, emitter.template(quantity.key, first_row=False), cached))
+    iteration_format = fmt["iteration"]
+    write_formula = ws.write_formula
+    for t in range(rows):
+        row = sheet_layout.row(t)
+        ws.write_number(row, 0, t, iteration_format)
+        this = row + 1  # Excel counts rows from 1
+        for col, template, cached in (first if t == 0 else later):
+            write_formula(row, col, template.format(this=this, prev=this - 1), None, cached[t])
+    return len(first) * rows
+
+
+def _write_spec_sheet(workbook, spec: NetworkSpec) -> None:
+    ws = workbook.add_worksheet(SPEC_SHEET)
+    ws.very_hidden()
+    ws.write(0, 0, "sheetgen")
+    ws.write(0, 1, __version__)
+    text = spec.to_json()
+    for i in range(0, len(text), JSON_CHUNK):
+        ws.write_string(1 + i // JSON_CHUNK, 0, text[i:i + JSON_CHUNK])

@@ -1,0 +1,75 @@
+"""The reference engine against torch autograd (float64) and the exercise's known figures."""
+
+import numpy as np
+import pytest
+
+from sheetgen import engine
+from sheetgen.quantities import columns, values
+from sheetgen.spec import load_spec, spec_from_dict
+from tests.torch_reference import autograd_columns, relative_error
+
+SEED = load_spec()
+
+
+@pytest.mark.parametrize("learning_rate", SEED.learning_rates)
+def test_every_column_matches_autograd_at_every_iteration(learning_rate):
+    trace = engine.train(SEED, learning_rate)
+    expected = autograd_columns(SEED, learning_rate, SEED.iterations)
+    keys = [q.key for q in columns(SEED) if q.key != ("iteration",)]
+    assert set(keys) == set(expected)
+    for key in keys:
+        got = values(trace, key)
+        assert got.shape == (SEED.iterations + 1,)
+        assert relative_error(got, expected[key]) <= 1e-12, key
+
+
+@pytest.mark.parametrize("learning_rate, after_100", [
+    (0.1, 7.847e-3), (0.2, 4.229e-3), (0.5, 6.143e-4),
+    (0.8, 8.528e-5), (1.0, 2.256e-5), (2.0, 2.547e-8),
+])
+def test_known_losses(learning_rate, after_100):
+    trace = engine.train(SEED, learning_rate, iterations=100)
+    assert trace.loss[0] == pytest.approx(0.0141813779, abs=5e-11)
+    assert trace.loss[100] == pytest.approx(after_100, rel=5e-4)
+    assert trace.rows == 101
+
+
+def test_one_update_with_learning_rate_one():
+    trace = engine.train(SEED, 1.0, iterations=1)
+    assert trace.loss[1] == pytest.approx(0.0133779156, abs=5e-11)
+
+
+def test_weights_update_from_the_same_row():
+    trace = engine.train(SEED, 0.5, iterations=3)
+    for l in range(len(SEED.layers)):
+        np.testing.assert_array_equal(
+            trace.weights[l][1:], trace.weights[l][:-1] - 0.5 * trace.grad_weights[l][:-1])
+
+
+def _spec(activation: str, weights_scale: float = 1.0):
+    return spec_from_dict({
+        "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
+        "layers": [
+            {"units": 3, "activation": activation,
+             "weights": [[0.15 * weights_scale, -0.2], [0.25, 0.3], [-0.4, 0.1]]},
+            {"units": 2, "activation": "sigmoid",
+             "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
+        ],
+        "training": {"learning_rates": [0.7], "iterations": 30},
+    })
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
+def test_other_sizes_activations_and_several_samples_match_autograd(activation):
+    spec = _spec(activation)
+    trace = engine.train(spec, 0.7)
+    expected = autograd_columns(spec, 0.7, spec.iterations)
+    for q in columns(spec):
+        if q.key != ("iteration",):
+            assert relative_error(values(trace, q.key), expected[q.key]) <= 1e-12, q.key
+
+
+def test_exp_overflow_is_refused_with_the_iteration():
+    spec = _spec("sigmoid", weights_scale=10000.0)
+    with pytest.raises(engine.NumericalError, match=r"iteration 0.*EXP overflows"):
+        engine.train(spec, 0.7)

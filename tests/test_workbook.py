@@ -1,0 +1,89 @@
+"""The workbook as written: live formulas, cached values from the engine, charts, determinism."""
+
+import zipfile
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from sheetgen import engine
+from sheetgen.formulas import FormulaEmitter
+from sheetgen.layout import HEADER_ROW, SheetLayout, sheet_name
+from sheetgen.quantities import values
+from sheetgen.spec import spec_from_json
+from sheetgen.writer import SPEC_SHEET, build_workbook
+
+
+def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):
+    book = openpyxl.load_workbook(seed_workbook)
+    layout = SheetLayout.for_spec(seed_spec)
+    first = layout.row(0) + 1
+    for learning_rate in seed_spec.learning_rates:
+        ws = book[sheet_name(learning_rate)]
+        for t in range(seed_spec.iterations + 1):
+            for col, quantity in enumerate(layout.quantities):
+                value = ws.cell(row=first + t, column=col + 1).value
+                if quantity.key == ("iteration",):
+                    assert value == t
+                else:
+                    assert isinstance(value, str) and value.startswith("="), (t, quantity.label)
+
+
+def test_formulas_read_as_the_exercise_writes_them(seed_spec):
+    layout = SheetLayout.for_spec(seed_spec)
+    emit = FormulaEmitter(seed_spec, layout)
+    ref = layout.ref
+    row = layout.row(1) + 1
+    eta = layout.input_ref(("eta",))
+    assert emit.formula(("w", 1, 0, 0), 1) == f"={ref(('w', 1, 0, 0), 0)}-{eta}*{ref(('grad_w', 1, 0, 0), 0)}"
+    assert emit.formula(("w", 0, 0, 0), 0) == "=" + layout.input_ref(("init_w", 0, 0, 0))
+    a_o1 = ref(("act", 1, 0, 0), 1)
+    t1 = layout.input_ref(("target", 0, 0))
+    assert emit.formula(("delta", 1, 0, 0), 1) == f"=({a_o1}-{t1})*{a_o1}*(1-{a_o1})"
+    assert emit.formula(("act", 0, 0, 1), 1) == f"=1/(1+EXP(-{ref(('net', 0, 0, 1), 1)}))"
+    # ∂E/∂a_h1 = δ_o1·w5 + δ_o2·w7
+    assert emit.formula(("grad_act", 0, 0, 0), 1) == (
+        f"={ref(('delta', 1, 0, 0), 1)}*{ref(('w', 1, 0, 0), 1)}"
+        f"+{ref(('delta', 1, 0, 1), 1)}*{ref(('w', 1, 1, 0), 1)}")
+    assert str(row) in emit.formula(("E_total",), 1)
+
+
+def test_cached_values_are_the_engines(seed_workbook, seed_spec):
+    layout = SheetLayout.for_spec(seed_spec)
+    for learning_rate in seed_spec.learning_rates:
+        frame = pd.read_excel(seed_workbook, sheet_name=sheet_name(learning_rate),
+                              header=HEADER_ROW, index_col=0)
+        trace = engine.train(seed_spec, learning_rate)
+        assert len(frame) == seed_spec.iterations + 1
+        for quantity in layout.quantities[1:]:
+            assert frame[quantity.label].tolist() == values(trace, quantity.key).tolist()
+
+
+def test_sheets_charts_and_spec_record(seed_workbook, seed_spec):
+    book = openpyxl.load_workbook(seed_workbook)
+    assert book.sheetnames == (["Network", "Overview"]
+                               + [f"lr {lr:g}" for lr in seed_spec.learning_rates] + [SPEC_SHEET])
+    assert book[SPEC_SHEET].sheet_state == "veryHidden"
+    assert spec_from_json(book[SPEC_SHEET]["A2"].value) == seed_spec
+    with zipfile.ZipFile(seed_workbook) as package:
+        names = package.namelist()
+    assert len([n for n in names if n.startswith("xl/charts/chart")]) == 7  # 6 sheets + overview
+    assert any(n.startswith("xl/media/image") for n in names)  # the network diagram
+    with zipfile.ZipFile(seed_workbook) as package:
+        overview_chart = [package.read(n).decode() for n in names if n.startswith("xl/charts/")]
+    assert sum("<c:logBase" in xml for xml in overview_chart) == 1
+
+
+def test_same_inputs_give_a_byte_identical_file(tmp_path, seed_spec):
+    spec = seed_spec.with_training([0.8], 20)
+    build_workbook(spec, tmp_path / "a.xlsx")
+    build_workbook(spec, tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_overview_cached_values(seed_workbook, seed_spec):
+    frame = pd.read_excel(seed_workbook, sheet_name="Overview", header=5, nrows=6)
+    assert frame.iloc[:, 0].tolist() == list(seed_spec.learning_rates)
+    assert frame.iloc[:, 1].tolist() == pytest.approx(
+        [engine.train(seed_spec, lr).loss[-1] for lr in seed_spec.learning_rates], rel=1e-15)
+    assert frame.iloc[:, 2].tolist() == ["not reached", "not reached", 85, 53, 43, 21]
