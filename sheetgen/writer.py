@@ -85,6 +85,8 @@ def _formats(workbook) -> dict:
         "header": workbook.add_format({"bold": True, "align": "center", "bottom": 2,
                                        "bg_color": "#DDEBF7"}),
         "iteration": workbook.add_format({"align": "center", "font_color": "#595959"}),
+        "centered": workbook.add_format({"align": "center"}),
+        "scientific": workbook.add_format({"num_format": "0.0000E+00", "align": "center"}),
     }
 
 
@@ -111,6 +113,7 @@ def _write(spec: NetworkSpec, traces: list[Trace], path: Path) -> int:
 
 def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     ws = workbook.add_worksheet(L.NETWORK_SHEET)
+    _print_on_one_page(ws)
     ws.hide_gridlines(2)
     ws.set_column(0, 0, 2)
     ws.set_column(11, 11, 70)
@@ -133,6 +136,12 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     ws.insert_image(3, 1, "network.png", {"image_data": _png_stream(spec), "object_position": 3})
 
 
+def _print_on_one_page(ws) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 1)
+
+
 def _png_stream(spec: NetworkSpec):
     import io
 
@@ -141,8 +150,10 @@ def _png_stream(spec: NetworkSpec):
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
     ws = workbook.add_worksheet(L.OVERVIEW_SHEET)
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 2, 20)
+    _print_on_one_page(ws)
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 16)
+    ws.set_column(2, 2, 34)
     ws.write(0, 0, "Every learning rate side by side", fmt["title"])
     ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.",
              fmt["note"])
@@ -161,13 +172,14 @@ def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> N
         eta_cell = f"{xlsxwriter.utility.quote_sheetname(sheet)}!{sheet_layout.input_ref(('eta',))}"
         ws.write_formula(row, 0, formulas.final_value(eta_cell), None, trace.learning_rate)
         final_cell = sheet_layout.last_cell(("E_total",), rows, sheet)
-        ws.write_formula(row, 1, formulas.final_value(final_cell), None, float(trace.loss[-1]))
+        ws.write_formula(row, 1, formulas.final_value(final_cell), fmt["scientific"],
+                         float(trace.loss[-1]))
         below = trace.loss < spec.loss_threshold
         cached = int(below.argmax()) if below.any() else NEVER
         column = sheet_layout.column_range(("E_total",), rows, sheet)
         ws.write_array_formula(row, 2, row, 2,
                                formulas.updates_until_below(column, threshold_cell, NEVER),
-                               None, cached)
+                               fmt["centered"], cached)
     chart = charts.overview_chart(workbook, sheet_layout, spec.learning_rates, rows)
     ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
 
@@ -176,17 +188,22 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     learning_rate = trace.learning_rate
     rows = trace.rows
     ws = workbook.add_worksheet(sheet_name(learning_rate))
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)  # as wide as one page, as long as it takes
+    ws.repeat_rows(L.HEADER_ROW)
     ws.set_column(0, 0, 10)
     ws.set_column(1, len(sheet_layout.quantities), 12)
     ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
                              f"{spec.name}, {rows - 1} updates", fmt["title"])
     ws.write(L.NOTE_ROW, 0, "Yellow cells are inputs: edit them and the whole sheet "
                             "recalculates. Every other number is a formula.", fmt["note"])
+    # constant_memory mode flushes a row once a later one is written: write top to bottom
     ws.write(L.INPUT_LABEL_ROW, 0, "input", fmt["input_label"])
-    ws.write(L.INPUT_VALUE_ROW, 0, "value", fmt["input_label"])
     for key in input_keys(spec):
         col = sheet_layout.input_col[key]
         ws.write(L.INPUT_LABEL_ROW, col, label(spec, key), fmt["input_label"])
+    ws.write(L.INPUT_VALUE_ROW, 0, "value", fmt["input_label"])
     for key in input_keys(spec):
         ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
                         input_value(spec, key, learning_rate), fmt["input"])

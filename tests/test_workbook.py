@@ -8,7 +8,7 @@ import pytest
 
 from sheetgen import engine
 from sheetgen.formulas import FormulaEmitter
-from sheetgen.layout import HEADER_ROW, SheetLayout, sheet_name
+from sheetgen.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
 from sheetgen.quantities import values
 from sheetgen.spec import spec_from_json
 from sheetgen.writer import SPEC_SHEET, build_workbook
@@ -27,6 +27,23 @@ def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):
                     assert value == t
                 else:
                     assert isinstance(value, str) and value.startswith("="), (t, quantity.label)
+
+
+def test_input_block_and_header_are_labelled(seed_workbook, seed_spec):
+    ws = openpyxl.load_workbook(seed_workbook)["lr 0.8"]
+    layout = SheetLayout.for_spec(seed_spec)
+    labels = [c.value for c in ws[INPUT_LABEL_ROW + 1] if c.value is not None]
+    inputs = [c.value for c in ws[INPUT_VALUE_ROW + 1] if c.value is not None]
+    assert labels == ["input", "η", "i1", "i2", "t1", "t2"] + [f"w{n}" for n in range(1, 9)]
+    assert inputs == ["value", 0.8, 0.05, 0.1, 0.5, 0.5,
+                      0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
+    header = [c.value for c in ws[HEADER_ROW + 1]]
+    assert header == [q.label for q in layout.quantities]
+    assert header[:18] == ["iteration", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8",
+                           "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1"]
+    assert header[18:] == ["E2", "E_total", "δ_o1", "δ_o2", "∂E/∂a_h1", "∂E/∂a_h2", "δ_h1",
+                           "δ_h2"] + [f"∂E/∂w{n}" for n in range(1, 9)]
+    assert ws.cell(row=1, column=1).value == "Backpropagation with η = 0.8: seed, 100 updates"
 
 
 def test_formulas_read_as_the_exercise_writes_them(seed_spec):

@@ -1,0 +1,43 @@
+"""Re-make README's pictures of the workbook: build it, render it with LibreOffice, crop pages.
+
+    python docs/render.py          # needs LibreOffice and pdftoppm (poppler-utils)
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from sheetgen.recalc import to_pdf
+from sheetgen.spec import load_spec
+from sheetgen.writer import build_workbook
+
+HERE = Path(__file__).resolve().parent
+# (page of the PDF, crop box as fractions of the page, file)
+PICTURES = [
+    (2, (0.05, 0.08, 0.93, 0.45), "overview.png"),
+    (6, (0.05, 0.08, 0.55, 0.42), "sheet-lr-0.8.png"),
+    (1, (0.05, 0.06, 0.95, 0.80), "network.png"),
+]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as temp:
+        temp = Path(temp)
+        build_workbook(load_spec(), temp / "backprop.xlsx")
+        pdf = to_pdf(temp / "backprop.xlsx", temp)
+        for page, (left, top, right, bottom), name in PICTURES:
+            stem = temp / f"page{page}"
+            subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", "-f", str(page),
+                            "-l", str(page), str(pdf), str(stem)], check=True)
+            image = Image.open(f"{stem}.png")
+            w, h = image.size
+            image.crop((int(w * left), int(h * top), int(w * right), int(h * bottom))).save(
+                HERE / name, optimize=True)
+            print(f"wrote {HERE / name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
