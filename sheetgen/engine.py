@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from sheetgen.spec import Layer, NetworkSpec, format_rate
@@ -28,16 +30,38 @@ class NumericalError(ArithmeticError):
 EXP_LIMIT = 709.0
 
 
+def _libm(function, values: np.ndarray) -> np.ndarray:
+    """Apply a C-library function elementwise. NumPy's own SIMD exp and tanh differ from the C
+    library's in the last bit now and then; spreadsheets call the C library, and a sheet that
+    escapes a plateau can amplify one bit, so the engine calls it too."""
+    flat = [function(v) for v in values.ravel().tolist()]
+    return np.array(flat, dtype=np.float64).reshape(values.shape)
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
 def activate(activation: str, net: np.ndarray) -> np.ndarray:
-    """The activation of each unit from its net input."""
+    """The activation of each unit from its net input; net is (samples, units)."""
     if activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-net))
+        return 1.0 / (1.0 + _libm(_exp, -net))
     if activation == "tanh":
-        return np.tanh(net)
+        return _libm(math.tanh, net)
     if activation == "relu":
         return np.maximum(0.0, net)
     if activation == "identity":
         return net.copy()
+    if activation == "softmax":
+        # shifted by the row's largest net input so EXP never overflows
+        exps = _libm(_exp, net - net.max(axis=1, keepdims=True))
+        total = exps[:, :1].copy()
+        for j in range(1, exps.shape[1]):
+            total = total + exps[:, j:j + 1]
+        return exps / total
     raise ValueError(f"unknown activation {activation!r}")
 
 
@@ -51,7 +75,7 @@ def delta(activation: str, grad_act: np.ndarray, net: np.ndarray, act: np.ndarra
         return grad_act * (net > 0)
     if activation == "identity":
         return grad_act.copy()
-    raise ValueError(f"unknown activation {activation!r}")
+    raise ValueError(f"no elementwise slope for {activation!r}")
 
 
 def weighted_sum(weights: np.ndarray, below: np.ndarray) -> np.ndarray:
@@ -70,71 +94,109 @@ class Forward:
     acts: tuple[np.ndarray, ...]
 
 
-def forward(layers: tuple[Layer, ...], weights: list[np.ndarray], inputs: np.ndarray) -> Forward:
-    """Run the network on every sample."""
+def forward(layers: tuple[Layer, ...], weights: list[np.ndarray], biases: list[np.ndarray],
+            inputs: np.ndarray) -> Forward:
+    """Run the network on every sample. biases[l] is empty for a layer without a bias."""
     nets, acts = [], []
     below = inputs
-    for layer, w in zip(layers, weights):
+    for layer, w, b in zip(layers, weights, biases):
         net = weighted_sum(w, below)
-        act = activate(layer.activation, net)
+        if b.size:
+            net = net + b  # one shared bias broadcasts to every unit
         nets.append(net)
-        acts.append(act)
-        below = act
+        acts.append(activate(layer.activation, net))
+        below = acts[-1]
     return Forward(tuple(nets), tuple(acts))
 
 
-def sample_losses(output: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """E[s, j] = ½(t - a)² for each sample and output unit."""
+def sample_losses(loss: str, output: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """E[s, j] for each sample and output unit: ½(t - a)², or -t·ln(a) for cross-entropy."""
+    if loss == "cross_entropy":
+        return -targets * _libm(math.log, output)
     return 0.5 * (targets - output) ** 2
 
 
-def total_loss(losses: np.ndarray) -> float:
-    """E_total: the sum of every sample's and output's term, left to right."""
+def total_loss(losses: np.ndarray, reduction: str) -> float:
+    """E_total: every sample's and output's term summed left to right (then averaged)."""
     total = 0.0
     for value in losses.ravel():
         total = total + value
+    if reduction == "mean":
+        total = total / losses.shape[0]
     return float(total)
 
 
 @dataclass(frozen=True)
 class Backward:
-    """∂E/∂act and δ = ∂E/∂net per layer (samples, units), and ∂E/∂w per layer."""
+    """∂E/∂act and δ per layer (samples, units), ∂E/∂w per layer, ∂E/∂b per layer.
+
+    δ is ∂E_s/∂net for sample s's own loss; the gradients sum it over the samples (and divide
+    by their number when E_total is a mean), as the sheet's gradient columns do.
+    """
 
     grad_acts: tuple[np.ndarray, ...]
     deltas: tuple[np.ndarray, ...]
     grad_weights: tuple[np.ndarray, ...]
+    grad_biases: tuple[np.ndarray, ...]
 
 
-def backward(layers: tuple[Layer, ...], weights: list[np.ndarray], inputs: np.ndarray,
+def backward(spec: NetworkSpec, weights: list[np.ndarray], inputs: np.ndarray,
              fwd: Forward, targets: np.ndarray) -> Backward:
     """Gradients of E_total by the chain rule, output layer first."""
+    layers = spec.layers
     n = len(layers)
-    grad_acts: list[np.ndarray] = [None] * n  # type: ignore[list-item]
-    deltas: list[np.ndarray] = [None] * n  # type: ignore[list-item]
-    grad_weights: list[np.ndarray] = [None] * n  # type: ignore[list-item]
-    grad_act = fwd.acts[-1] - targets  # ∂/∂a of ½(t - a)²
+    samples = inputs.shape[0]
+    mean = spec.reduction == "mean"
+    grad_acts: list = [None] * n
+    deltas: list = [None] * n
+    grad_weights: list = [None] * n
+    grad_biases: list = [None] * n
+    output = fwd.acts[-1]
+    if spec.loss == "cross_entropy":
+        grad_act = -targets / output
+        deltas[-1] = output - targets  # softmax and cross-entropy together: δ = a - t
+    else:
+        grad_act = output - targets  # ∂/∂a of ½(t - a)²
     for l in range(n - 1, -1, -1):
+        layer = layers[l]
         grad_acts[l] = grad_act
-        deltas[l] = delta(layers[l].activation, grad_act, fwd.nets[l], fwd.acts[l])
+        if deltas[l] is None:
+            deltas[l] = delta(layer.activation, grad_act, fwd.nets[l], fwd.acts[l])
+        d = deltas[l]
         below = inputs if l == 0 else fwd.acts[l - 1]
         # ∂E/∂w[j, k] = Σ_s δ[s, j]·below[s, k], samples summed in order
-        grad = deltas[l][0][:, None] * below[0][None, :]
-        for s in range(1, below.shape[0]):
-            grad = grad + deltas[l][s][:, None] * below[s][None, :]
-        grad_weights[l] = grad
+        grad = d[0][:, None] * below[0][None, :]
+        for s in range(1, samples):
+            grad = grad + d[s][:, None] * below[s][None, :]
+        grad_weights[l] = grad / samples if mean else grad
+        grad_biases[l] = _bias_gradient(layer, d, samples, mean)
         if l:
             # ∂E/∂a_below[s, k] = Σ_j δ[s, j]·w[j, k], summed over j left to right
             w = weights[l]
-            grad_act = deltas[l][:, :1] * w[0]
+            grad_act = d[:, :1] * w[0]
             for j in range(1, w.shape[0]):
-                grad_act = grad_act + deltas[l][:, j:j + 1] * w[j]
-    return Backward(tuple(grad_acts), tuple(deltas), tuple(grad_weights))
+                grad_act = grad_act + d[:, j:j + 1] * w[j]
+    return Backward(tuple(grad_acts), tuple(deltas), tuple(grad_weights), tuple(grad_biases))
 
 
-def update(weights: list[np.ndarray], grads: tuple[np.ndarray, ...],
-           learning_rate: float) -> list[np.ndarray]:
-    """One gradient-descent step, every weight from the same row: w - η·∂E/∂w."""
-    return [w - learning_rate * g for w, g in zip(weights, grads)]
+def _bias_gradient(layer: Layer, d: np.ndarray, samples: int, mean: bool) -> np.ndarray:
+    if layer.bias is None:
+        return np.zeros(0)
+    if layer.shared_bias:
+        total = 0.0
+        for value in d.ravel():  # every sample's every unit, in the sheet's order
+            total = total + value
+        grad = np.array([total])
+    else:
+        grad = d[0].copy()
+        for s in range(1, samples):
+            grad = grad + d[s]
+    return grad / samples if mean else grad
+
+
+def update(params: list[np.ndarray], grads, learning_rate: float) -> list[np.ndarray]:
+    """One gradient-descent step, every parameter from the same row: p - η·∂E/∂p."""
+    return [p - learning_rate * g for p, g in zip(params, grads)]
 
 
 @dataclass(frozen=True)
@@ -147,13 +209,15 @@ class Trace:
 
     learning_rate: float
     weights: tuple[np.ndarray, ...]       # per layer: (T, units, fan_in)
+    biases: tuple[np.ndarray, ...]        # per layer: (T, 1 or units, or 0 without a bias)
     nets: tuple[np.ndarray, ...]          # per layer: (T, samples, units)
     acts: tuple[np.ndarray, ...]          # per layer: (T, samples, units)
-    losses: np.ndarray                    # (T, samples, outputs): ½(t - a)²
+    losses: np.ndarray                    # (T, samples, outputs): each output's loss term
     loss: np.ndarray                      # (T,): E_total
     grad_acts: tuple[np.ndarray, ...]     # per layer: (T, samples, units)
     deltas: tuple[np.ndarray, ...]        # per layer: (T, samples, units)
     grad_weights: tuple[np.ndarray, ...]  # per layer: (T, units, fan_in)
+    grad_biases: tuple[np.ndarray, ...]   # per layer: like biases
 
     @property
     def rows(self) -> int:
@@ -171,15 +235,19 @@ def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None
     inputs = np.array(spec.inputs, dtype=np.float64)
     targets = np.array(spec.targets, dtype=np.float64)
     weights = [np.array(layer.weights, dtype=np.float64) for layer in spec.layers]
+    biases = [np.array(layer.bias if layer.bias is not None else [], dtype=np.float64)
+              for layer in spec.layers]
+    trained = [layer.trained_bias for layer in spec.layers]
     rows: list[tuple] = []
     for t in range(iterations + 1):
-        with np.errstate(over="ignore", invalid="ignore"):  # _check_range reports it instead
-            fwd = forward(spec.layers, weights, inputs)
-        _check_range(spec, fwd, weights, learning_rate, t)
-        losses = sample_losses(fwd.acts[-1], targets)
-        bwd = backward(spec.layers, weights, inputs, fwd, targets)
-        rows.append((weights, fwd, losses, total_loss(losses), bwd))
+        fwd = forward(spec.layers, weights, biases, inputs)
+        _check_range(spec, fwd, learning_rate, t)
+        losses = sample_losses(spec.loss, fwd.acts[-1], targets)
+        bwd = backward(spec, weights, inputs, fwd, targets)
+        rows.append((weights, biases, fwd, losses, total_loss(losses, spec.reduction), bwd))
         weights = update(weights, bwd.grad_weights, learning_rate)
+        biases = [update([b], [g], learning_rate)[0] if train else b
+                  for b, g, train in zip(biases, bwd.grad_biases, trained)]
 
     def stack(get) -> tuple[np.ndarray, ...]:
         return tuple(np.stack([get(row)[l] for row in rows]) for l in range(len(spec.layers)))
@@ -187,26 +255,31 @@ def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None
     return Trace(
         learning_rate=learning_rate,
         weights=stack(lambda r: r[0]),
-        nets=stack(lambda r: r[1].nets),
-        acts=stack(lambda r: r[1].acts),
-        losses=np.stack([r[2] for r in rows]),
-        loss=np.array([r[3] for r in rows]),
-        grad_acts=stack(lambda r: r[4].grad_acts),
-        deltas=stack(lambda r: r[4].deltas),
-        grad_weights=stack(lambda r: r[4].grad_weights),
+        biases=stack(lambda r: r[1]),
+        nets=stack(lambda r: r[2].nets),
+        acts=stack(lambda r: r[2].acts),
+        losses=np.stack([r[3] for r in rows]),
+        loss=np.array([r[4] for r in rows]),
+        grad_acts=stack(lambda r: r[5].grad_acts),
+        deltas=stack(lambda r: r[5].deltas),
+        grad_weights=stack(lambda r: r[5].grad_weights),
+        grad_biases=stack(lambda r: r[5].grad_biases),
     )
 
 
-def _check_range(spec: NetworkSpec, fwd: Forward, weights: list[np.ndarray],
-                 learning_rate: float, iteration: int) -> None:
-    for layer, net in zip(spec.layers, fwd.nets):
-        if not np.all(np.isfinite(net)) or not all(np.all(np.isfinite(w)) for w in weights):
+def _check_range(spec: NetworkSpec, fwd: Forward, learning_rate: float, iteration: int) -> None:
+    where = f"learning rate {format_rate(learning_rate)}"
+    advice = "use a smaller learning rate or fewer iterations"
+    for layer, net, act in zip(spec.layers, fwd.nets, fwd.acts):
+        if not (np.all(np.isfinite(net)) and np.all(np.isfinite(act))):
+            raise NumericalError(f"{where}: layer {layer.name!r} stops being finite at "
+                                 f"iteration {iteration}; {advice}")
+        largest = float(np.max(np.abs(net)))
+        if layer.activation == "sigmoid" and largest > EXP_LIMIT:
             raise NumericalError(
-                f"learning rate {format_rate(learning_rate)}: the weights stop being finite at iteration "
-                f"{iteration}; use a smaller learning rate or fewer iterations")
-        if layer.activation == "sigmoid" and np.max(np.abs(net)) > EXP_LIMIT:
+                f"{where}: a net input of layer {layer.name!r} reaches {largest:.4g} at "
+                f"iteration {iteration}, where a spreadsheet's EXP overflows (#NUM!); {advice}")
+        if layer.activation == "softmax" and np.any(act == 0):
             raise NumericalError(
-                f"learning rate {format_rate(learning_rate)}: a net input of layer {layer.name!r} reaches "
-                f"{float(np.max(np.abs(net))):.4g} at iteration {iteration}, where a "
-                "spreadsheet's EXP overflows (#NUM!); use a smaller learning rate or fewer "
-                "iterations")
+                f"{where}: a softmax output of layer {layer.name!r} underflows to 0 at "
+                f"iteration {iteration}, where a spreadsheet's LN gives #NUM!; {advice}")

@@ -6,7 +6,7 @@ the same keys, so the explanation cannot drift from the sheet.
 
 from __future__ import annotations
 
-from sheetgen.quantities import label, unit_label
+from sheetgen.quantities import bias_index, bias_label, label, unit_label
 from sheetgen.spec import NetworkSpec
 
 _ACTIVATION_TEXT = {
@@ -14,11 +14,13 @@ _ACTIVATION_TEXT = {
     "tanh": ("tanh({z})", "(1 − {a}²)", "tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))"),
     "relu": ("max(0, {z})", "[{z} > 0]", "ReLU(x) = max(0, x); its slope is 1 where x > 0, else 0"),
     "identity": ("{z}", "1", "identity: a = x"),
+    "softmax": ("e^{z} / Σ e^(net of every output)", "",
+                "softmax: a_j = e^(x_j) / Σ_k e^(x_k), computed as e^(x_j − max) / Σ_k e^(x_k − max)"),
 }
 
 
 def _below(spec: NetworkSpec, l: int, s: int, k: int) -> str:
-    return label(spec, ("input", s, k)) if l == 0 else "a_" + unit_label(spec, l - 1, k)
+    return f"i{k + 1}" if l == 0 else "a_" + unit_label(spec, l - 1, k)
 
 
 def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
@@ -32,20 +34,34 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
             z = unit_label(spec, l, j)
             terms = " + ".join(f"{label(spec, ('w', l, j, k))}·{_below(spec, l, s, k)}"
                                for k in range(len(layer.weights[0])))
+            if layer.bias is not None:
+                terms += f" + {bias_label(spec, l, bias_index(spec, l, j))}"
             forward.append(f"{z} = {terms}")
             forward.append(f"a_{z} = {act_text.format(z=z)}")
     outputs = [f"E{j + 1}" for j in range(spec.layers[-1].units)]
-    loss = [f"E{j + 1} = ½·(t{j + 1} − a_{unit_label(spec, last, j)})²"
-            for j in range(spec.layers[-1].units)]
-    loss.append("E_total = " + " + ".join(outputs)
-                + (" (summed over the samples)" if spec.n_samples > 1 else ""))
+    if spec.loss == "cross_entropy":
+        loss = [f"E{j + 1} = −t{j + 1}·ln(a_{unit_label(spec, last, j)})"
+                for j in range(spec.layers[-1].units)]
+    else:
+        loss = [f"E{j + 1} = ½·(t{j + 1} − a_{unit_label(spec, last, j)})²"
+                for j in range(spec.layers[-1].units)]
+    if spec.n_samples == 1:
+        loss.append("E_total = " + " + ".join(outputs))
+    elif spec.reduction == "mean":
+        loss.append(f"E_total = ({' + '.join(outputs)}) averaged over the {spec.n_samples} "
+                    "samples")
+    else:
+        loss.append(f"E_total = ({' + '.join(outputs)}) summed over the {spec.n_samples} samples")
     for l in range(last, -1, -1):
         layer = spec.layers[l]
         _, slope, _ = _ACTIVATION_TEXT[layer.activation]
         for j in range(layer.units):
             z = unit_label(spec, l, j)
             a = "a_" + z
-            if l == last:
+            if l == last and layer.activation == "softmax":
+                backward.append(f"δ_{z} = ∂E/∂{z} = a_{z} − t{j + 1} (softmax with cross-entropy)")
+                grad = None
+            elif l == last:
                 grad = f"(a_{z} − t{j + 1})"
             else:
                 above = spec.layers[l + 1]
@@ -53,11 +69,24 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
                 terms = " + ".join(f"δ_{unit_label(spec, l + 1, m)}·{label(spec, ('w', l + 1, m, j))}"
                                    for m in range(above.units))
                 backward.append(f"∂E/∂{a} = {terms}")
-            backward.append(f"δ_{z} = ∂E/∂{z} = {grad}·{slope.format(a=a, z=z)}")
+            if grad is not None:
+                backward.append(f"δ_{z} = ∂E/∂{z} = {grad}·{slope.format(a=a, z=z)}")
             for k in range(len(layer.weights[0])):
                 w = label(spec, ("w", l, j, k))
                 gradients.append(f"∂E/∂{w} = δ_{z}·{_below(spec, l, s, k)}")
     gradients.sort(key=lambda line: int(line.split("w", 1)[1].split(" ")[0]))
+    for l, layer in enumerate(spec.layers):
+        if layer.trained_bias:
+            for u in range(len(layer.bias)):
+                units = range(layer.units) if layer.shared_bias else [u]
+                deltas = " + ".join(f"δ_{unit_label(spec, l, j)}" for j in units)
+                gradients.append(f"∂E/∂{bias_label(spec, l, u)} = {deltas}")
+        elif layer.bias is not None:
+            gradients.append(f"{', '.join(bias_label(spec, l, u) for u in range(len(layer.bias)))}"
+                             " fixed: not trained")
+    if spec.n_samples > 1:
+        gradients.append(f"each gradient is {'averaged' if spec.reduction == 'mean' else 'summed'}"
+                         f" over the {spec.n_samples} samples, δ taken per sample")
     activations = sorted({_ACTIVATION_TEXT[layer.activation][2] for layer in spec.layers})
     return [
         ("Forward pass", forward + activations),
@@ -65,6 +94,7 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
         ("Backward pass (chain rule, output layer first)", backward),
         ("Gradients", gradients),
         ("Update, every weight from the same row",
-         ["w ← w − η·∂E/∂w", "The next row's weights are this row's weights minus η times "
+         ["w ← w − η·∂E/∂w" + (", b ← b − η·∂E/∂b" if any(
+             layer.trained_bias for layer in spec.layers) else ""), "The next row's weights are this row's weights minus η times "
           "this row's gradients."]),
     ]

@@ -8,7 +8,7 @@ the reference engine's arithmetic term for term and in the same order.
 from __future__ import annotations
 
 from sheetgen.layout import SheetLayout
-from sheetgen.quantities import Key
+from sheetgen.quantities import Key, bias_index
 from sheetgen.spec import NetworkSpec
 
 THIS, PREV = "this", "prev"
@@ -25,6 +25,14 @@ def activation_formula(activation: str, net: str) -> str:
     if activation == "identity":
         return net
     raise ValueError(f"unknown activation {activation!r}")
+
+
+def softmax_formula(nets: list[str], j: int) -> str:
+    """a_j = e^(net_j - max) / Σ_k e^(net_k - max): shifted by the largest net input so that
+    EXP cannot overflow, as in engine.activate."""
+    largest = f"MAX({','.join(nets)})"
+    exps = [f"EXP({net}-{largest})" for net in nets]
+    return f"{exps[j]}/({'+'.join(exps)})"
 
 
 def delta_formula(activation: str, grad: str, net: str, act: str) -> str:
@@ -56,35 +64,64 @@ class FormulaEmitter:
             return self.layout.input_ref(("input", s, k))
         return self._cell(("act", l - 1, s, k))
 
+    def _bias(self, l: int, j: int) -> str:
+        """The bias unit j of layer l adds: its column if trained, else its input cell."""
+        u = bias_index(self.spec, l, j)
+        if self.spec.layers[l].trained_bias:
+            return self._cell(("b", l, u))
+        return self.layout.input_ref(("init_b", l, u))
+
+    def _over_samples(self, terms: list[str]) -> str:
+        """A sum over the samples, averaged when E_total is a mean."""
+        total = "+".join(terms)
+        if self.spec.reduction == "mean" and self.spec.n_samples > 1:
+            return f"=({total})/{self.spec.n_samples}"
+        return "=" + total
+
     def template(self, key: Key, first_row: bool) -> str | None:
         """The formula template of a column, or None for a column of constants."""
         kind = key[0]
         spec = self.spec
+        samples = range(spec.n_samples)
         if kind == "iteration":
             return None
-        if kind == "w":
+        if kind in ("w", "b"):
             if first_row:
-                return "=" + self.layout.input_ref(("init_w", *key[1:]))
+                return "=" + self.layout.input_ref((f"init_{kind}", *key[1:]))
             eta = self.layout.input_ref(("eta",))
-            grad = ("grad_w", *key[1:])
+            grad = (f"grad_{kind}", *key[1:])
             return f"={self._cell(key, PREV)}-{eta}*{self._cell(grad, PREV)}"
         if kind == "grad_w":
             l, j, k = key[1:]
-            return "=" + "+".join(f"{self._cell(('delta', l, s, j))}*{self._below(l, s, k)}"
-                                  for s in range(spec.n_samples))
+            return self._over_samples([f"{self._cell(('delta', l, s, j))}*{self._below(l, s, k)}"
+                                       for s in samples])
+        if kind == "grad_b":
+            l, u = key[1:]
+            units = range(spec.layers[l].units) if spec.layers[l].shared_bias else [u]
+            return self._over_samples([self._cell(("delta", l, s, j)) for s in samples
+                                       for j in units])
         if kind == "E_total":
-            return "=" + "+".join(self._cell(("E", s, j)) for s in range(spec.n_samples)
-                                  for j in range(spec.layers[-1].units))
+            return self._over_samples([self._cell(("E", s, j)) for s in samples
+                                       for j in range(spec.layers[-1].units)])
         if kind == "E":
             s, j = key[1:]
             target = self.layout.input_ref(("target", s, j))
-            return f"=0.5*({target}-{self._cell(('act', len(spec.layers) - 1, s, j))})^2"
+            act = self._cell(("act", len(spec.layers) - 1, s, j))
+            if spec.loss == "cross_entropy":
+                return f"=-{target}*LN({act})"
+            return f"=0.5*({target}-{act})^2"
         l, s, j = key[1:]
         layer = spec.layers[l]
         if kind == "net":
-            return "=" + "+".join(f"{self._cell(('w', l, j, k))}*{self._below(l, s, k)}"
-                                  for k in range(len(layer.weights[0])))
+            terms = [f"{self._cell(('w', l, j, k))}*{self._below(l, s, k)}"
+                     for k in range(layer.fan_in)]
+            if layer.bias is not None:
+                terms.append(self._bias(l, j))
+            return "=" + "+".join(terms)
         if kind == "act":
+            if layer.activation == "softmax":
+                nets = [self._cell(("net", l, s, m)) for m in range(layer.units)]
+                return "=" + softmax_formula(nets, j)
             return "=" + activation_formula(layer.activation, self._cell(("net", l, s, j)))
         if kind == "grad_act":
             above = spec.layers[l + 1]
@@ -93,6 +130,8 @@ class FormulaEmitter:
                 for m in range(above.units))
         if kind == "delta":
             act = self._cell(("act", l, s, j))
+            if layer.activation == "softmax":  # with cross-entropy: δ = a - t
+                return f"={act}-{self.layout.input_ref(('target', s, j))}"
             if l == len(spec.layers) - 1:
                 grad = f"({act}-{self.layout.input_ref(('target', s, j))})"
             else:

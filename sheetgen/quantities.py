@@ -3,11 +3,14 @@
 A quantity is identified by a key tuple; the layout places keys, the formula emitter writes
 them, and the reference engine's Trace supplies their values. Keys:
 
-    inputs:   ("eta",) ("input", s, k) ("target", s, j) ("init_w", l, j, k)
-    columns:  ("iteration",) ("w", l, j, k) ("net", l, s, j) ("act", l, s, j) ("E", s, j)
-              ("E_total",) ("delta", l, s, j) ("grad_act", l, s, j) ("grad_w", l, j, k)
+    inputs:   ("eta",) ("input", s, k) ("target", s, j) ("init_w", l, j, k) ("init_b", l, u)
+    columns:  ("iteration",) ("w", l, j, k) ("b", l, u) ("net", l, s, j) ("act", l, s, j)
+              ("E", s, j) ("E_total",) ("delta", l, s, j) ("grad_act", l, s, j)
+              ("grad_w", l, j, k) ("grad_b", l, u)
 
-l, s, j, k count from 0 (layer, sample, unit, unit below); labels count from 1.
+l, s, j, k count from 0 (layer, sample, unit, unit below); u is the bias's unit, 0 for a bias
+shared by the layer; labels count from 1. Only trained biases have columns; a fixed bias is an
+input cell.
 """
 
 from __future__ import annotations
@@ -37,6 +40,26 @@ def weight_number(spec: NetworkSpec, l: int, j: int, k: int) -> int:
     return before + j * len(spec.layers[l].weights[0]) + k + 1
 
 
+def bias_label(spec: NetworkSpec, l: int, u: int) -> str:
+    """b1, b2 for a bias shared by layer 1, 2 (Mazur's); b_h1, b_o2 for one bias per unit."""
+    if spec.layers[l].shared_bias:
+        return f"b{l + 1}"
+    return f"b_{unit_label(spec, l, u)}"
+
+
+def bias_units(spec: NetworkSpec, l: int) -> range:
+    """The u of layer l's bias keys: one for a shared bias, one per unit otherwise."""
+    layer = spec.layers[l]
+    if layer.bias is None:
+        return range(0)
+    return range(len(layer.bias))
+
+
+def bias_index(spec: NetworkSpec, l: int, j: int) -> int:
+    """Which bias unit j of layer l adds."""
+    return 0 if len(spec.layers[l].bias) == 1 else j
+
+
 def _sample_suffix(spec: NetworkSpec, s: int) -> str:
     return f" (s{s + 1})" if spec.n_samples > 1 else ""
 
@@ -61,6 +84,10 @@ def label(spec: NetworkSpec, key: Key) -> str:
         return f"w{weight_number(spec, *key[1:])}"
     if kind == "grad_w":
         return f"∂E/∂w{weight_number(spec, *key[1:])}"
+    if kind in ("b", "init_b"):
+        return bias_label(spec, *key[1:])
+    if kind == "grad_b":
+        return f"∂E/∂{bias_label(spec, *key[1:])}"
     if kind == "E_total":
         return "E_total"
     if kind == "E":
@@ -86,7 +113,13 @@ def input_keys(spec: NetworkSpec) -> list[Key]:
         keys += [("input", s, k) for k in range(spec.n_inputs)]
         keys += [("target", s, j) for j in range(spec.layers[-1].units)]
     keys += [("init_w", *w[1:]) for w in _weight_keys(spec)]
+    keys += [("init_b", l, u) for l in range(len(spec.layers)) for u in bias_units(spec, l)]
     return keys
+
+
+def _bias_keys(spec: NetworkSpec, kind: str) -> list[Key]:
+    return [(kind, l, u) for l, layer in enumerate(spec.layers) if layer.trained_bias
+            for u in bias_units(spec, l)]
 
 
 def _weight_keys(spec: NetworkSpec, kind: str = "w") -> list[Key]:
@@ -100,6 +133,7 @@ def columns(spec: NetworkSpec) -> list[Quantity]:
     n_layers = len(spec.layers)
     out: list[Quantity] = [Quantity(("iteration",), "iteration", "")]
     out += [Quantity(k, label(spec, k), "weights") for k in _weight_keys(spec)]
+    out += [Quantity(k, label(spec, k), "weights") for k in _bias_keys(spec, "b")]
     for l, layer in enumerate(spec.layers):
         for s in samples:
             for j in range(layer.units):
@@ -117,6 +151,7 @@ def columns(spec: NetworkSpec) -> list[Quantity]:
                     key = (kind, l, s, j)
                     out.append(Quantity(key, label(spec, key), "backward"))
     out += [Quantity(k, label(spec, k), "gradients") for k in _weight_keys(spec, "grad_w")]
+    out += [Quantity(k, label(spec, k), "gradients") for k in _bias_keys(spec, "grad_b")]
     return out
 
 
@@ -133,6 +168,9 @@ def values(trace: Trace, key: Key) -> np.ndarray:
         arrays = trace.weights if kind == "w" else trace.grad_weights
         l, j, k = key[1:]
         return arrays[l][:, j, k]
+    if kind in ("b", "grad_b"):
+        arrays = trace.biases if kind == "b" else trace.grad_biases
+        return arrays[key[1]][:, key[2]]
     arrays = {"net": trace.nets, "act": trace.acts, "delta": trace.deltas,
               "grad_act": trace.grad_acts}[kind]
     l, s, j = key[1:]
@@ -150,6 +188,8 @@ def input_value(spec: NetworkSpec, key: Key, learning_rate: float) -> float:
         return spec.targets[key[1]][key[2]]
     if kind == "init_w":
         return spec.layers[key[1]].weights[key[2]][key[3]]
+    if kind == "init_b":
+        return spec.layers[key[1]].bias[key[2]]
     raise KeyError(key)
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-LOSSES = ("half_squared_error",)
-
-# Excel's last row. The table needs room below its header for one row per iteration.
-MAX_SHEET_ROWS = 1_048_576
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
+LOSSES = ("half_squared_error", "cross_entropy")
+REDUCTIONS = ("sum", "mean")
+DISTRIBUTIONS = ("uniform", "normal")
 
 
 class SpecError(ValueError):
@@ -33,14 +33,31 @@ class Layer:
     Attributes:
         name: prefix of the units' names in the sheet ("h" gives h1, a_h1, ...).
         units: number of units.
-        activation: one of ACTIVATIONS.
+        activation: one of ACTIVATIONS (softmax only on the output layer).
         weights: weights[j][k] is the weight from unit k of the layer below into unit j.
+        bias: None (no bias), one value shared by every unit (Mazur's b1), or one per unit.
+        train_bias: whether gradient descent updates the bias, or it stays fixed.
     """
 
     name: str
     units: int
     activation: str
     weights: tuple[tuple[float, ...], ...]
+    bias: tuple[float, ...] | None = None
+    train_bias: bool = True
+
+    @property
+    def fan_in(self) -> int:
+        return len(self.weights[0])
+
+    @property
+    def shared_bias(self) -> bool:
+        """One bias cell for the whole layer rather than one per unit."""
+        return self.bias is not None and len(self.bias) == 1 and self.units > 1
+
+    @property
+    def trained_bias(self) -> bool:
+        return self.bias is not None and self.train_bias
 
 
 @dataclass(frozen=True)
@@ -53,7 +70,8 @@ class NetworkSpec:
         layers: the layers, input side first.
         inputs: inputs[s][k] is input k of training sample s.
         targets: targets[s][j] is the target of output j for sample s.
-        loss: one of LOSSES.
+        loss: one of LOSSES: ½(t - a)² per output, or -t·ln(a) after a softmax.
+        reduction: E_total is the sum of the samples' losses, or their mean.
         learning_rates: one sheet is built per learning rate.
         iterations: rows per sheet; row 0 holds the initial weights.
         loss_threshold: the overview counts the updates until E_total first falls below this.
@@ -65,6 +83,7 @@ class NetworkSpec:
     inputs: tuple[tuple[float, ...], ...]
     targets: tuple[tuple[float, ...], ...]
     loss: str = "half_squared_error"
+    reduction: str = "sum"
     learning_rates: tuple[float, ...] = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
     iterations: int = 100
     loss_threshold: float = 1e-3
@@ -92,10 +111,10 @@ class NetworkSpec:
             "name": self.name,
             "description": self.description,
             "loss": self.loss,
+            "reduction": self.reduction,
             "data": {"inputs": [list(r) for r in self.inputs],
                      "targets": [list(r) for r in self.targets]},
-            "layers": [{"name": l.name, "units": l.units, "activation": l.activation,
-                        "weights": [list(r) for r in l.weights]} for l in self.layers],
+            "layers": [_layer_dict(layer) for layer in self.layers],
             "training": {"learning_rates": list(self.learning_rates),
                          "iterations": self.iterations,
                          "loss_threshold": self.loss_threshold},
@@ -104,6 +123,15 @@ class NetworkSpec:
     def to_json(self) -> str:
         """Canonical JSON of the spec, stored in the workbook it builds."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def _layer_dict(layer: Layer) -> dict[str, Any]:
+    data = {"name": layer.name, "units": layer.units, "activation": layer.activation,
+            "weights": [list(r) for r in layer.weights]}
+    if layer.bias is not None:
+        data["bias"] = layer.bias[0] if len(layer.bias) == 1 else list(layer.bias)
+        data["train_bias"] = layer.train_bias
+    return data
 
 
 def format_rate(learning_rate: float) -> str:
@@ -144,14 +172,17 @@ def spec_from_json(text: str) -> NetworkSpec:
     return spec_from_dict(json.loads(text))
 
 
-_TOP_KEYS = {"name", "description", "loss", "data", "layers", "training"}
+_TOP_KEYS = {"name", "description", "loss", "reduction", "data", "init", "layers", "training"}
 _DATA_KEYS = {"inputs", "targets"}
-_LAYER_KEYS = {"name", "units", "activation", "weights"}
+_INIT_KEYS = {"seed", "distribution", "scale"}
+_LAYER_KEYS = {"name", "units", "activation", "weights", "bias", "train_bias"}
 _TRAINING_KEYS = {"learning_rates", "iterations", "loss_threshold"}
 
 
 def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     """Validate a template-shaped dict and build the spec; every error names its key."""
+    if not isinstance(data, dict):
+        raise SpecError("a template must be a table of keys")
     _no_unknown_keys(data, _TOP_KEYS, "")
     data_section = _table(data, "data", "")
     _no_unknown_keys(data_section, _DATA_KEYS, "data.")
@@ -160,6 +191,7 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     if len(inputs) != len(targets):
         raise SpecError(f"data.inputs has {len(inputs)} samples but data.targets has "
                         f"{len(targets)}; give one target row per input row")
+    draw = _initialiser(_table(data, "init", ""))
 
     raw_layers = _required(data, "layers", "")
     if not isinstance(raw_layers, list) or not raw_layers:
@@ -168,7 +200,7 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     fan_in = len(inputs[0])
     names = set()
     for index, raw in enumerate(raw_layers, start=1):
-        layer = _layer(raw, index, fan_in, is_output=index == len(raw_layers))
+        layer = _layer(raw, index, fan_in, _default_name(index, len(raw_layers)), draw)
         if layer.name in names:
             raise SpecError(f"layers[{index}].name {layer.name!r} is used twice; "
                             "give each layer its own name")
@@ -182,6 +214,10 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     loss = data.get("loss", "half_squared_error")
     if loss not in LOSSES:
         raise SpecError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+    _check_loss_pairing(loss, layers, targets)
+    reduction = data.get("reduction", "sum")
+    if reduction not in REDUCTIONS:
+        raise SpecError(f"reduction must be one of {', '.join(REDUCTIONS)}, not {reduction!r}")
 
     training = _table(data, "training", "")
     _no_unknown_keys(training, _TRAINING_KEYS, "training.")
@@ -197,18 +233,63 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     if not _is_number(threshold) or not threshold > 0 or not math.isfinite(threshold):
         raise SpecError(f"training.loss_threshold must be a positive number, not {threshold!r}")
 
-    spec = NetworkSpec(
+    return NetworkSpec(
         name=_string(data.get("name", "network"), "name"),
         description=_string(data.get("description", ""), "description"),
         layers=tuple(layers),
         inputs=inputs,
         targets=targets,
         loss=loss,
+        reduction=reduction,
         learning_rates=learning_rates,
         iterations=validate_iterations(iterations, "training.iterations"),
         loss_threshold=float(threshold),
     )
-    return spec
+
+
+def _check_loss_pairing(loss: str, layers: list[Layer], targets) -> None:
+    """Softmax and cross-entropy come together: the sheet's δ = a - t relies on both."""
+    for index, layer in enumerate(layers[:-1], start=1):
+        if layer.activation == "softmax":
+            raise SpecError(f"layers[{index}].activation softmax is only for the output layer")
+    output = layers[-1].activation
+    if loss == "cross_entropy" and output != "softmax":
+        raise SpecError(f"loss cross_entropy needs activation = \"softmax\" on the output "
+                        f"layer, not {output!r}")
+    if output == "softmax" and loss != "cross_entropy":
+        raise SpecError("an output layer with softmax needs loss = \"cross_entropy\"")
+    if loss == "cross_entropy":
+        for s, row in enumerate(targets, start=1):
+            if any(t < 0 for t in row) or abs(sum(row) - 1.0) > 1e-12:
+                raise SpecError(f"data.targets row {s} must be probabilities that sum to 1 "
+                                f"for cross_entropy, not {list(row)}")
+
+
+def _initialiser(init: dict):
+    """A function drawing n initial values from [init]'s named seed, or None without one."""
+    if not init:
+        return None
+    _no_unknown_keys(init, _INIT_KEYS, "init.")
+    seed = _required(init, "seed", "init.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError(f"init.seed must be a whole number ≥ 0, not {seed!r}")
+    distribution = init.get("distribution", "uniform")
+    if distribution not in DISTRIBUTIONS:
+        raise SpecError(f"init.distribution must be one of {', '.join(DISTRIBUTIONS)}, "
+                        f"not {distribution!r}")
+    scale = init.get("scale", 1.0)
+    if not _is_number(scale) or not 0 < scale < math.inf:
+        raise SpecError(f"init.scale must be a positive number, not {scale!r}")
+    import numpy as np  # PCG64 streams are stable across platforms and NumPy versions
+
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> list[float]:
+        if distribution == "uniform":
+            return [float(v) for v in rng.uniform(-scale, scale, n)]
+        return [float(v) for v in rng.normal(0.0, scale, n)]
+
+    return draw
 
 
 def validate_learning_rate(value: Any, where: str = "learning rate") -> float:
@@ -234,7 +315,18 @@ def validate_iterations(value: Any, where: str = "iterations") -> int:
     return value
 
 
-def _layer(raw: Any, index: int, fan_in: int, is_output: bool) -> Layer:
+def _default_name(index: int, count: int) -> str:
+    """o for the output layer; h for a single hidden layer (h1, h2 ...), else h1_, h2_ ..."""
+    if index == count:
+        return "o"
+    return "h" if count == 2 else f"h{index}_"
+
+
+# Names that would read as something else in a header: weights, biases, targets, inputs, loss.
+_RESERVED_NAMES = {"w", "b", "t", "i", "E", "a"}
+
+
+def _layer(raw: Any, index: int, fan_in: int, default_name: str, draw) -> Layer:
     where = f"layers[{index}]"
     if not isinstance(raw, dict):
         raise SpecError(f"{where} must be a table with units, activation and weights")
@@ -246,15 +338,47 @@ def _layer(raw: Any, index: int, fan_in: int, is_output: bool) -> Layer:
     if activation not in ACTIVATIONS:
         raise SpecError(f"{where}.activation must be one of {', '.join(ACTIVATIONS)}, "
                         f"not {activation!r}")
-    default_name = "o" if is_output else ("h" if index == 1 else f"h{index}_")
     name = _string(raw.get("name", default_name), f"{where}.name")
-    if not name or not name.replace("_", "").isalpha():
-        raise SpecError(f"{where}.name must be letters (and _), not {name!r}")
-    weights = _matrix(_required(raw, "weights", f"{where}."), f"{where}.weights")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in _RESERVED_NAMES:
+        raise SpecError(f"{where}.name must start with a letter and hold only letters, digits "
+                        f"and _, and not be one of {', '.join(sorted(_RESERVED_NAMES))}; "
+                        f"not {name!r}")
+    weights = raw.get("weights", "random")
+    if weights == "random":
+        if draw is None:
+            raise SpecError(f"{where}.weights is missing; give them, or an [init] table with "
+                            "a seed to draw them from")
+        values = draw(units * fan_in)
+        weights = [values[j * fan_in:(j + 1) * fan_in] for j in range(units)]
+    weights = _matrix(weights, f"{where}.weights")
     if len(weights) != units or len(weights[0]) != fan_in:
         raise SpecError(f"{where}.weights is {len(weights)}x{len(weights[0])} but must be "
                         f"{units}x{fan_in} (one row per unit, one column per input to it)")
-    return Layer(name=name, units=units, activation=activation, weights=weights)
+    bias = raw.get("bias")
+    if bias == "random":
+        if draw is None:
+            raise SpecError(f"{where}.bias = \"random\" needs an [init] table with a seed")
+        bias = draw(units)
+    if bias is not None:
+        if _is_number(bias):
+            bias = [bias]
+        bias = _matrix(bias, f"{where}.bias")
+        if len(bias) != 1 or len(bias[0]) not in (1, units):
+            raise SpecError(f"{where}.bias must be one number (shared by the layer's units) "
+                            f"or {units} numbers (one per unit)")
+        bias = bias[0]
+    train_bias = raw.get("train_bias", True)
+    if not isinstance(train_bias, bool):
+        raise SpecError(f"{where}.train_bias must be true or false, not {train_bias!r}")
+    if "train_bias" in raw and bias is None:
+        raise SpecError(f"{where}.train_bias is given but the layer has no bias")
+    if activation == "softmax" and bias is not None and len(bias) == 1 and units > 1 \
+            and train_bias:
+        raise SpecError(f"{where}.bias: one trained bias shared by a softmax layer cannot learn "
+                        "(softmax ignores a shift shared by all its inputs); give one per unit "
+                        "or set train_bias = false")
+    return Layer(name=name, units=units, activation=activation, weights=weights, bias=bias,
+                 train_bias=train_bias)
 
 
 def _matrix(value: Any, where: str) -> tuple[tuple[float, ...], ...]:

@@ -13,29 +13,44 @@ ACTIVATIONS = {
     "tanh": torch.tanh,
     "relu": torch.relu,
     "identity": lambda x: x,
+    "softmax": lambda x: torch.softmax(x, dim=1),
 }
 
 
 def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -> dict:
-    """Every table column (keyed as sheetgen.quantities keys) at every iteration, by autograd."""
+    """Every table column (keyed as sheetgen.quantities keys) at every iteration, by autograd.
+
+    δ and ∂E/∂a are reported per sample, for that sample's own loss (the sheet's convention):
+    with a mean loss, autograd's gradients on them are scaled back by the number of samples.
+    """
     weights = [torch.tensor(layer.weights, dtype=torch.float64) for layer in spec.layers]
+    biases = [None if layer.bias is None else torch.tensor(layer.bias, dtype=torch.float64)
+              for layer in spec.layers]
     inputs = torch.tensor(spec.inputs, dtype=torch.float64)
     targets = torch.tensor(spec.targets, dtype=torch.float64)
+    per_sample = spec.n_samples if spec.reduction == "mean" else 1
     rows = []
     for _ in range(iterations + 1):
         params = [w.clone().requires_grad_(True) for w in weights]
+        bias_params = [None if b is None else b.clone().requires_grad_(layer.train_bias)
+                       for b, layer in zip(biases, spec.layers)]
         nets, acts = [], []
         below = inputs
-        for layer, w in zip(spec.layers, params):
+        for layer, w, b in zip(spec.layers, params, bias_params):
             net = below @ w.T
+            if b is not None:
+                net = net + b
             act = ACTIVATIONS[layer.activation](net)
             net.retain_grad()
             act.retain_grad()
             nets.append(net)
             acts.append(act)
             below = act
-        terms = 0.5 * (targets - acts[-1]) ** 2
-        total = terms.sum()
+        if spec.loss == "cross_entropy":
+            terms = -targets * torch.log(acts[-1])
+        else:
+            terms = 0.5 * (targets - acts[-1]) ** 2
+        total = terms.sum() / (spec.n_samples if spec.reduction == "mean" else 1)
         total.backward()
         row = {("E_total",): total.item()}
         for s in range(spec.n_samples):
@@ -46,28 +61,36 @@ def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -
                 for j in range(layer.units):
                     row[("net", l, s, j)] = nets[l][s, j].item()
                     row[("act", l, s, j)] = acts[l][s, j].item()
-                    row[("delta", l, s, j)] = nets[l].grad[s, j].item()
+                    row[("delta", l, s, j)] = nets[l].grad[s, j].item() * per_sample
                     if l < len(spec.layers) - 1:
-                        row[("grad_act", l, s, j)] = acts[l].grad[s, j].item()
+                        row[("grad_act", l, s, j)] = acts[l].grad[s, j].item() * per_sample
             for j in range(layer.units):
                 for k in range(params[l].shape[1]):
                     row[("w", l, j, k)] = params[l][j, k].item()
                     row[("grad_w", l, j, k)] = params[l].grad[j, k].item()
+            if layer.trained_bias:
+                for u in range(len(layer.bias)):
+                    row[("b", l, u)] = bias_params[l][u].item()
+                    row[("grad_b", l, u)] = bias_params[l].grad[u].item()
         rows.append(row)
         with torch.no_grad():
             weights = [p - learning_rate * p.grad for p in params]
+            biases = [b if b is None or not layer.train_bias else b - learning_rate * b.grad
+                      for b, layer in zip(bias_params, spec.layers)]
+            biases = [None if b is None else b.detach() for b in biases]
     return {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
 
 def relative_error(got, expected) -> float:
     """Largest |got - expected| / |expected| over a column of values.
 
-    A value that passes through zero (a weight changing sign) cannot keep a small relative
-    error: the rounding of the numbers it was computed from stays. So |expected| is floored
-    at a thousandth of the column's largest magnitude.
+    A value that passes through zero (a weight changing sign, a gradient whose samples cancel,
+    a net input that changes sign) cannot keep a small relative error: the rounding of the
+    larger numbers it was computed from stays. So |expected| is floored at a hundredth of the
+    column's largest magnitude. A wrong formula is off by far more than that allows.
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
-    floor = 1e-3 * np.max(np.abs(expected))
+    floor = 1e-2 * np.max(np.abs(expected))
     scale = np.maximum(np.abs(expected), floor if floor > 0 else 1.0)
     return float(np.max(np.abs(got - expected) / scale))
