@@ -15,21 +15,27 @@ from sheetgen.spec import load_spec
 from sheetgen.writer import build_workbook
 
 HERE = Path(__file__).resolve().parent
-# (page of the PDF, crop box as fractions of the page, file)
+ROOT = HERE.parent
+# (template, page of the PDF, crop box as fractions of the page, file)
 PICTURES = [
-    (2, (0.05, 0.08, 0.93, 0.45), "overview.png"),
-    (6, (0.05, 0.08, 0.55, 0.42), "sheet-lr-0.8.png"),
-    (1, (0.05, 0.06, 0.95, 0.80), "network.png"),
+    ("seed", 2, (0.05, 0.08, 0.93, 0.45), "overview.png"),
+    ("seed", 6, (0.05, 0.08, 0.55, 0.42), "sheet-lr-0.8.png"),
+    ("seed", 1, (0.05, 0.06, 0.95, 0.80), "network.png"),
+    ("xor", 2, (0.43, 0.09, 0.93, 0.45), "xor-overview.png"),
 ]
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
-        build_workbook(load_spec(), temp / "backprop.xlsx")
-        pdf = to_pdf(temp / "backprop.xlsx", temp)
-        for page, (left, top, right, bottom), name in PICTURES:
-            stem = temp / f"page{page}"
+        pdfs = {}
+        for template in sorted({p[0] for p in PICTURES}):
+            book = temp / f"{template}.xlsx"
+            build_workbook(load_spec(ROOT / "templates" / f"{template}.toml"), book)
+            pdfs[template] = to_pdf(book, temp)
+        for template, page, (left, top, right, bottom), name in PICTURES:
+            pdf = pdfs[template]
+            stem = temp / f"{template}-page{page}"
             subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", "-f", str(page),
                             "-l", str(page), str(pdf), str(stem)], check=True)
             image = Image.open(f"{stem}.png")
