@@ -105,3 +105,37 @@ def _whole(text: str):
         return int(text)
     except ValueError:
         return text
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--workbook", "-w", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_OUTPUT, show_default=True,
+              help="Workbook to add the MNIST sheets to; built from the default template if "
+                   "it does not exist.")
+def export(run_dir, workbook):
+    """Put a finished (or running) MNIST run's metrics, model, confusion matrix and misclassified
+    digits into the workbook, keeping every backprop sheet, formula and chart.
+
+    The workbook is re-rendered whole and replaced atomically; one edited by hand since
+    sheetgen wrote it is left alone. The plots are also written as PNG files in RUN_DIR.
+
+    Example: sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
+    """
+    from sheetgen.export import WorkbookExporter
+    from sheetgen.files import OutputError
+    from sheetgen.mnist_sheets import write_pngs
+    from sheetgen.record import RecordError
+    from sheetgen.training import RunError, read_run
+
+    try:
+        record = read_run(run_dir)
+        report = WorkbookExporter(workbook).write(record)
+        pictures = write_pngs(record, run_dir)
+    except (RunError, RecordError, OutputError) as exc:
+        raise click.ClickException(str(exc)) from None
+    last = record.metrics[-1]
+    click.echo(f"wrote {report.path}: MNIST sheets for run {record.run_name} "
+               f"({len(record.metrics)} epochs, final test accuracy "
+               f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
+               f"{', '.join(p.name for p in pictures)}")

@@ -12,19 +12,19 @@ from pathlib import Path
 
 import xlsxwriter
 
-from sheetgen import __version__, charts, engine, formulas, layout as L
+from sheetgen import __version__, charts, engine, formulas, layout as L, mnist_sheets
 from sheetgen.diagram import network_png
 from sheetgen.engine import Trace
 from sheetgen.equations import equations
 from sheetgen.files import atomic_path
 from sheetgen.layout import SheetLayout, sheet_name
 from sheetgen.quantities import input_keys, input_value, label, values
+from sheetgen.record import write_record
 from sheetgen.spec import NetworkSpec, format_rate
+from sheetgen.training import TrainingRecord
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-SPEC_SHEET = "sheetgen"   # very hidden: the spec the workbook was built from, as JSON
-JSON_CHUNK = 30_000       # a cell holds at most 32,767 characters
 NEVER = "not reached"
 
 
@@ -43,14 +43,15 @@ def compute_traces(spec: NetworkSpec) -> list[Trace]:
     return [engine.train(spec, lr) for lr in spec.learning_rates]
 
 
-def build_workbook(spec: NetworkSpec, output: str | Path,
-                   traces: list[Trace] | None = None) -> BuildReport:
+def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | None = None,
+                   training: TrainingRecord | None = None) -> BuildReport:
     """Write the workbook for `spec` to `output`, replacing it only once the new one is complete.
 
     Args:
         spec: the network, data and training settings.
         output: the .xlsx path.
         traces: the engine's traces for spec.learning_rates, if already computed.
+        training: an MNIST run's record, for the MNIST sheets; None leaves them out.
 
     Returns:
         A BuildReport.
@@ -63,10 +64,11 @@ def build_workbook(spec: NetworkSpec, output: str | Path,
     traces = compute_traces(spec) if traces is None else traces
     output = Path(output)
     with atomic_path(output) as temporary:
-        count = _write(spec, traces, temporary)
+        count = _write(spec, traces, training, temporary)
     return BuildReport(
         path=output,
-        sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET) + tuple(map(sheet_name, spec.learning_rates)),
+        sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET) + tuple(map(sheet_name, spec.learning_rates))
+        + (mnist_sheets.SHEETS if training is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
     )
@@ -86,11 +88,13 @@ def _formats(workbook) -> dict:
                                        "bg_color": "#DDEBF7"}),
         "iteration": workbook.add_format({"align": "center", "font_color": "#595959"}),
         "centered": workbook.add_format({"align": "center"}),
+        "two_decimals": workbook.add_format({"num_format": "0.00", "align": "center"}),
         "scientific": workbook.add_format({"num_format": "0.0000E+00", "align": "center"}),
     }
 
 
-def _write(spec: NetworkSpec, traces: list[Trace], path: Path) -> int:
+def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | None,
+           path: Path) -> int:
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     workbook.set_properties({
         "title": f"Backpropagation, step by step: {spec.name}",
@@ -106,7 +110,9 @@ def _write(spec: NetworkSpec, traces: list[Trace], path: Path) -> int:
     count = 0
     for trace in traces:
         count += _write_rate_sheet(workbook, fmt, spec, sheet_layout, trace)
-    _write_spec_sheet(workbook, spec)
+    if training is not None:
+        mnist_sheets.write_mnist_sheets(workbook, fmt, training)
+    write_record(workbook, spec, training)
     workbook.close()
     return count
 
@@ -234,13 +240,3 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
         for col, template, cached in (first if t == 0 else later):
             write_formula(row, col, template.format(this=this, prev=this - 1), None, cached[t])
     return len(first) * rows
-
-
-def _write_spec_sheet(workbook, spec: NetworkSpec) -> None:
-    ws = workbook.add_worksheet(SPEC_SHEET)
-    ws.very_hidden()
-    ws.write(0, 0, "sheetgen")
-    ws.write(0, 1, __version__)
-    text = spec.to_json()
-    for i in range(0, len(text), JSON_CHUNK):
-        ws.write_string(1 + i // JSON_CHUNK, 0, text[i:i + JSON_CHUNK])

@@ -11,7 +11,8 @@ from sheetgen.formulas import FormulaEmitter
 from sheetgen.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
 from sheetgen.quantities import values
 from sheetgen.spec import spec_from_json
-from sheetgen.writer import SPEC_SHEET, build_workbook
+from sheetgen.record import RECORD_SHEET as SPEC_SHEET
+from sheetgen.writer import build_workbook
 
 
 def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):

@@ -1,0 +1,102 @@
+"""Put a training run's metrics into the backprop workbook without losing anything.
+
+openpyxl's load-and-save would damage XlsxWriter's charts, so the workbook is never edited in
+place: it is re-rendered whole with XlsxWriter from the spec it records plus the run's record,
+and renamed into place. A workbook that sheetgen did not make, or that was edited since, is
+left alone with a message saying so.
+
+    sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record
+from sheetgen.spec import load_spec
+from sheetgen.training import TrainingRecord
+from sheetgen.writer import BuildReport, build_workbook
+
+
+class EditedWorkbookError(RecordError):
+    """The workbook is not sheetgen's, or changed since sheetgen wrote it."""
+
+
+def _digest(path: Path) -> str:
+    parts = package_parts(path)
+    digest = hashlib.sha256()
+    for name in sorted(parts):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(parts[name]).digest())
+    return digest.hexdigest()
+
+
+def check_untouched(path: str | Path) -> WorkbookRecord:
+    """The record of a workbook that is exactly what sheetgen would write from it.
+
+    Raises:
+        RecordError: not a sheetgen workbook.
+        EditedWorkbookError: it differs from a fresh rendering of its own record (edited by
+            hand, or made by another version of sheetgen).
+    """
+    path = Path(path)
+    record = read_record(path)
+    with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
+        again = Path(temp) / path.name
+        build_workbook(record.spec, again, training=record.training)
+        if package_parts(again) != package_parts(path):
+            made_by = ("" if record.version == _version()
+                       else f", or made by sheetgen {record.version}")
+            raise EditedWorkbookError(
+                f"{path} has changed since sheetgen wrote it (edited by hand{made_by}); it is "
+                "left as it is. Give another --workbook for the metrics, or rebuild it with "
+                "`sheetgen build`")
+    return record
+
+
+def _version() -> str:
+    from sheetgen import __version__
+
+    return __version__
+
+
+class WorkbookExporter:
+    """Writes a run's record into one workbook, again and again as epochs finish.
+
+    The first write checks that the workbook is sheetgen's and untouched (a full re-render);
+    later ones check that it is still what the previous write left (a digest), so an edit made
+    during a long run is not overwritten either. A workbook that does not exist yet is built
+    from the default template.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._spec = None
+        self._digest: str | None = None
+
+    def prepare(self) -> None:
+        """Check the workbook now, before any training time is spent (raises RecordError)."""
+        if self._spec is not None:
+            return
+        if self.path.exists():
+            self._spec = check_untouched(self.path).spec
+            self._digest = _digest(self.path)
+        else:
+            self._spec = load_spec()
+
+    def write(self, record: TrainingRecord) -> BuildReport:
+        """Re-render the workbook with `record` and rename it into place.
+
+        Raises:
+            RecordError, EditedWorkbookError: as prepare(), or the file changed since the last
+                write.
+            files.OutputError: the workbook cannot be replaced (read-only folder, locked).
+        """
+        self.prepare()
+        if self._digest is not None and self.path.exists() and _digest(self.path) != self._digest:
+            raise EditedWorkbookError(f"{self.path} changed while training ran; it is left as "
+                                      "it is")
+        report = build_workbook(self._spec, self.path, training=record)
+        self._digest = _digest(self.path)
+        return report
