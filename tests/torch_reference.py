@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sheetgen.compare import relative_error  # noqa: F401  (the tests import it from here)
 from sheetgen.spec import NetworkSpec
 
 ACTIVATIONS = {
@@ -57,17 +58,3 @@ def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -
         with torch.no_grad():
             weights = [p - learning_rate * p.grad for p in params]
     return {key: np.array([row[key] for row in rows]) for key in rows[0]}
-
-
-def relative_error(got, expected) -> float:
-    """Largest |got - expected| / |expected| over a column of values.
-
-    A value that passes through zero (a weight changing sign) cannot keep a small relative
-    error: the rounding of the numbers it was computed from stays. So |expected| is floored
-    at a thousandth of the column's largest magnitude.
-    """
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    floor = 1e-3 * np.max(np.abs(expected))
-    scale = np.maximum(np.abs(expected), floor if floor > 0 else 1.0)
-    return float(np.max(np.abs(got - expected) / scale))
