@@ -141,3 +141,35 @@ def verify(workbook):
         raise _Unusable(str(exc)) from None
     click.echo(format_report(report))
     sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def check(workbook, as_json):
+    """Check a hand-made backprop workbook, column by column.
+
+    Finds each training table by its labels (w1…w8, h1, a_h1 or out_h1, E_total or E_tot,
+    ∂E/∂w1 or dE/dw1, δ_o1, …; the header may sit on any row, on any sheet), with η and the
+    inputs and targets as columns or as labelled cells above. Every row is recomputed with
+    torch autograd from its own weights, and each row's weights are checked against the row
+    above's weights, gradients and η. A wrong column is reported where the mistake starts,
+    with the cell, its formula, what it should be and, where check recognises it, the mistake
+    (another unit's slope, a missing ½, a flipped sign, the wrong row, an absolute reference);
+    columns it spreads to are marked "follows from". A file with formulas but no cached values
+    is recalculated in LibreOffice first.
+
+    Exit status: 0 all right; 1 something is wrong; 2 no table recognised (the message lists
+    the labels check looks for), or the file is missing or unreadable.
+
+    Example: sheetgen check my_backprop.xlsx --json
+    """
+    from sheetgen.check import CheckError, NoTableError, check_workbook, format_report, to_json
+    from sheetgen.reading import WorkbookError
+
+    try:
+        report = check_workbook(workbook)
+    except (WorkbookError, NoTableError, CheckError) as exc:
+        raise _Unusable(str(exc)) from None
+    click.echo(to_json(report) if as_json else format_report(report))
+    sys.exit(0 if report.ok else 1)
