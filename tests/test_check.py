@@ -2,6 +2,7 @@
 named; each correct twin passes; the columns a mistake spreads to are "follows from" it."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -187,3 +188,23 @@ def test_without_torch_check_says_how_to_install_it(seed_workbook):
     assert done.returncode == 2
     assert done.stderr == ("Error: sheetgen check recomputes the sheet with torch, which is not "
                            "installed: pip install 'sheetgen[test]' (or 'sheetgen[mnist]')\n")
+
+
+def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
+    """3 inputs, 3 hidden units, 2 outputs: w1…w15 mean other units than in the exercise."""
+    from sheetgen.spec import spec_from_dict
+    from sheetgen.writer import build_workbook
+
+    spec = spec_from_dict({
+        "data": {"inputs": [[0.05, 0.1, 0.2]], "targets": [[0.5, 0.1]]},
+        "layers": [{"units": 3, "weights": [[0.15, 0.2, 0.1], [0.25, 0.3, -0.2],
+                                            [0.1, 0.2, 0.3]]},
+                   {"units": 2, "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.3]]}],
+        "training": {"learning_rates": [0.7], "iterations": 30},
+    })
+    path = tmp_path / "wide.xlsx"
+    build_workbook(spec, path)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert "lr 0.7: table with its header on row 27, rows 28–58, 3-3-2 network" in result.output
+    assert re.search(r"^  ∂E/∂w15 +31 ", result.output, re.M)
