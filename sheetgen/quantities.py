@@ -159,7 +159,7 @@ def values(trace: Trace, key: Key) -> np.ndarray:
     """The value of a column at every iteration, from the reference engine's trace."""
     kind = key[0]
     if kind == "iteration":
-        return np.arange(trace.iterations, dtype=np.float64)
+        return np.arange(trace.rows, dtype=np.float64)
     if kind == "E_total":
         return trace.loss
     if kind == "E":

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sheetgen import engine
-from sheetgen.quantities import columns, values
+from sheetgen.quantities import columns, history, values
 from sheetgen.spec import load_spec, spec_from_dict
 from tests.torch_reference import autograd_columns, relative_error
 
@@ -73,3 +73,10 @@ def test_exp_overflow_is_refused_with_the_iteration():
     spec = _spec("sigmoid", weights_scale=10000.0)
     with pytest.raises(engine.NumericalError, match=r"iteration 0.*EXP overflows"):
         engine.train(spec, 0.7)
+
+
+def test_history_frame_has_one_row_per_iteration():
+    trace = engine.train(SEED, 0.5, iterations=3)
+    frame = history(SEED, trace)
+    assert frame.index.tolist() == [0, 1, 2, 3]
+    assert frame["E_total"].tolist() == trace.loss.tolist()

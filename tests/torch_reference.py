@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sheetgen.compare import relative_error  # noqa: F401  (the tests import it from here)
 from sheetgen.spec import NetworkSpec
 
 ACTIVATIONS = {
@@ -79,18 +80,3 @@ def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -
                       for b, layer in zip(bias_params, spec.layers)]
             biases = [None if b is None else b.detach() for b in biases]
     return {key: np.array([row[key] for row in rows]) for key in rows[0]}
-
-
-def relative_error(got, expected) -> float:
-    """Largest |got - expected| / |expected| over a column of values.
-
-    A value that passes through zero (a weight changing sign, a gradient whose samples cancel,
-    a net input that changes sign) cannot keep a small relative error: the rounding of the
-    larger numbers it was computed from stays. So |expected| is floored at a hundredth of the
-    column's largest magnitude. A wrong formula is off by far more than that allows.
-    """
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    floor = 1e-2 * np.max(np.abs(expected))
-    scale = np.maximum(np.abs(expected), floor if floor > 0 else 1.0)
-    return float(np.max(np.abs(got - expected) / scale))

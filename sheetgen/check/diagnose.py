@@ -1,0 +1,424 @@
+"""Where a hand-made table goes wrong, and how.
+
+Each row is recomputed twice. *Reference*: torch autograd from the row's own weights and
+inputs (and, for the weights, the row above's weights minus η times autograd's gradients of the
+row above). *Local*: each column from the table's own values of what it is made of (a_h1 from
+the sheet's h1, ∂E/∂w5 from the sheet's δ_o1 and a_h1, w5 from the sheet's w5 and ∂E/∂w5 of the
+row above); a column the sheet does not show is computed inline, as a formula that skips it
+must. A cell that disagrees with the reference but agrees with the local value only carries a
+mistake made upstream ("follows from"); one that disagrees with both is a mistake itself, and
+a small catalogue of known mistakes is tried to say which.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
+
+from sheetgen.check.autograd import autograd_rows
+from sheetgen.check.tables import Table
+from sheetgen.compare import as_number
+from sheetgen.quantities import Key, columns as canonical_columns, label as canonical_label
+from sheetgen.reading import Grid, cell
+
+# Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
+# that moves the last bits only. Every mistake in the catalogue is many orders larger.
+CHECK_TOLERANCE = 1e-9
+_CONSTANT_KINDS = ("eta", "input", "target")
+_STAGES = {"eta": -1, "input": -1, "target": -1, "net": 0, "act": 0, "E": 1, "E_total": 1,
+           "grad_act": 2, "delta": 2, "grad_w": 3, "w": 4}
+
+
+@dataclass
+class ColumnFinding:
+    """One column of a table: its verdict and, when wrong, the first wrong cell explained."""
+
+    key: Key
+    label: str
+    column: str                     # the sheet's column letter
+    status: str                     # "right", "wrong", "follows", "not checked"
+    cells: int                      # cells compared
+    largest_error: float            # largest relative error against the reference
+    wrong_cells: int = 0            # cells where the mistake is (status "wrong")
+    first_cell: str | None = None   # first wrong cell ("wrong") or first affected ("follows")
+    formula: str | None = None
+    value: object = None
+    expected: float | None = None
+    mistake: str | None = None      # what the catalogue recognised, or None
+    follows_from: str | None = None  # the column whose mistake this one carries
+    reason: str | None = None       # why a column was not checked
+    order: tuple = field(default=(), repr=False)  # where the mistake sits in dependency order
+
+
+@dataclass
+class TableFinding:
+    """One table's findings."""
+
+    sheet: str
+    header_row: int                 # 1-based, as the sheet shows it
+    first_row: int
+    last_row: int
+    shape: str                      # "2-2-2"
+    constants: dict[str, str]       # label -> "0.5 (Sheet1!B2)", for constants not in columns
+    columns: list[ColumnFinding]
+
+    @property
+    def mistakes(self) -> list[ColumnFinding]:
+        return sorted((c for c in self.columns if c.status == "wrong"), key=lambda c: c.order)
+
+    @property
+    def cause(self) -> ColumnFinding | None:
+        mistakes = self.mistakes
+        return mistakes[0] if mistakes else None
+
+    @property
+    def ok(self) -> bool:
+        return not self.mistakes
+
+
+def _shift(base: np.ndarray, offset) -> np.ndarray:
+    """A column moved by rows: offset -1 reads the row above; ("row", r) reads row r only."""
+    if isinstance(offset, tuple):
+        return np.full(base.shape, base[offset[1]])
+    if offset == 0:
+        return base
+    out = np.full(base.shape, np.nan)
+    if offset < 0:
+        out[-offset:] = base[:offset]
+    else:
+        out[:-offset] = base[offset:]
+    return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
+    """A column computed from what it is made of, each part read through get(key, offset).
+
+    Two keys exist only here: ("slope", l, 0, j) is a·(1 − a) of that unit, so that a formula
+    that takes another unit's slope can be recognised, and ("net_slope", l, 0, j) is the
+    mistaken net·(1 − net).
+    """
+    spec = table.spec
+    last = len(spec.layers) - 1
+    kind = key[0]
+
+    def below(l: int, k: int) -> np.ndarray:
+        return get(("input", 0, k)) if l == 0 else get(("act", l - 1, 0, k))
+
+    if kind in _CONSTANT_KINDS:  # repeated on every row: each row should repeat the first
+        return np.full(rows, get(key)[0])
+    if kind == "net":
+        l, _, j = key[1:]
+        total = 0.0
+        for k in range(len(spec.layers[l].weights[0])):
+            total = total + get(("w", l, j, k)) * below(l, k)
+        return total
+    if kind == "act":
+        return _sigmoid(get(("net", *key[1:])))
+    if kind == "slope":
+        a = get(("act", *key[1:]))
+        return a * (1 - a)
+    if kind == "net_slope":
+        net = get(("net", *key[1:]))
+        return net * (1 - net)
+    if kind == "E":
+        j = key[2]
+        return 0.5 * (get(("target", 0, j)) - get(("act", last, 0, j))) ** 2
+    if kind == "E_total":
+        total = 0.0
+        for j in range(spec.layers[-1].units):
+            total = total + get(("E", 0, j))
+        return total
+    if kind == "grad_act":
+        l, _, j = key[1:]
+        if l == last:
+            return get(("act", l, 0, j)) - get(("target", 0, j))
+        total = 0.0
+        for m in range(spec.layers[l + 1].units):
+            total = total + get(("delta", l + 1, 0, m)) * get(("w", l + 1, m, j))
+        return total
+    if kind == "delta":
+        return get(("grad_act", *key[1:])) * get(("slope", *key[1:]))
+    if kind == "grad_w":
+        l, j, k = key[1:]
+        return get(("delta", l, 0, j)) * below(l, k)
+    if kind == "w":
+        return get(key, -1) - get(("eta",)) * get(("grad_w", *key[1:]), -1)
+    raise KeyError(key)
+
+
+class _Evaluator:
+    """Local values of a table's columns, optionally with one reference changed."""
+
+    def __init__(self, table: Table, source: dict[Key, np.ndarray]):
+        self.table = table
+        self.source = source
+        self.rows = len(table.rows)
+
+    def value(self, key: Key, substitute=None, record: list | None = None) -> np.ndarray:
+        def get(k, offset=0):
+            if substitute is not None:
+                k, offset = substitute(k, offset)
+            if record is not None:
+                record.append((k, offset))
+            if k in self.source:
+                base = self.source[k]
+            else:
+                base = local_value(self.table, k, get, self.rows)
+            return _shift(np.broadcast_to(base, (self.rows,)).astype(np.float64), offset)
+
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(local_value(self.table, key, get, self.rows),
+                                   (self.rows,)).astype(np.float64)
+
+
+def _errors(got: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Relative errors as sheetgen.compare defines them, the floor from the reference."""
+    finite = reference[np.isfinite(reference)]
+    floor = 1e-3 * np.max(np.abs(finite)) if finite.size else 0.0
+    scale = np.maximum(np.abs(reference), floor if floor > 0 else 1.0)
+    with np.errstate(invalid="ignore"):
+        errors = np.abs(got - reference) / scale
+    return np.where(np.isnan(errors), np.inf, errors)
+
+
+def diagnose(table: Table, values: Grid, formulas: Grid,
+             tolerance: float = CHECK_TOLERANCE) -> TableFinding:
+    """Check every column of a table that find_tables recognised (with all its constants)."""
+    n = len(table.rows)
+    raw = {key: [cell(values, r, col) for r in table.rows] for key, col in table.columns.items()}
+    source = {key: np.array([as_number(v) for v in cells]) for key, cells in raw.items()}
+    for key, constant in table.constants.items():
+        source[key] = np.full(n, constant.value)
+    evaluator = _Evaluator(table, source)
+    reference = autograd_rows(table.spec, lambda k: source[k])
+    has_eta = ("eta",) in source
+    for key in table.columns:
+        if key[0] == "w" and has_eta:
+            with np.errstate(all="ignore"):
+                reference[key] = (_shift(source[key], -1) - source[("eta",)]
+                                  * _shift(reference[("grad_w", *key[1:])], -1))
+        elif key[0] in _CONSTANT_KINDS:
+            reference[key] = np.full(n, source[key][0])
+
+    rank = _ranks(table)
+    findings: dict[Key, ColumnFinding] = {}
+    deps: dict[Key, set[Key]] = {}
+    affected: dict[Key, int] = {}
+    for key, col in sorted(table.columns.items(), key=lambda item: item[1]):
+        finding = ColumnFinding(key, table.labels[key], xl_col_to_name(col), "right", 0, 0.0)
+        findings[key] = finding
+        if key[0] == "w" and not has_eta:
+            finding.status, finding.reason = "not checked", "no η found"
+            continue
+        checked = np.ones(n, dtype=bool)
+        if key[0] == "w":
+            checked[0] = False   # the initial weights are given, not computed
+        record: list = []
+        local = evaluator.value(key, record=record)
+        deps[key] = {k for k, _ in record if k in table.columns and k != key}
+        got = source[key]
+        global_errors = _errors(got, reference[key])
+        local_errors = _errors(got, local)
+        right = global_errors <= tolerance
+        mistake = checked & ~right & (local_errors > tolerance) & ~np.isnan(local)
+        follows = checked & ~right & ~mistake
+        finding.cells = int(checked.sum())
+        finding.largest_error = float(global_errors[checked].max()) if checked.any() else 0.0
+        if mistake.any():
+            rows = np.flatnonzero(mistake)
+            first = int(rows[0])
+            finding.status = "wrong"
+            finding.wrong_cells = len(rows)
+            _describe_cell(finding, table, first, raw[key][first], formulas, float(local[first]))
+            finding.mistake = _explain(table, evaluator, key, record, rows, got,
+                                       finding.formula, tolerance)
+            origin = first - 1 if key[0] == "w" else first
+            finding.order = (origin, _STAGES[key[0]], rank[key])
+        elif follows.any():
+            first = int(np.flatnonzero(follows)[0])
+            finding.status = "follows"
+            affected[key] = first
+            _describe_cell(finding, table, first, raw[key][first], formulas,
+                           float(reference[key][first]))
+    mistakes = sorted((f for f in findings.values() if f.status == "wrong"),
+                      key=lambda f: f.order)
+    for key, first in affected.items():
+        upstream = _closure(key, deps)
+        cause = next((f for f in mistakes if f.key in upstream), None)
+        findings[key].follows_from = cause.label if cause else None
+    constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
+    return TableFinding(table.sheet, table.header_row + 1, table.rows[0] + 1,
+                        table.rows[-1] + 1, table.shape, constants, list(findings.values()))
+
+
+def _describe_cell(finding, table, index, raw, formulas, expected):
+    row = table.rows[index]
+    finding.first_cell = table.cell(row, finding.key)
+    text = cell(formulas, row, table.columns[finding.key])
+    finding.formula = text if isinstance(text, str) and text.startswith("=") else None
+    finding.value = raw
+    finding.expected = expected if math.isfinite(expected) else None
+
+
+def _ranks(table: Table) -> dict[Key, float]:
+    """Dependency order within a stage: the order sheetgen's own table has its columns in."""
+    order = {q.key: i for i, q in enumerate(canonical_columns(table.spec))}
+    ranks = {}
+    last = len(table.spec.layers) - 1
+    for key in table.columns:
+        if key in order:
+            ranks[key] = float(order[key])
+        elif key[0] == "grad_act":   # ∂E/∂a of an output comes just before its δ
+            ranks[key] = order[("delta", last, 0, 0)] - 0.5
+        else:
+            ranks[key] = -1.0
+    return ranks
+
+
+def _closure(key: Key, deps: dict[Key, set[Key]]) -> set[Key]:
+    seen, todo = set(), list(deps.get(key, ()))
+    while todo:
+        k = todo.pop()
+        if k not in seen:
+            seen.add(k)
+            todo.extend(deps.get(k, ()))
+    return seen
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalogue of known mistakes
+
+
+def _name(table: Table, key: Key) -> str:
+    if key in table.labels:
+        return table.labels[key]
+    if key in table.constants:
+        return table.constants[key].label
+    if key[0] in ("slope", "net_slope"):
+        a = _name(table, ("act" if key[0] == "slope" else "net", *key[1:]))
+        return f"{a}·(1−{a})"
+    return canonical_label(table.spec, key)
+
+
+def _siblings(table: Table, key: Key) -> list[Key]:
+    spec = table.spec
+    kind = key[0]
+    if kind in ("net", "act", "delta", "grad_act", "slope"):
+        l = key[1]
+        return [(kind, l, 0, j) for j in range(spec.layers[l].units) if j != key[3]]
+    if kind == "input":
+        return [(kind, 0, k) for k in range(spec.n_inputs) if k != key[2]]
+    if kind in ("target", "E"):
+        return [(kind, 0, j) for j in range(spec.layers[-1].units) if j != key[2]]
+    if kind in ("w", "grad_w"):
+        l = key[1]
+        return [(kind, l, j, k) for j in range(spec.layers[l].units)
+                for k in range(len(spec.layers[l].weights[0])) if (j, k) != key[2:]]
+    return []
+
+
+_ABSOLUTE_ROW = re.compile(r"(?<![A-Za-z_!])(\$?[A-Z]{1,3}\$\d+)")
+
+
+def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, formula):
+    """(description, values) for each known mistake, most specific first."""
+    name = lambda k: _name(table, k)  # noqa: E731
+    local = evaluator.value(key)
+    kind = key[0]
+    out = []
+    if kind == "w":
+        get = lambda k, off=0: _shift(evaluator.source[k], off)  # noqa: E731
+        w, g, eta = key, ("grad_w", *key[1:]), ("eta",)
+        if g in evaluator.source:
+            out.append((f"adds η·{name(g)} instead of subtracting it: {name(w)} + η·{name(g)} "
+                        f"where {name(w)} − η·{name(g)} belongs",
+                        get(w, -1) + get(eta) * get(g, -1)))
+            out.append((f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} "
+                        "belongs", get(w, -1) - get(g, -1)))
+        out.append(("is not updated: it repeats the row above", get(w, -1)))
+    if kind == "E":
+        t, a = name(("target", 0, key[2])), name(("act", len(table.spec.layers) - 1, 0, key[2]))
+        out.append((f"misses the ½: ({t} − {a})² where ½·({t} − {a})² belongs", 2 * local))
+    elif kind == "E_total":
+        out.append(("misses the ½ of ½·(t − a)²: it is twice what it should be", 2 * local))
+    else:
+        out.append(("is twice what it should be", 2 * local))
+    out.append(("has its sign flipped", -local))
+    out.append(("is half what it should be", local / 2))
+
+    absolute = {}
+    for ref in _ABSOLUTE_ROW.findall(formula or ""):
+        row, col = xl_cell_to_rowcol(ref.replace("$", ""))
+        if row in table.rows:
+            for k, c in table.columns.items():
+                if c == col:
+                    absolute[k] = (table.rows.index(row), ref)
+    seen = set()
+    shiftable = []
+    for k, off in record:
+        if (k, off) in seen or k == key and off == 0:
+            continue
+        seen.add((k, off))
+
+        def replace(new_key, new_offset, k=k, off=off):
+            return lambda k2, o2: (new_key, new_offset) if (k2, o2) == (k, off) else (k2, o2)
+
+        for sibling in _siblings(table, k):
+            if k[0] == "slope":
+                text = (f"uses {name(('act', *sibling[1:]))}'s slope {name(sibling)} where "
+                        f"{name(('act', *k[1:]))}'s belongs")
+            else:
+                text = f"uses {name(sibling)} where {name(k)} belongs"
+            out.append((text, evaluator.value(key, replace(sibling, off))))
+        if k[0] == "slope":
+            net_slope = ("net_slope", *k[1:])
+            out.append((f"takes the slope from the net input, {name(net_slope)}, where "
+                        f"{name(k)} belongs", evaluator.value(key, replace(net_slope, off))))
+        if k not in table.columns or k[0] in _CONSTANT_KINDS or not isinstance(off, int):
+            continue
+        shiftable.append((k, off))
+        if k in absolute:
+            index, ref = absolute[k]
+            out.append((f"uses {name(k)} of row {table.rows[index] + 1} in every row: an "
+                        f"absolute reference ({ref}) where a relative one belongs",
+                        evaluator.value(key, replace(k, ("row", index)))))
+        for new in (off - 1, off + 1):
+            where = {-2: "from two rows above", -1: "of the row above", 0: "of this row",
+                     1: "of the row below"}.get(new, f"{new:+d} rows away")
+            was = {-1: "the row above's", 0: "this row's"}.get(off, "another row's")
+            out.append((f"uses {name(k)} {where} where {was} belongs",
+                        evaluator.value(key, replace(k, new))))
+        out.append((f"uses {name(k)} of row {table.rows[0] + 1} in every row: an absolute "
+                    "reference where a relative one belongs",
+                    evaluator.value(key, replace(k, ("row", 0)))))
+    if len(shiftable) > 1:
+        moved = {item for item in shiftable if item[1] == 0}
+        names = ", ".join(name(k) for k, _ in sorted(moved, key=str))
+        out.append((f"uses the row above's {names} where this row's belong",
+                    evaluator.value(key, lambda k2, o2: (k2, -1) if (k2, o2) in moved
+                                    else (k2, o2))))
+    return out
+
+
+def _explain(table, evaluator, key, record, rows, got, formula, tolerance) -> str | None:
+    """The catalogue's mistake that reproduces the wrong cells best (the first one at least)."""
+    finite = got[np.isfinite(got)]
+    floor = 1e-3 * np.max(np.abs(finite)) if finite.size else 0.0
+    best, best_score = None, 0
+    for text, candidate in _candidates(table, evaluator, key, record, formula):
+        with np.errstate(invalid="ignore"):
+            close = (np.abs(candidate[rows] - got[rows])
+                     <= tolerance * np.maximum(np.abs(got[rows]), floor))
+        if close[0] and close.sum() > best_score:
+            best, best_score = text, int(close.sum())
+    return best

@@ -1,0 +1,73 @@
+"""What people call the exercise's quantities in the sheets they make by hand.
+
+Labels vary ("a_h1", "out_h1", "ah1"; "E_total", "E_tot", "Etotal"; "∂E/∂w1", "dE/dw1",
+"∂E_total/∂w1"), so a label is normalised (lower case; spaces, underscores and brackets
+dropped; ∂ read as d) and matched against a few patterns. A match gives a key in
+sheetgen.quantities' terms, with layer 0 the hidden layer ("h") and layer 1 the output layer
+("o") and one sample per row; weights and their gradients are numbered as the exercise numbers
+them (w1..w8) until the table's shape says which layer and units a number means.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Shown when no table is found, so people know what to call their columns.
+HINT = ("check looks for a header row with the weights w1, w2, … and E_total (or E_tot, "
+        "Etotal) or ∂E/∂w1 (or dE/dw1); the forward pass as h1, a_h1 (or out_h1, ah1), o1, "
+        "a_o1; optionally E1, E2, δ_o1 (or delta_o1, ∂E/∂o1), ∂E/∂a_h1, δ_h1; the inputs i1, "
+        "i2 and targets t1, t2 as columns or in a labelled block above the table; and the "
+        "learning rate in a cell labelled η, eta, lr or learning rate")
+
+_LOSS = r"(?:e|etotal|etot|error|loss|totalerror)"
+_PATTERNS = [
+    (r"(?:η|eta|lr|α|alpha|learningrate|learningrateη|learningrate\w)", lambda m: ("eta",)),
+    (r"(?:i|x|in|input)(\d+)", lambda m: ("input", 0, int(m[1]) - 1)),
+    (r"(?:t|target|y|tgt)(\d+)", lambda m: ("target", 0, int(m[1]) - 1)),
+    (r"w(\d+)", lambda m: ("w#", int(m[1]))),
+    (r"(?:net|z|in)?([ho])(\d+)", lambda m: ("net", _layer(m[1]), 0, int(m[2]) - 1)),
+    (r"(?:a|out|σ|sigma|sig|act)([ho])(\d+)", lambda m: ("act", _layer(m[1]), 0, int(m[2]) - 1)),
+    (r"(?:e|error|err|loss)o?(\d+)", lambda m: ("E", 0, int(m[1]) - 1)),
+    (_LOSS, lambda m: ("E_total",)),
+    (rf"(?:δ|delta|d{_LOSS}/d(?:net)?)([ho])(\d+)",
+     lambda m: ("delta", _layer(m[1]), 0, int(m[2]) - 1)),
+    (rf"d{_LOSS}/d(?:a|out)([ho])(\d+)", lambda m: ("grad_act", _layer(m[1]), 0, int(m[2]) - 1)),
+    (rf"(?:d{_LOSS}/dw|gradw|gw)(\d+)", lambda m: ("grad_w#", int(m[1]))),
+]
+_COMPILED = [(re.compile(pattern + r"\Z"), make) for pattern, make in _PATTERNS]
+# "η = 0.5" written in one cell
+_INLINE_ETA = re.compile(r"\s*(?:η|eta|lr|α|alpha|learning\s*rate)\s*(?:\(η\))?\s*[=:]\s*"
+                         r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\Z", re.I)
+
+
+def _layer(letter: str) -> int:
+    return 0 if letter == "h" else 1
+
+
+def normalise(text: str) -> str:
+    """Lower case, without spaces, underscores, brackets or multiplication dots; ∂ as d."""
+    text = text.strip().lower().replace("∂", "d").replace("𝜕", "d")
+    return re.sub(r"[\s_()\[\]{}·*:,']", "", text)
+
+
+def parse_label(value) -> tuple | None:
+    """The key a header or block label stands for, or None when it is not one of ours."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 40:
+        return None
+    text = normalise(value)
+    for pattern, make in _COMPILED:
+        match = pattern.match(text)
+        if match:
+            key = make(match)
+            if any(isinstance(part, int) and part < 0 for part in key[1:]):
+                return None
+            return key
+    return None
+
+
+def inline_learning_rate(value) -> float | None:
+    """The learning rate of a cell that says it all itself ("η = 0.5"), else None."""
+    if not isinstance(value, str):
+        return None
+    match = _INLINE_ETA.match(value)
+    return float(match[1]) if match else None

@@ -1,0 +1,41 @@
+"""How close a column of numbers is to another: the one definition verify, check and the tests
+share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# verify's bar: a recalculated cell agrees with the reference engine when no further apart.
+TOLERANCE = 1e-12
+
+
+def relative_errors(got, expected) -> np.ndarray:
+    """|got - expected| / |expected| for each value of a column.
+
+    A value that passes through zero (a weight changing sign, a gradient whose samples cancel,
+    a net input that changes sign) cannot keep a small relative error: the rounding of the
+    larger numbers it was computed from stays. So |expected| is floored at a hundredth of the
+    column's largest magnitude; a wrong formula is off by far more than that allows. A value
+    that is not a number (NaN, an error cell read as NaN) is infinitely far off.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    finite = expected[np.isfinite(expected)]
+    floor = 1e-2 * np.max(np.abs(finite)) if finite.size else 0.0
+    scale = np.maximum(np.abs(expected), floor if floor > 0 else 1.0)
+    with np.errstate(invalid="ignore"):
+        errors = np.abs(got - expected) / scale
+    return np.where(np.isnan(errors), np.inf, errors)
+
+
+def relative_error(got, expected) -> float:
+    """Largest of relative_errors over a column (0.0 for an empty one)."""
+    errors = relative_errors(got, expected)
+    return float(np.max(errors)) if errors.size else 0.0
+
+
+def as_number(value) -> float:
+    """A cell's value as a float; text, errors (#VALUE!), booleans and blanks become NaN."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")

@@ -1,0 +1,102 @@
+"""Reading a workbook back: each sheet as a grid of values or of formulas, and the spec that
+sheetgen recorded in the workbooks it builds.
+
+openpyxl gives a cell either its formula or the value the file cached for it, never both, so a
+workbook is read twice. Grids are plain lists of rows (0-based, as the layout counts), read in
+openpyxl's read-only mode, which streams even a large workbook quickly.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from sheetgen.spec import NetworkSpec, SpecError, spec_from_json
+from sheetgen.record import RECORD_SHEET as SPEC_SHEET
+
+Grid = list[tuple]
+
+
+class WorkbookError(OSError):
+    """The workbook is missing or cannot be read as .xlsx; the message says which."""
+
+
+class NoSpecError(ValueError):
+    """The workbook has no record of a sheetgen spec (it was not built by sheetgen)."""
+
+
+def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
+    """Every sheet of a workbook as a grid: its formulas (and constants), or its cached values.
+
+    Args:
+        path: the .xlsx file.
+        formulas: True for formulas as text ("=B28-$B$5*AA28"), False for cached values
+            (None where a formula cell has none, as in files that openpyxl saved).
+
+    Raises:
+        WorkbookError: the file is missing or is not a readable .xlsx workbook.
+    """
+    import openpyxl  # only what reads workbooks back needs it at import
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    path = Path(path)
+    if not path.exists():
+        raise WorkbookError(f"{path} does not exist")
+    if path.is_dir():
+        raise WorkbookError(f"{path} is a folder, not a workbook")
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=not formulas)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise WorkbookError(f"cannot read {path} as an .xlsx workbook: "
+                            f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+                            ) from None
+    try:
+        # A stale <dimension> (common in hand-made files) would cut rows short; read them all.
+        grids = {}
+        for ws in book.worksheets:
+            ws.reset_dimensions()
+            grids[ws.title] = [tuple(row) for row in ws.iter_rows(values_only=True)]
+        return grids
+    finally:
+        book.close()
+
+
+def cell(grid: Grid, row: int, col: int):
+    """The value at a 0-based row and column, None outside the grid."""
+    if 0 <= row < len(grid) and 0 <= col < len(grid[row]):
+        return grid[row][col]
+    return None
+
+
+def read_spec(grids: dict[str, Grid], path: str | Path) -> NetworkSpec:
+    """The spec recorded in the very hidden sheet sheetgen writes (JSON down column A from A2).
+
+    Raises:
+        NoSpecError: the workbook has no such sheet, or what it holds is not a spec.
+    """
+    grid = grids.get(SPEC_SHEET)
+    if grid is None:
+        raise NoSpecError(f"{path} was not built by sheetgen (it has no '{SPEC_SHEET}' sheet); "
+                          f"for a hand-made workbook use: sheetgen check {path}")
+    chunks = []
+    for row in grid[1:]:
+        if not row or not isinstance(row[0], str):
+            break
+        chunks.append(row[0])
+    try:
+        return spec_from_json("".join(chunks))
+    except (ValueError, SpecError) as exc:
+        raise NoSpecError(f"{path}: the '{SPEC_SHEET}' sheet does not hold a readable spec "
+                          f"({exc})") from None
+
+
+def uncached_formulas(formula_grids: dict[str, Grid], value_grids: dict[str, Grid]) -> int:
+    """How many formula cells have no cached value (files saved by openpyxl have none)."""
+    missing = 0
+    for name, grid in formula_grids.items():
+        values = value_grids.get(name, [])
+        for r, row in enumerate(grid):
+            for c, text in enumerate(row):
+                if isinstance(text, str) and text.startswith("=") and cell(values, r, c) is None:
+                    missing += 1
+    return missing

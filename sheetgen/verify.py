@@ -1,0 +1,356 @@
+"""sheetgen verify: a workbook sheetgen built, recalculated by LibreOffice, held to the reference
+engine, and its cached values held to the recalculation.
+
+    sheetgen verify output/backprop.xlsx
+
+The spec comes from the workbook's hidden record; the numbers it is compared against come from
+the input cells as they are now (η, inputs, targets, initial weights), so a workbook whose
+inputs a user edited and recalculated still verifies, with a note that they were edited. Cells
+are found only through the layout and the quantities, never by hard-coded columns, so any
+network sheetgen can build can be verified.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sheetgen import engine, layout as L
+from sheetgen.compare import TOLERANCE, as_number, relative_errors
+from sheetgen.layout import SheetLayout, sheet_name
+from sheetgen.quantities import input_keys, input_value, label, values
+from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
+from sheetgen.recalc import recalculate
+from sheetgen.spec import NetworkSpec, SpecError, format_rate, spec_from_dict
+from sheetgen.writer import NEVER
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One cell whose value is not what it should be."""
+
+    sheet: str
+    cell: str
+    label: str
+    formula: str | None
+    got: object
+    expected: object
+    got_source: str        # "LibreOffice gives", "the cached value is"
+    expected_source: str   # "the reference engine gives", "LibreOffice gives"
+    error: float
+
+    def describe(self) -> str:
+        formula = f" {self.formula}" if self.formula else ""
+        return (f"{self.sheet}!{self.cell} ({self.label}){formula}: {self.got_source} "
+                f"{_show(self.got)}, {self.expected_source} {_show(self.expected)} "
+                f"(relative error {_error(self.error)})")
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    """One column of a sheet: how far LibreOffice is from the engine and the cache from both."""
+
+    label: str
+    cells: int
+    engine_error: float         # LibreOffice's recalculation against the reference engine
+    cached_error: float | None  # the file's cached values against LibreOffice; None: none cached
+
+
+@dataclass(frozen=True)
+class SheetCheck:
+    """One sheet's columns, the first differing cell if any, and notes (edited inputs)."""
+
+    sheet: str
+    columns: tuple[ColumnCheck, ...]
+    differences: tuple[Difference, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cells(self) -> int:
+        return sum(c.cells for c in self.columns)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verify_workbook found; `ok` when every computed cell agrees."""
+
+    path: Path
+    sheets: tuple[SheetCheck, ...]
+    cached: bool                         # False: the file holds no cached values to compare
+    tolerance: float = TOLERANCE
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not any(sheet.differences for sheet in self.sheets)
+
+    @property
+    def first_difference(self) -> Difference | None:
+        return next((d for sheet in self.sheets for d in sheet.differences), None)
+
+    @property
+    def cells(self) -> int:
+        return sum(sheet.cells for sheet in self.sheets)
+
+    def largest(self, which: str) -> float:
+        """Largest relative error over every column: which is "engine" or "cached"."""
+        errors = [getattr(c, f"{which}_error") for s in self.sheets for c in s.columns]
+        return max((e for e in errors if e is not None), default=0.0)
+
+
+def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyReport:
+    """Recalculate a sheetgen workbook in LibreOffice and compare every computed cell.
+
+    Args:
+        path: a workbook written by sheetgen build.
+        tolerance: largest relative error (see sheetgen.compare) that still counts as agreeing.
+
+    Returns:
+        A VerifyReport: per sheet and column, cells compared and largest relative errors, and
+        the first differing cell of each sheet with its formula.
+
+    Raises:
+        reading.WorkbookError: the file is missing or unreadable.
+        reading.NoSpecError: the workbook was not built by sheetgen.
+        recalc.RecalcError: LibreOffice is missing or failed.
+    """
+    path = Path(path)
+    formulas = load_grids(path, formulas=True)
+    spec = read_spec(formulas, path)
+    cached = load_grids(path, formulas=False)
+    with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as temp:
+        recalculated = load_grids(recalculate(path, temp), formulas=False)
+    has_cache = uncached_formulas(formulas, cached) < _formula_count(formulas)
+    sheet_layout = SheetLayout.for_spec(spec)
+    sheets, traces = [], {}
+    for learning_rate in spec.learning_rates:
+        check, trace = _verify_rate_sheet(spec, sheet_layout, learning_rate, formulas,
+                                          cached if has_cache else None, recalculated, tolerance)
+        sheets.append(check)
+        if trace is not None:
+            traces[learning_rate] = trace
+    sheets.append(_verify_overview(spec, traces, formulas, cached if has_cache else None,
+                                   recalculated, tolerance))
+    notes = () if has_cache else (
+        "the file holds no cached values (it was last saved by a program that does not "
+        "calculate, such as openpyxl), so only LibreOffice's values were compared",)
+    return VerifyReport(path, tuple(sheets), has_cache, tolerance, notes)
+
+
+def _formula_count(grids: dict[str, Grid]) -> int:
+    return sum(1 for grid in grids.values() for row in grid for v in row
+               if isinstance(v, str) and v.startswith("="))
+
+
+def _sheet_spec(spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float,
+                grid: Grid) -> tuple[NetworkSpec, float, list[str]]:
+    """The spec and η as the sheet's input cells hold them now, and notes on what was edited."""
+    data = spec.to_dict()
+    eta, notes = learning_rate, []
+    for key in input_keys(spec):
+        ref = sheet_layout.input_ref(key).replace("$", "")
+        raw = cell(grid, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
+        value = as_number(raw)
+        if math.isnan(value):
+            raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {_show(raw)}, "
+                            "not a number")
+        recorded = input_value(spec, key, learning_rate)
+        if value != recorded:
+            notes.append(f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
+                         f"{recorded:.15g} in the recorded spec")
+        kind = key[0]
+        if kind == "eta":
+            eta = value
+        elif kind == "input":
+            data["data"]["inputs"][key[1]][key[2]] = value
+        elif kind == "target":
+            data["data"]["targets"][key[1]][key[2]] = value
+        else:
+            data["layers"][key[1]]["weights"][key[2]][key[3]] = value
+    return spec_from_dict(data), eta, notes
+
+
+def _verify_rate_sheet(spec, sheet_layout: SheetLayout, learning_rate: float, formulas, cached,
+                       recalculated, tolerance) -> tuple[SheetCheck, engine.Trace | None]:
+    name = sheet_name(learning_rate)
+    missing = [book for book in (formulas, recalculated) if name not in book]
+    if missing:
+        problem = Difference(name, "-", "sheet", None, "no such sheet", "one per learning rate",
+                             "the workbook has", "the recorded spec asks for", math.inf)
+        return SheetCheck(name, (), (problem,)), None
+    try:
+        sheet_spec, eta, notes = _sheet_spec(spec, sheet_layout, learning_rate,
+                                             recalculated[name])
+        trace = engine.train(sheet_spec, eta, spec.iterations)
+    except (SpecError, engine.NumericalError) as exc:
+        problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs",
+                             "", "", math.inf)
+        return SheetCheck(name, (), (problem,)), None
+    notes = [f"{name}: {note}; compared with what the sheet's inputs give" for note in notes]
+    rows = spec.iterations + 1
+    columns, differences = [], []
+    for quantity in sheet_layout.quantities:
+        if quantity.key == ("iteration",):
+            continue
+        col = sheet_layout.column_of[quantity.key]
+        cells = [sheet_layout.row(t) for t in range(rows)]
+        column = _Column(name, quantity.label, col, cells, formulas[name])
+        expected = values(trace, quantity.key)
+        check, first = column.compare(recalculated[name], expected, cached and cached[name],
+                                      tolerance)
+        columns.append(check)
+        if first is not None:
+            differences.append(first)
+    # The first differing cell in (row, column) order is where the difference starts: columns
+    # run in dependency order and every row depends only on the rows above.
+    differences.sort(key=lambda d: _row_col(d.cell))
+    return SheetCheck(name, tuple(columns), tuple(differences[:1]), tuple(notes)), trace
+
+
+def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) -> SheetCheck:
+    """The overview's table: per learning rate its η, final E_total and updates to threshold.
+
+    The writer puts those three in the first three columns below the header row.
+    """
+    name = L.OVERVIEW_SHEET
+    if name not in formulas or name not in recalculated:
+        return SheetCheck(name, ())
+    threshold = as_number(cell(recalculated[name], L.OVERVIEW_THRESHOLD_ROW, 1))
+    rates = [lr for lr in spec.learning_rates if lr in traces]
+    rows = [L.OVERVIEW_TABLE_HEADER_ROW + 1 + spec.learning_rates.index(lr) for lr in rates]
+    etas = [traces[lr].learning_rate for lr in rates]  # the η its sheet's input cell holds
+    finals = [float(traces[lr].loss[-1]) for lr in rates]
+    reached = []
+    for lr in rates:
+        below = traces[lr].loss < threshold
+        reached.append(int(below.argmax()) if below.any() else NEVER)
+    header = recalculated[name][L.OVERVIEW_TABLE_HEADER_ROW] if len(
+        recalculated[name]) > L.OVERVIEW_TABLE_HEADER_ROW else ()
+    columns, differences = [], []
+    for col, expected in enumerate((etas, finals, reached)):
+        title = header[col] if col < len(header) and header[col] else f"column {col + 1}"
+        column = _Column(name, str(title), col, rows, formulas[name])
+        check, first = column.compare(recalculated[name], expected, cached and cached[name],
+                                      tolerance)
+        columns.append(check)
+        if first is not None:
+            differences.append(first)
+    differences.sort(key=lambda d: _row_col(d.cell))
+    return SheetCheck(name, tuple(columns), tuple(differences[:1]))
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One column's cells on one sheet, and how to compare them."""
+
+    sheet: str
+    label: str
+    col: int
+    rows: list[int]
+    formulas: Grid
+
+    def _ref(self, row: int) -> str:
+        from xlsxwriter.utility import xl_rowcol_to_cell
+
+        return xl_rowcol_to_cell(row, self.col)
+
+    def _difference(self, index, got, expected, got_source, expected_source, error):
+        row = self.rows[index]
+        formula = cell(self.formulas, row, self.col)
+        return Difference(self.sheet, self._ref(row), self.label,
+                          formula if isinstance(formula, str) else None, got, expected,
+                          got_source, expected_source, float(error))
+
+    def compare(self, recalculated: Grid, expected, cached: Grid | None, tolerance: float):
+        raw = [cell(recalculated, r, self.col) for r in self.rows]
+        expected = list(expected)
+        numeric = all(isinstance(v, (int, float)) for v in expected)
+        errors = (relative_errors([as_number(v) for v in raw], expected) if numeric
+                  else np.array([0.0 if g == e else math.inf for g, e in zip(raw, expected)]))
+        first, first_index = None, len(raw)
+        bad = np.flatnonzero(errors > tolerance)
+        if bad.size:
+            first_index = i = int(bad[0])
+            first = self._difference(i, raw[i], expected[i], "LibreOffice gives",
+                                     "the reference engine", errors[i])
+        cached_error = None
+        if cached is not None:
+            stored = [cell(cached, r, self.col) for r in self.rows]
+            if numeric:
+                cache_errors = relative_errors([as_number(v) for v in stored],
+                                               [as_number(v) for v in raw])
+            else:
+                cache_errors = np.array([0.0 if s == g else math.inf
+                                         for s, g in zip(stored, raw)])
+            cached_error = float(cache_errors.max()) if cache_errors.size else 0.0
+            bad = np.flatnonzero(cache_errors > tolerance)
+            if bad.size and bad[0] < first_index:
+                i = int(bad[0])
+                first = self._difference(i, stored[i], raw[i], "the cached value is",
+                                         "LibreOffice gives", cache_errors[i])
+        engine_error = float(errors.max()) if errors.size else 0.0
+        return ColumnCheck(self.label, len(self.rows), engine_error, cached_error), first
+
+
+def _row_col(ref: str) -> tuple[int, int]:
+    """(0-based row, column) of an A1 reference, for ordering differences."""
+    from xlsxwriter.utility import xl_cell_to_rowcol
+
+    if ref == "-":
+        return (-1, -1)
+    return xl_cell_to_rowcol(ref)
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.15g}"
+    if value is None:
+        return "nothing (empty)"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _error(error: float) -> str:
+    if error == 0:
+        return "0"
+    if math.isinf(error):
+        return "∞"
+    return f"{error:.1e}"
+
+
+def format_report(report: VerifyReport) -> str:
+    """The report as verify prints it: a table per sheet, then a verdict line."""
+    lines = []
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    for sheet in report.sheets:
+        for note in sheet.notes:
+            lines.append(f"note: {note}")
+    for sheet in report.sheets:
+        width = max([len(c.label) for c in sheet.columns] + [6])
+        lines.append("")
+        lines.append(f"{sheet.sheet}: {sheet.cells:,} cells")
+        if sheet.columns:
+            lines.append(f"  {'column':<{width}}  {'cells':>5}  {'vs engine':>9}  "
+                         f"{'cached vs recalculated':>22}")
+        for column in sheet.columns:
+            cached = "-" if column.cached_error is None else _error(column.cached_error)
+            lines.append(f"  {column.label:<{width}}  {column.cells:>5}  "
+                         f"{_error(column.engine_error):>9}  {cached:>22}")
+        for difference in sheet.differences:
+            lines.append(f"  first difference: {difference.describe()}")
+    lines.append("")
+    if report.ok:
+        cached = (f" and with the cached values (largest {_error(report.largest('cached'))})"
+                  if report.cached else "")
+        lines.append(f"OK: {report.cells:,} computed cells agree with the reference engine "
+                     f"(largest relative error {_error(report.largest('engine'))}){cached}; "
+                     f"tolerance {report.tolerance:g}")
+    else:
+        failing = sum(1 for s in report.sheets if s.differences)
+        lines.append(f"DIFFERS on {failing} sheet{'s' if failing > 1 else ''}: first at "
+                     f"{report.first_difference.describe()}")
+    return "\n".join(lines).lstrip("\n")

@@ -1,0 +1,210 @@
+"""sheetgen check on hand-made-style workbooks: each planted mistake is found where it starts and
+named; each correct twin passes; the columns a mistake spreads to are "follows from" it."""
+
+import json
+import re
+import subprocess
+import sys
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sheetgen.cli import main
+from sheetgen.recalc import recalculate_many
+from tests.conftest import require_libreoffice
+from tests.handmade import layout_block, layout_rows, layout_several, write_workbook
+
+# name: (layout, sheets) -- each layout's correct twin, and its planted mistakes
+VARIANTS = {
+    "rows_ok": ("rows", layout_rows()),
+    "rows_slope": ("rows", layout_rows({"g3": ("{dah2}*{ah1}*(1-{ah1})*{i1}", 0)})),
+    "rows_absolute": ("rows", layout_rows({"w1": ("{w1@p}-{eta}*{g1@0}", 1)})),
+    "block_ok": ("block", layout_block()),
+    "block_sign": ("block", layout_block({"w5": ("{w5@p}+{eta}*{g5@p}", 1)})),
+    "block_half": ("block", layout_block({"E1": ("({t1}-{ao1})^2", 0)})),
+    "block_slope": ("block", layout_block({"dh2": ("{dah2}*{ah1}*(1-{ah1})", 0)})),
+    "several_ok": ("several", layout_several()),
+    "several_row": ("several", layout_several(
+        plants_third={"h1": ("{w1@p}*{i1}+{w2}*{i2}", 1)})),
+    "several_frozen": ("several", layout_several(
+        plants_first={"ah1": ("1/(1+EXP(-{h1@0}))", 1)})),
+}
+
+
+def _plan(name, sheet, index=0):
+    return VARIANTS[name][1][sheet][index]
+
+
+# name: (sheet, table index on that sheet, column label, cell, what check must call it,
+#        columns that must "follow from" it)
+EXPECTED = {
+    "rows_slope": ("Sheet1", 0, "∂E/∂w3", ("g3", 0),
+                   "uses a_h1's slope a_h1·(1−a_h1) where a_h2's belongs", ["w3"]),
+    "rows_absolute": ("Sheet1", 0, "w1", ("w1", 2),
+                      "uses ∂E/∂w1 of row 2 in every row: an absolute reference ($W$2) where "
+                      "a relative one belongs", []),
+    "block_sign": ("Backprop", 0, "w5", ("w5", 1),
+                   "adds η·dE/dw5 instead of subtracting it: w5 + η·dE/dw5 where "
+                   "w5 − η·dE/dw5 belongs", []),
+    "block_half": ("Backprop", 0, "E1", ("E1", 0),
+                   "misses the ½: (t1 − out_o1)² where ½·(t1 − out_o1)² belongs", ["E_tot"]),
+    "block_slope": ("Backprop", 0, "δ_h2", ("dh2", 0),
+                    "uses out_h1's slope out_h1·(1−out_h1) where out_h2's belongs",
+                    ["dE/dw3", "dE/dw4", "w3", "w4"]),
+    "several_row": ("eta 1 and 2", 1, "h1", ("h1", 1),
+                    "uses w1 of the row above where this row's belongs", ["ah1", "Etotal"]),
+    "several_frozen": ("eta 0.5", 0, "ah1", ("ah1", 1),
+                       "uses h1 of row 6 in every row: an absolute reference ($J$6) where a "
+                       "relative one belongs", ["o1", "Etotal", "∂E_total/∂w5", "w5"]),
+}
+
+
+@pytest.fixture(scope="session")
+def handmade(tmp_path_factory):
+    """Every variant written by openpyxl (no cached values) and recalculated in one
+    LibreOffice run: {name: (as written, recalculated)}."""
+    require_libreoffice()
+    folder = tmp_path_factory.mktemp("handmade")
+    written = {}
+    for name, (layout, sheets) in VARIANTS.items():
+        written[name] = folder / f"{name}.xlsx"
+        write_workbook(written[name], layout, sheets)
+    copies = recalculate_many(list(written.values()), folder / "recalculated")
+    return {name: (written[name], copy) for name, copy in zip(written, copies)}
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["check", *map(str, args)])
+
+
+@pytest.mark.parametrize("name", [n for n in VARIANTS if n.endswith("_ok")])
+def test_correct_twins_pass(handmade, name):
+    result = run(handmade[name][1])
+    assert result.exit_code == 0, result.output
+    tables = {"rows": 1, "block": 1, "several": 3}[VARIANTS[name][0]]
+    assert result.output.splitlines()[-1] == (
+        f"OK: {tables} table{'s' if tables > 1 else ''} checked, every column right")
+    assert "WRONG" not in result.output and "follows" not in result.output
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_planted_mistake_is_found_where_it_starts(handmade, name):
+    sheet, index, label, (column, iteration), mistake, followers = EXPECTED[name]
+    cell = _plan(name, sheet, index).cell(column, iteration)
+    tables = {"rows": 1, "block": 1, "several": 3}[VARIANTS[name][0]]
+    result = run(handmade[name][1])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1] == (
+        f"WRONG: 1 mistake in 1 of {tables} table{'s' if tables > 1 else ''}; the first at "
+        f"{sheet}!{cell} ({label}): {mistake}")
+    assert f"  {label} is wrong from {sheet}!{cell}: =" in result.output
+
+    report = json.loads(run(handmade[name][1], "--json").output)
+    table = [t for t in report["tables"] if t["sheet"] == sheet][index]
+    assert table["cause"]["column"] == label and table["cause"]["cell"] == cell
+    statuses = {c["label"]: c for c in table["columns"]}
+    assert [c for c in statuses if statuses[c]["status"] == "wrong"] == [label]
+    for follower in followers:
+        assert statuses[follower]["status"] == "follows", follower
+        assert statuses[follower]["follows_from"] == label
+    others = [t for t in report["tables"] if t is not table]
+    assert all(t["ok"] for t in others)
+
+
+def test_json_gives_the_same_findings(handmade):
+    result = run(handmade["block_half"][1], "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["ok"] is False and report["recalculated"] is False
+    (table,) = report["tables"]
+    assert (table["sheet"], table["header_row"], table["rows"], table["network"]) == (
+        "Backprop", 30, [31, 56], "2-2-2")
+    assert table["constants"]["eta"] == "0.5 (Backprop!A4)"
+    e1 = next(c for c in table["columns"] if c["label"] == "E1")
+    assert e1["status"] == "wrong" and e1["wrong_cells"] == 26
+    assert e1["formula"] == "=($D$4-O31)^2"
+    assert e1["value"] == pytest.approx(2 * e1["expected"], rel=1e-12)
+    assert e1["quantity"] == ["E", 0, 0]
+
+
+def test_formulas_without_cached_values_are_recalculated_first(handmade):
+    written = handmade["block_sign"][0]
+    result = run(written)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"(recalculated {written.name} in LibreOffice first")
+    assert "the first at Backprop!F32 (w5): adds η·dE/dw5" in result.output
+
+
+def test_without_libreoffice_an_uncalculated_file_is_refused(handmade, monkeypatch):
+    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: None)
+    written = handmade["rows_ok"][0]
+    result = run(written)
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {written} has formulas without cached values, so it "
+                             "must be recalculated first: LibreOffice is not installed; "
+                             "install it with: sudo apt-get install -y libreoffice-calc-nogui\n")
+
+
+def test_a_workbook_sheetgen_built_passes(seed_workbook):
+    result = run(seed_workbook)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "OK: 6 tables checked, every column right"
+    assert "lr 0.8: table with its header on row 27, rows 28–128, 2-2-2 network; " \
+           "η = 0.8 (lr 0.8!B5)" in result.output
+
+
+def test_no_table_gives_the_labels_it_looks_for(tmp_path):
+    path = tmp_path / "scores.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["name", "score"])
+    book.active.append(["Ada", 3])
+    book.save(path)
+    result = run(path)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: no training table recognised in {path}. check "
+                                    "looks for a header row with the weights w1, w2, …")
+    assert "learning rate in a cell labelled η, eta, lr or learning rate" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_a_table_without_inputs_says_what_is_missing(tmp_path):
+    path = tmp_path / "no_inputs.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append([f"w{n}" for n in range(1, 9)] + ["E_total"])
+    book.active.append([0.1] * 9)
+    book.save(path)
+    result = run(path)
+    assert result.exit_code == 2
+    assert "(Sheet!row 1: no value labelled η, i1, i2, t1, t2 was found)" in result.output
+
+
+def test_without_torch_check_says_how_to_install_it(seed_workbook):
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from sheetgen.cli import main\n"
+            "main(['check', sys.argv[1]])\n")
+    done = subprocess.run([sys.executable, "-c", code, str(seed_workbook)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == ("Error: sheetgen check recomputes the sheet with torch, which is not "
+                           "installed: pip install 'sheetgen[test]' (or 'sheetgen[mnist]')\n")
+
+
+def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
+    """3 inputs, 3 hidden units, 2 outputs: w1…w15 mean other units than in the exercise."""
+    from sheetgen.spec import spec_from_dict
+    from sheetgen.writer import build_workbook
+
+    spec = spec_from_dict({
+        "data": {"inputs": [[0.05, 0.1, 0.2]], "targets": [[0.5, 0.1]]},
+        "layers": [{"units": 3, "weights": [[0.15, 0.2, 0.1], [0.25, 0.3, -0.2],
+                                            [0.1, 0.2, 0.3]]},
+                   {"units": 2, "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.3]]}],
+        "training": {"learning_rates": [0.7], "iterations": 30},
+    })
+    path = tmp_path / "wide.xlsx"
+    build_workbook(spec, path)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert "lr 0.7: table with its header on row 27, rows 28–58, 3-3-2 network" in result.output
+    assert re.search(r"^  ∂E/∂w15 +31 ", result.output, re.M)

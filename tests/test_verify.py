@@ -1,0 +1,158 @@
+"""sheetgen verify: a built workbook passes; a changed formula, a changed cached value, a missing
+LibreOffice, a foreign or missing file each get the exit status and message the help promises."""
+
+import re
+import shutil
+import zipfile
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sheetgen.cli import main
+from sheetgen.layout import SheetLayout
+from sheetgen.writer import build_workbook
+from tests.conftest import require_libreoffice
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["verify", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, seed_spec):
+    """One learning rate, 20 updates: quick for LibreOffice."""
+    spec = seed_spec.with_training([0.8], 20)
+    path = tmp_path_factory.mktemp("small") / "small.xlsx"
+    build_workbook(spec, path)
+    return spec, path
+
+
+def test_a_built_workbook_verifies(seed_workbook):
+    require_libreoffice()
+    result = run(seed_workbook)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "lr 0.8: 3,333 cells" in lines
+    assert re.search(r"^  ∂E/∂w3 +101 +\S+ +\S+$", result.output, re.M)
+    assert "Overview: 18 cells" in lines
+    assert lines[-1].startswith("OK: 20,016 computed cells agree with the reference engine "
+                                "(largest relative error ")
+    assert lines[-1].endswith("; tolerance 1e-12")
+
+
+def test_a_changed_formula_is_named_with_its_formula(small, tmp_path):
+    require_libreoffice()
+    spec, path = small
+    layout = SheetLayout.for_spec(spec)
+    cell = layout.ref(("act", 0, 0, 0), 5)              # a_h1 at iteration 5
+    book = openpyxl.load_workbook(path)
+    formula = book["lr 0.8"][cell].value
+    book["lr 0.8"][cell] = formula + "*1.001"
+    tampered = tmp_path / "tampered.xlsx"
+    book.save(tampered)                                 # openpyxl keeps no cached values
+    result = run(tampered)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("note: the file holds no cached values")
+    last = result.output.splitlines()[-1]
+    # the overview's final E_total reads the changed sheet, so it differs too
+    assert last.startswith(f"DIFFERS on 2 sheets: first at lr 0.8!{cell} (a_h1) "
+                           f"{formula}*1.001: LibreOffice gives ")
+    assert "the reference engine" in last
+
+
+def test_a_changed_cached_value_is_caught(small, tmp_path):
+    require_libreoffice()
+    spec, path = small
+    cell = SheetLayout.for_spec(spec).ref(("E_total",), 7)
+    tampered = tmp_path / "cache.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tampered, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet3.xml":  # Network, Overview, lr 0.8
+                data, count = re.subn(rf'(<c r="{cell}"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)',
+                                      rb"\g<1>0.125\g<2>".decode(), data.decode())
+                assert count == 1
+                data = data.encode()
+            target.writestr(item, data)
+    result = run(tampered)
+    assert result.exit_code == 1, result.output
+    assert re.search(rf"^  E_total +21 +\S+ +\S+$", result.output, re.M)
+    assert f"first at lr 0.8!{cell} (E_total) =" in result.output
+    assert ": the cached value is 0.125, LibreOffice gives 0.0" in result.output
+
+
+def test_edited_inputs_are_used_and_reported(small, tmp_path):
+    require_libreoffice()
+    spec, path = small
+    layout = SheetLayout.for_spec(spec)
+    book = openpyxl.load_workbook(path)
+    eta = layout.input_ref(("eta",)).replace("$", "")
+    book["lr 0.8"][eta] = 1.7
+    edited = tmp_path / "edited.xlsx"
+    book.save(edited)
+    result = run(edited)
+    assert result.exit_code == 0, result.output
+    assert (f"note: lr 0.8: η ({eta}) is 1.7 in the sheet, 0.8 in the recorded spec; "
+            "compared with what the sheet's inputs give") in result.output
+
+
+def test_without_libreoffice_says_how_to_install_it(small, monkeypatch):
+    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: None)
+    result = run(small[1])
+    assert result.exit_code == 2
+    assert result.output == ("Error: LibreOffice is not installed; install it with: "
+                             "sudo apt-get install -y libreoffice-calc-nogui\n")
+
+
+def test_a_workbook_not_built_by_sheetgen_points_to_check(tmp_path):
+    path = tmp_path / "hand.xlsx"
+    openpyxl.Workbook().save(path)
+    result = run(path)
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {path} was not built by sheetgen (it has no 'sheetgen' "
+                             f"sheet); for a hand-made workbook use: sheetgen check {path}\n")
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.xlsx", None, "does not exist"),
+    ("text.xlsx", b"not a workbook", "as an .xlsx workbook: File is not a zip file"),
+])
+def test_missing_or_unreadable_file_is_one_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    result = run(path)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: ") and message in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_recalculate_many_refuses_clashing_names(tmp_path):
+    from sheetgen.recalc import recalculate_many
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(ValueError, match="share a file name"):
+        recalculate_many([tmp_path / "a" / "x.xlsx", tmp_path / "b" / "x.xlsx"], tmp_path)
+
+
+def test_other_sizes_activations_and_samples_verify(tmp_path):
+    """Cells are found through the layout, so any network sheetgen builds verifies."""
+    require_libreoffice()
+    from sheetgen.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
+        "layers": [{"units": 3, "activation": "tanh",
+                    "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]]},
+                   {"units": 2, "activation": "sigmoid",
+                    "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]}],
+        "training": {"learning_rates": [0.7, 1.5], "iterations": 30},
+    })
+    path = tmp_path / "tanh.xlsx"
+    build_workbook(spec, path)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  ∂E/∂a_h3 \(s2\) +31 ", result.output, re.M)
+    assert result.output.splitlines()[-1].startswith("OK: 4,036 computed cells agree")
