@@ -193,6 +193,30 @@ def input_value(spec: NetworkSpec, key: Key, learning_rate: float) -> float:
     raise KeyError(key)
 
 
+def with_inputs(spec: NetworkSpec, changed: dict[Key, float]) -> NetworkSpec:
+    """The spec with some input cells' values replaced (all but η, which is per sheet)."""
+    from sheetgen.spec import spec_from_dict
+
+    data = spec.to_dict()
+    for key, value in changed.items():
+        kind = key[0]
+        if kind == "input":
+            data["data"]["inputs"][key[1]][key[2]] = value
+        elif kind == "target":
+            data["data"]["targets"][key[1]][key[2]] = value
+        elif kind == "init_w":
+            data["layers"][key[1]]["weights"][key[2]][key[3]] = value
+        elif kind == "init_b":
+            layer = data["layers"][key[1]]
+            if isinstance(layer["bias"], list):
+                layer["bias"][key[2]] = value
+            else:
+                layer["bias"] = value
+        else:
+            raise KeyError(key)
+    return spec_from_dict(data)
+
+
 def history(spec: NetworkSpec, trace: Trace):
     """The trace as a pandas DataFrame, one row per iteration, columns labelled as the sheet."""
     import pandas as pd  # only the DataFrame API needs pandas; building a workbook does not

@@ -22,10 +22,10 @@ import numpy as np
 from sheetgen import engine, layout as L
 from sheetgen.compare import TOLERANCE, as_number, relative_errors
 from sheetgen.layout import SheetLayout, sheet_name
-from sheetgen.quantities import input_keys, input_value, label, values
+from sheetgen.quantities import input_keys, input_value, label, values, with_inputs
 from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
 from sheetgen.recalc import recalculate
-from sheetgen.spec import NetworkSpec, SpecError, format_rate, spec_from_dict
+from sheetgen.spec import NetworkSpec, SpecError, format_rate
 from sheetgen.writer import NEVER
 
 
@@ -149,7 +149,7 @@ def _formula_count(grids: dict[str, Grid]) -> int:
 def _sheet_spec(spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float,
                 grid: Grid) -> tuple[NetworkSpec, float, list[str]]:
     """The spec and η as the sheet's input cells hold them now, and notes on what was edited."""
-    data = spec.to_dict()
+    changed = {}
     eta, notes = learning_rate, []
     for key in input_keys(spec):
         ref = sheet_layout.input_ref(key).replace("$", "")
@@ -162,16 +162,11 @@ def _sheet_spec(spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: flo
         if value != recorded:
             notes.append(f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
                          f"{recorded:.15g} in the recorded spec")
-        kind = key[0]
-        if kind == "eta":
+        if key[0] == "eta":
             eta = value
-        elif kind == "input":
-            data["data"]["inputs"][key[1]][key[2]] = value
-        elif kind == "target":
-            data["data"]["targets"][key[1]][key[2]] = value
         else:
-            data["layers"][key[1]]["weights"][key[2]][key[3]] = value
-    return spec_from_dict(data), eta, notes
+            changed[key] = value
+    return with_inputs(spec, changed), eta, notes
 
 
 def _verify_rate_sheet(spec, sheet_layout: SheetLayout, learning_rate: float, formulas, cached,

@@ -256,3 +256,14 @@ def test_seeded_weights_are_reproducible_and_recorded():
     # the workbook records the drawn values, so it rebuilds without the seed's generator
     assert spec_from_dict(first.to_dict()) == first
     assert spec_from_dict({**data, "init": {"seed": 8}}) != first
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
+def test_verify_passes_on_every_template(template, tmp_path):
+    from sheetgen.verify import verify_workbook
+
+    require_libreoffice()
+    path = tmp_path / "book.xlsx"
+    build_workbook(load_spec(template), path)
+    report = verify_workbook(path)
+    assert report.ok, template.stem
