@@ -64,7 +64,7 @@ def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
                           "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
         chart.set_legend({"position": "bottom"})
         chart.set_size({"width": 620, "height": 340})
-        ws.insert_chart(last + 2, 0 if n == 0 else 5, chart)
+        ws.insert_chart(last + 2, 0, chart, {"x_offset": 10 + n * 640, "y_offset": 5})
 
 
 def _model_sheet(workbook, fmt, record: TrainingRecord) -> None:
@@ -118,28 +118,25 @@ def _confusion_sheet(workbook, fmt, record: TrainingRecord) -> None:
         r = 4 + t
         ws.write(r, 0, t, fmt["header"])
         for p, count in enumerate(row):
-            ws.write_number(r, 1 + p, count, fmt["centered"])
+            ws.write_number(r, 1 + p, count, fmt["diagonal"] if p == t else fmt["centered"])
         cells = f"{xl_rowcol_to_cell(r, 1)}:{xl_rowcol_to_cell(r, 10)}"
         right = xl_rowcol_to_cell(r, 1 + t)
         total = sum(row)
         ws.write_formula(r, 11, f"=IF(SUM({cells})=0,0,100*{right}/SUM({cells}))",
                          fmt["two_decimals"], 100 * row[t] / total if total else 0)
     # The diagonal (thousands) would wash out the mistakes (a handful each) on one scale, so
-    # the mistakes get a red scale of their own and the diagonal a green one.
+    # the heat map covers the mistakes only and the diagonal is plain green.
     cell = xl_rowcol_to_cell
-    mistakes, diagonal = [], []
+    mistakes = []
     for t in range(10):
         r = 4 + t
         if t > 0:
             mistakes.append(f"{cell(r, 1)}:{cell(r, t)}")
         if t < 9:
             mistakes.append(f"{cell(r, 2 + t)}:{cell(r, 10)}")
-        diagonal.append(cell(r, 1 + t))
-    ws.conditional_format(4, 1, 13, 10, {"type": "2_color_scale", "min_color": "#FFFFFF",
-                                         "max_color": "#F8696B",
-                                         "multi_range": " ".join(mistakes)})
-    ws.conditional_format(4, 1, 4, 1, {"type": "2_color_scale", "min_color": "#E2F0D9",
-                                       "max_color": "#63BE7B", "multi_range": " ".join(diagonal)})
+    ws.conditional_format(4, 2, 4, 10, {"type": "2_color_scale", "min_color": "#FFFFFF",
+                                        "max_color": "#F8696B",
+                                        "multi_range": " ".join(mistakes)})
 
 
 def _errors_sheet(workbook, fmt, record: TrainingRecord) -> None:

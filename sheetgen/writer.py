@@ -88,6 +88,8 @@ def _formats(workbook) -> dict:
                                        "bg_color": "#DDEBF7"}),
         "iteration": workbook.add_format({"align": "center", "font_color": "#595959"}),
         "centered": workbook.add_format({"align": "center"}),
+        "diagonal": workbook.add_format({"align": "center", "bold": True,
+                                         "bg_color": "#C6EFCE", "font_color": "#006100"}),
         "two_decimals": workbook.add_format({"num_format": "0.00", "align": "center"}),
         "scientific": workbook.add_format({"num_format": "0.0000E+00", "align": "center"}),
     }
