@@ -3,6 +3,8 @@ share."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # verify's bar: a recalculated cell agrees with the reference engine when no further apart.
@@ -32,6 +34,15 @@ def relative_error(got, expected) -> float:
     """Largest of relative_errors over a column (0.0 for an empty one)."""
     errors = relative_errors(got, expected)
     return float(np.max(errors)) if errors.size else 0.0
+
+
+def format_error(error: float) -> str:
+    """A relative error for a report: 0, ∞, or two significant digits."""
+    if error == 0:
+        return "0"
+    if math.isinf(error):
+        return "∞"
+    return f"{error:.1e}"
 
 
 def as_number(value) -> float:

@@ -224,6 +224,12 @@ class Trace:
         return len(self.loss)
 
 
+def updates_until_below(loss: np.ndarray, threshold: float) -> int | None:
+    """The first iteration whose E_total is below the threshold, or None if none is."""
+    below = loss < threshold
+    return int(below.argmax()) if below.any() else None
+
+
 def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None) -> Trace:
     """Make `iterations` updates from the spec's initial weights, recording every quantity.
 

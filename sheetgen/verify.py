@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from sheetgen import engine, layout as L
-from sheetgen.compare import TOLERANCE, as_number, relative_errors
+from sheetgen.compare import TOLERANCE, as_number, format_error, relative_errors
 from sheetgen.layout import SheetLayout, sheet_name
 from sheetgen.quantities import input_keys, input_value, label, values, with_inputs
 from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
 from sheetgen.recalc import recalculate
-from sheetgen.spec import NetworkSpec, SpecError, format_rate
+from sheetgen.spec import NetworkSpec, SpecError
 from sheetgen.writer import NEVER
 
 
@@ -47,7 +47,7 @@ class Difference:
         formula = f" {self.formula}" if self.formula else ""
         return (f"{self.sheet}!{self.cell} ({self.label}){formula}: {self.got_source} "
                 f"{_show(self.got)}, {self.expected_source} {_show(self.expected)} "
-                f"(relative error {_error(self.error)})")
+                f"(relative error {format_error(self.error)})")
 
 
 @dataclass(frozen=True)
@@ -221,8 +221,8 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     finals = [float(traces[lr].loss[-1]) for lr in rates]
     reached = []
     for lr in rates:
-        below = traces[lr].loss < threshold
-        reached.append(int(below.argmax()) if below.any() else NEVER)
+        updates = engine.updates_until_below(traces[lr].loss, threshold)
+        reached.append(NEVER if updates is None else updates)
     header = recalculated[name][L.OVERVIEW_TABLE_HEADER_ROW] if len(
         recalculated[name]) > L.OVERVIEW_TABLE_HEADER_ROW else ()
     columns, differences = [], []
@@ -308,14 +308,6 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _error(error: float) -> str:
-    if error == 0:
-        return "0"
-    if math.isinf(error):
-        return "∞"
-    return f"{error:.1e}"
-
-
 def format_report(report: VerifyReport) -> str:
     """The report as verify prints it: a table per sheet, then a verdict line."""
     lines = []
@@ -332,17 +324,17 @@ def format_report(report: VerifyReport) -> str:
             lines.append(f"  {'column':<{width}}  {'cells':>5}  {'vs engine':>9}  "
                          f"{'cached vs recalculated':>22}")
         for column in sheet.columns:
-            cached = "-" if column.cached_error is None else _error(column.cached_error)
+            cached = "-" if column.cached_error is None else format_error(column.cached_error)
             lines.append(f"  {column.label:<{width}}  {column.cells:>5}  "
-                         f"{_error(column.engine_error):>9}  {cached:>22}")
+                         f"{format_error(column.engine_error):>9}  {cached:>22}")
         for difference in sheet.differences:
             lines.append(f"  first difference: {difference.describe()}")
     lines.append("")
     if report.ok:
-        cached = (f" and with the cached values (largest {_error(report.largest('cached'))})"
+        cached = (f" and with the cached values (largest {format_error(report.largest('cached'))})"
                   if report.cached else "")
         lines.append(f"OK: {report.cells:,} computed cells agree with the reference engine "
-                     f"(largest relative error {_error(report.largest('engine'))}){cached}; "
+                     f"(largest relative error {format_error(report.largest('engine'))}){cached}; "
                      f"tolerance {report.tolerance:g}")
     else:
         failing = sum(1 for s in report.sheets if s.differences)

@@ -182,8 +182,8 @@ def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> N
         final_cell = sheet_layout.last_cell(("E_total",), rows, sheet)
         ws.write_formula(row, 1, formulas.final_value(final_cell), fmt["scientific"],
                          float(trace.loss[-1]))
-        below = trace.loss < spec.loss_threshold
-        cached = int(below.argmax()) if below.any() else NEVER
+        cached = engine.updates_until_below(trace.loss, spec.loss_threshold)
+        cached = NEVER if cached is None else cached
         column = sheet_layout.column_range(("E_total",), rows, sheet)
         ws.write_array_formula(row, 2, row, 2,
                                formulas.updates_until_below(column, threshold_cell, NEVER),

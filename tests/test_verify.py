@@ -2,7 +2,6 @@
 LibreOffice, a foreign or missing file each get the exit status and message the help promises."""
 
 import re
-import shutil
 import zipfile
 
 import openpyxl
@@ -77,7 +76,7 @@ def test_a_changed_cached_value_is_caught(small, tmp_path):
             target.writestr(item, data)
     result = run(tampered)
     assert result.exit_code == 1, result.output
-    assert re.search(rf"^  E_total +21 +\S+ +\S+$", result.output, re.M)
+    assert re.search(r"^  E_total +21 +\S+ +\S+$", result.output, re.M)
     assert f"first at lr 0.8!{cell} (E_total) =" in result.output
     assert ": the cached value is 0.125, LibreOffice gives 0.0" in result.output
 
@@ -124,7 +123,7 @@ def test_missing_or_unreadable_file_is_one_line(tmp_path, name, content, message
         path.write_bytes(content)
     result = run(path)
     assert result.exit_code == 2
-    assert result.output.startswith(f"Error: ") and message in result.output
+    assert result.output.startswith("Error: ") and message in result.output
     assert result.output.count("\n") == 1
 
 

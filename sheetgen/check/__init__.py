@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen.check.labels import HINT
+from sheetgen.compare import format_error
 from sheetgen.check.tables import Skipped, find_tables
 from sheetgen.reading import load_grids, uncached_formulas
 from sheetgen.recalc import RecalcError, recalculate
@@ -146,14 +147,6 @@ def to_json(report: CheckReport) -> str:
     return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
 
 
-def _error(error: float) -> str:
-    if error == 0:
-        return "0"
-    if math.isinf(error):
-        return "∞"
-    return f"{error:.1e}"
-
-
 def _value(value) -> str:
     if isinstance(value, float):
         return f"{value:.10g}"
@@ -180,7 +173,7 @@ def format_report(report: CheckReport) -> str:
             elif c.status == "follows":
                 verdict = (f"follows from {c.follows_from}" if c.follows_from
                            else "follows from an earlier wrong value")
-            lines.append(f"  {c.label:<{width}}  {c.cells:>5}  {_error(c.largest_error):>13}  "
+            lines.append(f"  {c.label:<{width}}  {c.cells:>5}  {format_error(c.largest_error):>13}  "
                          f"{verdict}")
         for c in table.mistakes:
             formula = c.formula or "(a typed value)"

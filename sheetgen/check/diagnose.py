@@ -22,7 +22,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from sheetgen.check.autograd import autograd_rows
 from sheetgen.check.tables import Table
-from sheetgen.compare import as_number
+from sheetgen.compare import as_number, relative_errors
 from sheetgen.quantities import Key, columns as canonical_columns, label as canonical_label
 from sheetgen.reading import Grid, cell
 
@@ -181,16 +181,6 @@ class _Evaluator:
                                    (self.rows,)).astype(np.float64)
 
 
-def _errors(got: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Relative errors as sheetgen.compare defines them, the floor from the reference."""
-    finite = reference[np.isfinite(reference)]
-    floor = 1e-3 * np.max(np.abs(finite)) if finite.size else 0.0
-    scale = np.maximum(np.abs(reference), floor if floor > 0 else 1.0)
-    with np.errstate(invalid="ignore"):
-        errors = np.abs(got - reference) / scale
-    return np.where(np.isnan(errors), np.inf, errors)
-
-
 def diagnose(table: Table, values: Grid, formulas: Grid,
              tolerance: float = CHECK_TOLERANCE) -> TableFinding:
     """Check every column of a table that find_tables recognised (with all its constants)."""
@@ -227,8 +217,8 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         local = evaluator.value(key, record=record)
         deps[key] = {k for k, _ in record if k in table.columns and k != key}
         got = source[key]
-        global_errors = _errors(got, reference[key])
-        local_errors = _errors(got, local)
+        global_errors = relative_errors(got, reference[key])
+        local_errors = relative_errors(got, local)
         right = global_errors <= tolerance
         mistake = checked & ~right & (local_errors > tolerance) & ~np.isnan(local)
         follows = checked & ~right & ~mistake
