@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from mnist.config import TrainConfig  # noqa: E402
 from mnist.data import resolve_root  # noqa: E402
 from mnist.model import DigitNet, count_parameters  # noqa: E402
-from mnist.train import train  # noqa: E402
+from mnist.train import cpu_name, train  # noqa: E402
 
 TARGET = 99.4
 
@@ -82,14 +81,6 @@ def seed_pipeline_speed(data_dir: Path, batches: int) -> float:
         optimizer.step()
         images_seen += len(labels)
     return images_seen / (time.perf_counter() - started)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def main() -> None:

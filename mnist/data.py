@@ -93,7 +93,9 @@ def load_mnist(data_dir: Path | None, device: torch.device, download: bool = Tru
         try:
             MNIST(str(root), train=True, download=True)
         except Exception as error:  # network errors come in many types; all mean "not fetched"
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            # torchvision lists every mirror it tried; the last line holds the actual cause.
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            reason = lines[-1] if lines else type(error).__name__
             raise MnistError(
                 f"MNIST files missing ({', '.join(missing)}) in {raw} and the download failed "
                 f"({reason}); pass --data-dir pointing at a folder that holds MNIST/raw/"

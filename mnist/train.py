@@ -171,16 +171,20 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
     return loss_sum / len(labels), 100 * correct / len(labels)
 
 
-def _machine(device: torch.device) -> dict:
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU model as lscpu names it (from /proc/cpuinfo), else what platform knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
-        pass
+        return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device) -> dict:
+    """Where a run ran, as recorded in metrics.json."""
     return {
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
@@ -240,6 +244,8 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     else:
         run_dir = _new_run_dir(config)
     config = replace(config, out=run_dir)
+    if device.type == "cuda":  # same seed and device, same metrics: no autotuned kernels
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     data = load_mnist(config.data_dir, device, config.download)
 
     torch.manual_seed(config.seed)  # the initial weights
@@ -261,7 +267,7 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     parameters = count_parameters(model)
     write_text(run_dir / SUMMARY_JSON, json.dumps(summary_dict(model), indent=2) + "\n")
     header = {"settings": config.to_dict(), "parameters": parameters,
-              "versions": _versions(), "machine": _machine(device)}
+              "versions": _versions(), "machine": machine_info(device)}
 
     for epoch in range(len(rows) + 1, config.epochs + 1):
         generator = _epoch_generators(config.seed, epoch, device)
