@@ -1,0 +1,91 @@
+"""``sheetgen mnist``: a thin click layer over mnist.train; it parses, calls and reports.
+
+Mounted in the main CLI as ``sheetgen mnist`` and runnable alone as ``python -m mnist``.
+Importing it imports torch (the model table needs it) but does no other work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from mnist.config import DEVICES, MnistError, TrainConfig
+
+
+@click.group(name="mnist")
+def cli() -> None:
+    """Train and inspect the tiny MNIST digit classifier."""
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding MNIST/raw/ (default: the user cache, e.g. ~/.cache/sheetgen/mnist).")
+@click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, default=TrainConfig.lr, show_default=True,
+              help="Peak learning rate of the OneCycle schedule.")
+@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--device", default=TrainConfig.device, show_default=True,
+              help=f"One of {', '.join(DEVICES)}.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="RUN_DIR", help="Run directory (default: output/runs/<time>-seed<seed>).")
+@click.option("--resume", is_flag=True,
+              help="Continue RUN_DIR (default: the latest run) from its checkpoint.")
+@click.option("--download/--no-download", default=True, show_default=True,
+              help="Fetch MNIST when it is missing.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train(ctx: click.Context, quiet: bool, **options) -> None:
+    """Train the classifier, writing metrics, summary, model.pt2 and a checkpoint to RUN_DIR.
+
+    With --resume, the run's own settings are used; options given explicitly must match them.
+
+    Example: sheetgen mnist train --data-dir ~/data --epochs 15 --seed 1
+    """
+    from mnist.train import default_run_dir, latest_run_dir, stored_config
+    from mnist.train import train as run_training
+
+    explicit = {name: value for name, value in options.items()
+                if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    try:
+        if options["resume"]:
+            run_dir = options["out"] or latest_run_dir()
+            config = replace(stored_config(run_dir), **{**explicit, "out": run_dir})
+        else:
+            config = TrainConfig(**options)
+            config = replace(config, out=config.out or default_run_dir(config.seed))
+    except MnistError as error:
+        raise click.ClickException(str(error)) from None
+
+    def report(run_dir: Path, rows: list[dict]) -> None:
+        row = rows[-1]
+        click.echo(
+            f"epoch {row['epoch']:>2}/{config.epochs}  "
+            f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2f}%  "
+            f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2f}%  "
+            f"lr {row['lr']:.4g}  {row['seconds']:.1f}s"
+        )
+
+    try:
+        result = run_training(config, on_epoch=report, progress=not quiet)
+    except MnistError as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            f"interrupted; the finished epochs are in {config.out}: continue with "
+            f"--resume --out {config.out}") from None
+    click.echo(f"done: {result.run_dir} after {len(result.metrics)} epochs, test accuracy "
+               f"{result.final_test_accuracy:.2f}%, {result.parameters:,} parameters")
+
+
+@cli.command()
+def summary() -> None:
+    """Print the model's layers with output shape, parameters and receptive field.
+
+    Example: sheetgen mnist summary
+    """
+    from mnist.model import DigitNet, format_summary
+
+    click.echo(format_summary(DigitNet(TrainConfig.dropout)))

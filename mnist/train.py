@@ -1,0 +1,299 @@
+"""The training loop, and the run directory it keeps complete after every epoch.
+
+Python API::
+
+    from mnist.config import TrainConfig
+    from mnist.train import train
+    result = train(TrainConfig(data_dir="../shared/data", seed=0))
+    print(result.final_test_accuracy)
+
+The command line is ``sheetgen mnist train`` (or ``python -m mnist train``). A run dir holds
+metrics.csv, metrics.json, summary.json, model.pt2 and checkpoint.pt, all rewritten
+atomically after every epoch; ``--resume`` continues from checkpoint.pt and, because every
+epoch's random numbers derive from (seed, epoch) alone, produces the same metrics as a run
+that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch.optim.lr_scheduler import OneCycleLR
+
+from mnist.config import MnistError, TrainConfig, config_differences
+from mnist.data import MnistTensors, eval_batches, load_mnist, num_batches, train_batches
+from mnist.export import export_model
+from mnist.files import atomic_write, write_text
+from mnist.model import DigitNet, count_parameters, summary_dict
+
+DEFAULT_RUNS_DIR = Path("output") / "runs"
+COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
+CHECKPOINT, METRICS_CSV, METRICS_JSON = "checkpoint.pt", "metrics.csv", "metrics.json"
+SUMMARY_JSON, MODEL_FILE = "summary.json", "model.pt2"
+CHECKPOINT_FORMAT = 1
+
+# Called after each epoch's files are written, with the run dir and all metrics rows so far.
+EpochCallback = Callable[[Path, list[dict]], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished (or already complete) run left behind."""
+
+    run_dir: Path
+    config: TrainConfig
+    metrics: list[dict]
+    parameters: int
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.metrics[-1]["test_accuracy"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """torch.device for a --device value; 'auto' prefers cuda, then mps, then cpu."""
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise MnistError(
+            f"--device cuda was asked for but torch {torch.__version__} sees no CUDA GPU here; "
+            "use --device auto or cpu"
+        )
+    if name == "mps" and not mps:
+        raise MnistError("--device mps was asked for but this machine has no MPS; use --device auto or cpu")
+    return torch.device(name)
+
+
+def latest_run_dir(runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
+    """The run under runs_dir whose checkpoint was written last (what --resume continues)."""
+    checkpoints = sorted(runs_dir.glob(f"*/{CHECKPOINT}"), key=lambda p: p.stat().st_mtime)
+    if not checkpoints:
+        raise MnistError(f"--resume found no run with a {CHECKPOINT} under {runs_dir}; pass --out RUN_DIR")
+    return checkpoints[-1].parent
+
+
+def read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict:
+    """The checkpoint of run_dir, or a MnistError saying why it cannot be used."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise MnistError(f"cannot resume: no {CHECKPOINT} in {run_dir}; run without --resume to start it")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # pickle, zip and torch errors all mean the file is unusable
+        raise MnistError(f"cannot resume: {path} is unreadable ({type(error).__name__}); start a new run") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise MnistError(f"cannot resume: {path} is not a checkpoint of this version; start a new run")
+    return state
+
+
+def stored_config(run_dir: Path) -> TrainConfig:
+    """The settings a run was started with (the CLI resumes with these plus explicit options)."""
+    return TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
+
+
+def default_run_dir(seed: int) -> Path:
+    """output/runs/<date-time>-seed<seed>: sorts by time, says which seed."""
+    return DEFAULT_RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-seed{seed}"
+
+
+def _new_run_dir(config: TrainConfig) -> Path:
+    run_dir = Path(config.out) if config.out is not None else default_run_dir(config.seed)
+    if (run_dir / CHECKPOINT).exists():
+        raise MnistError(f"{run_dir} already holds a run; pass --resume to continue it or another --out")
+    return run_dir
+
+
+def _epoch_generators(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    """Seed dropout (global RNG) and return the data generator, from (seed, epoch) alone.
+
+    Nothing random carries over between epochs, so a resumed run repeats an uninterrupted one.
+    """
+    base = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    data_seed, dropout_seed = torch.randint(2**62, (2,), generator=base).tolist()
+    torch.manual_seed(dropout_seed)
+    return torch.Generator(device=device).manual_seed(data_seed)
+
+
+def _train_epoch(model, optimizer, scheduler, data: MnistTensors, config: TrainConfig,
+                 generator: torch.Generator, bar) -> tuple[float, float, float]:
+    """One pass over the augmented training set: (mean loss, accuracy %, last lr)."""
+    model.train()
+    augment = dict(
+        max_rotation_degrees=config.max_rotation_degrees,
+        max_scale_change=config.max_scale_change,
+        max_translation=config.max_translation,
+    )
+    device = data.train_labels.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    lr = optimizer.param_groups[0]["lr"]
+    batches = train_batches(data.train_images, data.train_labels, config.batch_size, generator, augment)
+    for step, (images, labels) in enumerate(batches):
+        logits = model(images)
+        loss = F.cross_entropy(logits, labels)  # logits in, mean over the batch out
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        loss_sum += loss.detach() * len(labels)
+        correct += (logits.argmax(1) == labels).sum()
+        seen += len(labels)
+        bar.update(len(labels))
+        if step % 25 == 0:  # reading values syncs an accelerator: not every step
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * correct.item() / seen:.2f}%")
+    return loss_sum.item() / seen, 100 * correct.item() / seen, lr
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """(mean loss per sample, accuracy %) of model on uint8 images, in eval mode."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for batch, target in eval_batches(images, labels):
+        logits = model(batch)
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+        correct += (logits.argmax(1) == target).sum().item()
+    return loss_sum / len(labels), 100 * correct / len(labels)
+
+
+def cpu_name() -> str:
+    """The CPU model as lscpu names it (from /proc/cpuinfo), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device) -> dict:
+    """Where a run ran, as recorded in metrics.json."""
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    }
+
+
+def _versions() -> dict:
+    import torchvision
+
+    try:
+        from importlib.metadata import version
+
+        sheetgen = version("sheetgen")
+    except Exception:  # running from a checkout that is not installed
+        sheetgen = "not installed"
+    return {"python": sys.version.split()[0], "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "sheetgen": sheetgen}
+
+
+def _write_metrics(run_dir: Path, rows: list[dict], header: dict) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(run_dir / METRICS_CSV, text.getvalue())
+    write_text(run_dir / METRICS_JSON, json.dumps({**header, "epochs": rows}, indent=2) + "\n")
+
+
+def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True) -> RunResult:
+    """Train (or resume) a run as config says, writing the run dir after every epoch.
+
+    Args:
+        config: the settings; config.resume continues config.out (or the latest run).
+        on_epoch: called after every epoch's files are written, with (run_dir, rows so far).
+        progress: show a tqdm bar per epoch (on stderr).
+
+    Returns:
+        The run dir, the settings and every epoch's metrics.
+
+    Raises:
+        MnistError: a problem the user can fix (bad device, missing data, resume conflicts).
+    """
+    from tqdm import tqdm
+
+    device = resolve_device(config.device)
+    checkpoint = None
+    if config.resume:
+        run_dir = Path(config.out) if config.out is not None else latest_run_dir()
+        checkpoint = read_checkpoint(run_dir, device)
+        differences = config_differences(TrainConfig.from_dict(checkpoint["config"]), config)
+        if differences:
+            raise MnistError(
+                f"cannot resume {run_dir}: asked for {'; '.join(differences)}; "
+                "drop those options or start a new run with another --out"
+            )
+    else:
+        run_dir = _new_run_dir(config)
+    config = replace(config, out=run_dir)
+    if device.type == "cuda":  # same seed and device, same metrics: no autotuned kernels
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    data = load_mnist(config.data_dir, device, config.download)
+
+    torch.manual_seed(config.seed)  # the initial weights
+    model = DigitNet(config.dropout).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                nesterov=True, weight_decay=config.weight_decay)
+    steps_per_epoch = num_batches(len(data.train_labels), config.batch_size)
+    scheduler = OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+                           steps_per_epoch=steps_per_epoch, pct_start=config.warmup_fraction,
+                           cycle_momentum=False)
+    rows: list[dict] = []
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        rows = list(checkpoint["metrics"])
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    parameters = count_parameters(model)
+    write_text(run_dir / SUMMARY_JSON, json.dumps(summary_dict(model), indent=2) + "\n")
+    header = {"settings": config.to_dict(), "parameters": parameters,
+              "versions": _versions(), "machine": machine_info(device)}
+
+    for epoch in range(len(rows) + 1, config.epochs + 1):
+        generator = _epoch_generators(config.seed, epoch, device)
+        started = time.perf_counter()
+        with tqdm(total=len(data.train_labels), desc=f"epoch {epoch}/{config.epochs}", unit="img",
+                  leave=False, disable=not progress, dynamic_ncols=True) as bar:
+            train_loss, train_accuracy, lr = _train_epoch(
+                model, optimizer, scheduler, data, config, generator, bar)
+        test_loss, test_accuracy = evaluate(model, data.test_images, data.test_labels)
+        seconds = time.perf_counter() - started
+        rows.append({
+            "epoch": epoch,
+            "train_loss": round(train_loss, 6),
+            "train_accuracy": round(train_accuracy, 4),
+            "test_loss": round(test_loss, 6),
+            "test_accuracy": round(test_accuracy, 4),
+            "lr": float(f"{lr:.6g}"),
+            "seconds": round(seconds, 3),
+        })
+        # The checkpoint goes first: a kill between files costs at most a rewrite on resume.
+        state = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "metrics": rows}
+        atomic_write(run_dir / CHECKPOINT, lambda temp: torch.save(state, temp))
+        export_model(model, run_dir / MODEL_FILE)
+        _write_metrics(run_dir, rows, header)
+        if on_epoch is not None:
+            on_epoch(run_dir, list(rows))
+    return RunResult(run_dir=run_dir, config=config, metrics=rows, parameters=parameters)

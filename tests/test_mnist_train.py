@@ -1,0 +1,115 @@
+import csv
+import json
+
+import pytest
+import torch
+
+from mnist.config import MnistError
+from mnist.export import load_model
+from mnist.model import DigitNet
+from mnist.train import COLUMNS, train
+from mnist_fixtures import mnist_data_dir, mnist_run, tiny_config  # noqa: F401
+
+
+def without_time(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+class StopAfter(Exception):
+    pass
+
+
+def stop_after(epoch):
+    def on_epoch(run_dir, rows):
+        if rows[-1]["epoch"] == epoch:
+            raise StopAfter
+    return on_epoch
+
+
+def test_run_dir_holds_every_file(mnist_run):
+    result, _ = mnist_run
+    names = sorted(p.name for p in result.run_dir.iterdir())
+    assert names == ["checkpoint.pt", "metrics.csv", "metrics.json", "model.pt2", "summary.json"]
+
+
+def test_metrics_csv_has_exactly_the_columns_and_one_row_per_epoch(mnist_run):
+    result, _ = mnist_run
+    with open(result.run_dir / "metrics.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == COLUMNS
+    assert COLUMNS == ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    for row in rows:
+        assert 0 <= float(row["train_accuracy"]) <= 100 and 0 <= float(row["test_accuracy"]) <= 100
+        assert float(row["test_loss"]) > 0.0001  # per sample, not divided by the set size again
+        assert float(row["seconds"]) > 0
+
+
+def test_metrics_json_records_settings_versions_machine_and_the_same_rows(mnist_run):
+    result, _ = mnist_run
+    record = json.loads((result.run_dir / "metrics.json").read_text())
+    assert record["epochs"] == result.metrics
+    assert record["settings"]["seed"] == 0 and record["settings"]["epochs"] == 2
+    assert record["versions"]["torch"] == torch.__version__
+    assert record["machine"]["device"] == "cpu"
+
+
+def test_summary_json_lists_layers_and_total(mnist_run):
+    result, _ = mnist_run
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["total_parameters"] == result.parameters <= 8000
+    assert {"name", "output_shape", "parameters", "receptive_field"} <= set(summary["layers"][0])
+
+
+def test_tiny_run_learns_the_synthetic_digits(mnist_run):
+    result, _ = mnist_run
+    assert result.metrics[-1]["train_loss"] < result.metrics[0]["train_loss"]
+
+
+def test_on_epoch_gets_the_run_dir_and_the_rows_so_far(mnist_run):
+    result, calls = mnist_run
+    assert [run_dir for run_dir, _ in calls] == [result.run_dir] * 2
+    assert [len(rows) for _, rows in calls] == [1, 2]
+    assert calls[-1][1] == result.metrics
+
+
+def test_exported_model_matches_the_checkpointed_weights(mnist_run):
+    result, _ = mnist_run
+    model = DigitNet()
+    model.load_state_dict(torch.load(result.run_dir / "checkpoint.pt", weights_only=True)["model"])
+    model.eval()
+    images = torch.rand(13, 1, 28, 28)
+    torch.testing.assert_close(load_model(result.run_dir / "model.pt2")(images), model(images))
+
+
+def test_interrupted_then_resumed_run_equals_the_uninterrupted_one(mnist_run, mnist_data_dir, tmp_path):
+    result, _ = mnist_run
+    config = tiny_config(mnist_data_dir, tmp_path / "run")
+    with pytest.raises(StopAfter):
+        train(config, on_epoch=stop_after(1), progress=False)
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        assert len(f.readlines()) == 2  # header and epoch 1
+    resumed = train(tiny_config(mnist_data_dir, tmp_path / "run", resume=True), progress=False)
+    assert [row["epoch"] for row in resumed.metrics] == [1, 2]
+    assert without_time(resumed.metrics) == without_time(result.metrics)  # same seed, same numbers
+
+
+def test_resuming_a_finished_run_trains_nothing(mnist_run, mnist_data_dir):
+    result, _ = mnist_run
+    calls = []
+    again = train(tiny_config(mnist_data_dir, result.run_dir, resume=True),
+                  on_epoch=lambda *args: calls.append(args), progress=False)
+    assert again.metrics == result.metrics and calls == []
+
+
+def test_new_run_refuses_to_overwrite_a_run(mnist_run, mnist_data_dir):
+    result, _ = mnist_run
+    with pytest.raises(MnistError, match="already holds a run"):
+        train(tiny_config(mnist_data_dir, result.run_dir), progress=False)
+
+
+def test_resume_refuses_changed_settings(mnist_run, mnist_data_dir):
+    result, _ = mnist_run
+    with pytest.raises(MnistError, match="lr 0.5"):
+        train(tiny_config(mnist_data_dir, result.run_dir, resume=True, lr=0.5), progress=False)
