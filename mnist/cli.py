@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from mnist.config import DEVICES, MnistError, TrainConfig
+from sheetgen.files import OutputError
 
 
 @click.group(name="mnist")
@@ -36,13 +37,16 @@ def cli() -> None:
 @click.option("--download/--no-download", default=True, show_default=True,
               help="Fetch MNIST when it is missing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--workbook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Add (or refresh) the MNIST sheets of this sheetgen workbook after every "
+                   "epoch; built from the default template if it does not exist.")
 @click.pass_context
-def train(ctx: click.Context, quiet: bool, **options) -> None:
+def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> None:
     """Train the classifier, writing metrics, summary, model.pt2 and a checkpoint to RUN_DIR.
 
     With --resume, the run's own settings are used; options given explicitly must match them.
 
-    Example: sheetgen mnist train --data-dir ~/data --epochs 15 --seed 1
+    Example: sheetgen mnist train --data-dir ~/data --epochs 15 --workbook output/backprop.xlsx
     """
     from mnist.train import default_run_dir, latest_run_dir, stored_config
     from mnist.train import train as run_training
@@ -59,6 +63,17 @@ def train(ctx: click.Context, quiet: bool, **options) -> None:
     except MnistError as error:
         raise click.ClickException(str(error)) from None
 
+    export = None
+    if workbook is not None:
+        from sheetgen.export import TrainingExport
+        from sheetgen.record import RecordError
+
+        export = TrainingExport(workbook, warn=lambda message: click.echo(message, err=True))
+        try:
+            export.start()  # before any training time is spent on it
+        except RecordError as error:
+            raise click.ClickException(str(error)) from None
+
     def report(run_dir: Path, rows: list[dict]) -> None:
         row = rows[-1]
         click.echo(
@@ -67,10 +82,13 @@ def train(ctx: click.Context, quiet: bool, **options) -> None:
             f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2f}%  "
             f"lr {row['lr']:.4g}  {row['seconds']:.1f}s"
         )
+        if export is not None:
+            export.after_epoch(run_dir)
 
     try:
         result = run_training(config, on_epoch=report, progress=not quiet)
-    except MnistError as error:
+        where = export.finish(result.run_dir) if export is not None else None
+    except (MnistError, OutputError) as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         raise click.ClickException(
@@ -78,6 +96,8 @@ def train(ctx: click.Context, quiet: bool, **options) -> None:
             f"--resume --out {config.out}") from None
     click.echo(f"done: {result.run_dir} after {len(result.metrics)} epochs, test accuracy "
                f"{result.final_test_accuracy:.2f}%, {result.parameters:,} parameters")
+    if where is not None:
+        click.echo(where)
 
 
 @cli.command()

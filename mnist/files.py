@@ -1,25 +1,21 @@
-"""Atomic file writes: a run dir only ever holds complete files, even after a kill."""
+"""Atomic file writes for the run dir: it only ever holds complete files, even after a kill.
+
+The mechanism is sheetgen's (sheetgen.files.atomic_path); these are the two shapes the
+training loop calls it in.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
+from sheetgen.files import atomic_path
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temp)`` on a temp file beside ``path``, then rename it over ``path``.
-
-    The temp name keeps the file's suffix (torch.export insists on ``.pt2``), and the rename
-    happens in the same directory, so readers see the old file or the new one, never half.
-    """
-    path = Path(path)
-    temp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    """Call ``write(temp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    with atomic_path(path) as temporary:
+        write(temporary)
 
 
 def write_text(path: Path, text: str) -> None:

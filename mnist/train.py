@@ -8,7 +8,8 @@ Python API::
     print(result.final_test_accuracy)
 
 The command line is ``sheetgen mnist train`` (or ``python -m mnist train``). A run dir holds
-metrics.csv, metrics.json, summary.json, model.pt2 and checkpoint.pt, all rewritten
+metrics.csv, metrics.json, summary.json, evaluation.json (confusion matrix and misclassified
+test digits), model.pt2 and checkpoint.pt, all rewritten
 atomically after every epoch; ``--resume`` continues from checkpoint.pt and, because every
 epoch's random numbers derive from (seed, epoch) alone, produces the same metrics as a run
 that was never interrupted.
@@ -16,6 +17,7 @@ that was never interrupted.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -37,11 +39,12 @@ from mnist.data import MnistTensors, eval_batches, load_mnist, num_batches, trai
 from mnist.export import export_model
 from mnist.files import atomic_write, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
+# The files the workbook reads are named once, on the reading side.
+from sheetgen.mnist_sheets import GALLERY_SIZE
+from sheetgen.training import EVALUATION_JSON, METRIC_COLUMNS as COLUMNS, METRICS_CSV, SUMMARY_JSON
 
 DEFAULT_RUNS_DIR = Path("output") / "runs"
-COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
-CHECKPOINT, METRICS_CSV, METRICS_JSON = "checkpoint.pt", "metrics.csv", "metrics.json"
-SUMMARY_JSON, MODEL_FILE = "summary.json", "model.pt2"
+CHECKPOINT, METRICS_JSON, MODEL_FILE = "checkpoint.pt", "metrics.json", "model.pt2"
 CHECKPOINT_FORMAT = 1
 
 # Called after each epoch's files are written, with the run dir and all metrics rows so far.
@@ -160,15 +163,35 @@ def _train_epoch(model, optimizer, scheduler, data: MnistTensors, config: TrainC
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
-    """(mean loss per sample, accuracy %) of model on uint8 images, in eval mode."""
+def evaluate(model: torch.nn.Module, images: torch.Tensor,
+             labels: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """(mean loss per sample, accuracy %, predicted digit per image) on uint8 images, in eval
+    mode."""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, predictions = 0.0, 0, []
     for batch, target in eval_batches(images, labels):
         logits = model(batch)
         loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
-        correct += (logits.argmax(1) == target).sum().item()
-    return loss_sum / len(labels), 100 * correct / len(labels)
+        predicted = logits.argmax(1)
+        correct += (predicted == target).sum().item()
+        predictions.append(predicted)
+    return loss_sum / len(labels), 100 * correct / len(labels), torch.cat(predictions)
+
+
+def evaluation_record(epoch: int, images: torch.Tensor, labels: torch.Tensor,
+                      predictions: torch.Tensor) -> dict:
+    """evaluation.json: the confusion matrix and the first misclassified test digits."""
+    labels, predictions = labels.cpu(), predictions.cpu()
+    confusion = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10)
+    wrong = (predictions != labels).nonzero().flatten()[:GALLERY_SIZE].tolist()
+    return {
+        "epoch": epoch,
+        "confusion": confusion.tolist(),
+        "misclassified": [{
+            "index": i, "true": int(labels[i]), "predicted": int(predictions[i]),
+            "pixels": base64.b64encode(images[i].cpu().numpy().tobytes()).decode("ascii"),
+        } for i in wrong],
+    }
 
 
 def cpu_name() -> str:
@@ -276,7 +299,8 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
                   leave=False, disable=not progress, dynamic_ncols=True) as bar:
             train_loss, train_accuracy, lr = _train_epoch(
                 model, optimizer, scheduler, data, config, generator, bar)
-        test_loss, test_accuracy = evaluate(model, data.test_images, data.test_labels)
+        test_loss, test_accuracy, predictions = evaluate(model, data.test_images,
+                                                         data.test_labels)
         seconds = time.perf_counter() - started
         rows.append({
             "epoch": epoch,
@@ -294,6 +318,8 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
         atomic_write(run_dir / CHECKPOINT, lambda temp: torch.save(state, temp))
         export_model(model, run_dir / MODEL_FILE)
         _write_metrics(run_dir, rows, header)
+        write_text(run_dir / EVALUATION_JSON, json.dumps(evaluation_record(
+            epoch, data.test_images, data.test_labels, predictions)) + "\n")
         if on_epoch is not None:
             on_epoch(run_dir, list(rows))
     return RunResult(run_dir=run_dir, config=config, metrics=rows, parameters=parameters)

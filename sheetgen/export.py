@@ -75,6 +75,12 @@ class WorkbookExporter:
         self._spec = None
         self._digest: str | None = None
 
+    @property
+    def spec(self):
+        """The spec the workbook is (or will be) built from."""
+        self.prepare()
+        return self._spec
+
     def prepare(self) -> None:
         """Check the workbook now, before any training time is spent (raises RecordError)."""
         if self._spec is not None:
@@ -100,3 +106,62 @@ class WorkbookExporter:
         report = build_workbook(self._spec, self.path, training=record)
         self._digest = _digest(self.path)
         return report
+
+
+class TrainingExport:
+    """Keeps a workbook's MNIST sheets current while a run trains.
+
+    A workbook that cannot be replaced (locked by a spreadsheet program, read-only folder)
+    does not stop training: the first failure is reported through `warn`, later epochs try
+    again quietly, and finish() writes it at the end or, failing that, beside the run.
+    """
+
+    def __init__(self, workbook: str | Path, warn):
+        self.path = Path(workbook)
+        self._exporter = WorkbookExporter(self.path)
+        self._warn = warn
+        self._failing = False   # the last write failed; warned once
+        self._refused = False   # the workbook changed under us: never write it again
+
+    def start(self) -> None:
+        """Check the workbook before training (raises RecordError for one not to touch)."""
+        self._exporter.prepare()
+
+    def after_epoch(self, run_dir: str | Path) -> None:
+        """Re-render the workbook and the PNG plots from the run dir as it is now."""
+        from sheetgen.files import OutputError
+        from sheetgen.mnist_sheets import write_pngs
+        from sheetgen.training import read_run
+
+        record = read_run(run_dir)
+        write_pngs(record, run_dir)
+        if self._refused:
+            return
+        try:
+            self._exporter.write(record)
+            self._failing = False
+        except EditedWorkbookError as exc:
+            self._refused = True
+            self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
+                       "beside the run at the end")
+        except OutputError as exc:
+            if not self._failing:
+                self._warn(f"warning: {exc}; training goes on, and the workbook is written "
+                           "again after each epoch and at the end")
+            self._failing = True
+
+    def finish(self, run_dir: str | Path) -> str:
+        """Write the workbook a last time; say where the metrics ended up."""
+        from sheetgen.files import OutputError
+        from sheetgen.training import read_run
+
+        record = read_run(run_dir)
+        if not self._refused:
+            try:
+                self._exporter.write(record)
+                return f"workbook {self.path} holds the run's MNIST sheets"
+            except (OutputError, EditedWorkbookError):
+                pass
+        instead = Path(run_dir) / self.path.name
+        build_workbook(self._exporter.spec, instead, training=record)
+        return f"could not write {self.path}; the workbook with the run's MNIST sheets is {instead}"

@@ -30,7 +30,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     if not folder.is_dir():
         raise OutputError(f"cannot write {target}: folder {folder} does not exist")
     try:
-        handle, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        # the temporary name keeps the suffix: torch.export insists on .pt2
+        handle, name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}.",
+                                        suffix=f".tmp{target.suffix}")
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(handle)
