@@ -4,6 +4,11 @@ Run from the repository root (takes about 20-25 minutes on a 2-core CPU)::
 
     python benchmarks/bench_mnist.py --data-dir ../shared/data
 
+Measured on the sandbox's 2-core Intel(R) Xeon(R) Processor @ 2.50GHz, shared with another
+engineer's test runs, torch 2.14.1 CPU: 7,890 parameters; final-epoch test accuracy
+99.49/99.47/99.51% (seeds 0/1/2, mean 99.49%); median 26.5 s per epoch; first 99.4% after a
+median 370 s; 7.5x the seed pipeline (302 img/s before our runs, 171 img/s after).
+
 It trains the default TrainConfig for each seed (runs land in output/bench/, which git ignores),
 then re-creates the seed notebook's pipeline (PIL transforms per sample through a DataLoader,
 batch 512, its 15,654-parameter model, SGD lr 0.1 momentum 0.9) and times it on a few batches

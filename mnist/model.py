@@ -1,4 +1,4 @@
-"""The digit classifier: a 7.6k-parameter CNN with BatchNorm, Dropout and global average pooling.
+"""The digit classifier: a 7,890-parameter CNN with BatchNorm, Dropout and global average pooling.
 
 It takes float images in [0, 1] shaped (N, 1, 28, 28) and returns logits; the MNIST
 normalisation is its first layer, so the trained and the exported model need nothing else.
@@ -6,7 +6,8 @@ Print its table with ``sheetgen mnist summary``.
 
 Why this shape: most of the compute of a CNN on 28x28 images goes where the feature maps are
 large, so only two narrow 3x3 convolutions (8 and 12 channels) see full resolution, a max-pool
-halves the side, and three 16-channel convolutions plus global average pooling do the rest.
+halves the side, and three 16-18-channel convolutions plus global average pooling do the rest
+(the last one is 18 wide because it costs almost nothing at 6x6 and feeds the classifier).
 Unpadded convolutions grow the receptive field to the whole digit without further pooling.
 """
 
@@ -20,11 +21,13 @@ from torch import nn
 
 # MNIST training-set pixel mean and standard deviation (of values in [0, 1]).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-# Output channels of the five 3x3 convolutions; the max-pool sits after the second.
-CHANNELS = (8, 12, 16, 16, 16)
+# Output channels of the five 3x3 convolutions; the max-pool sits after the second. With a
+# last width of 16 (7,578 parameters, dropout 0.05) three seeds ended at 99.52/99.43/99.43%;
+# 18 with dropout 0.03 ended at 99.49/99.47/99.51% (benchmarks/bench_mnist.py).
+CHANNELS = (8, 12, 16, 16, 18)
 POOL_AFTER = 2
 # Dropout only after the pool: on the two full-resolution maps its random masks cost ~15% of
-# a CPU training step (profiled), and regularising 7.6k weights needs little of it.
+# a CPU training step (profiled), and regularising 7.9k weights needs little of it.
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 
@@ -56,7 +59,7 @@ class ConvBlock(nn.Sequential):
 class DigitNet(nn.Sequential):
     """The classifier. Children are the rows of the summary table."""
 
-    def __init__(self, dropout: float = 0.05) -> None:
+    def __init__(self, dropout: float = 0.03) -> None:
         layers: list[tuple[str, nn.Module]] = [("normalize", Normalize())]
         in_channels = IMAGE_SHAPE[0]
         for index, out_channels in enumerate(CHANNELS, start=1):

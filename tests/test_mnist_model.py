@@ -20,8 +20,8 @@ def test_summary_rows_give_shape_parameters_and_receptive_field():
         "conv2": ((12, 24, 24), 5),
         "pool": ((12, 12, 12), 6),
         "conv3": ((16, 10, 10), 10),
-        "conv5": ((16, 6, 6), 18),
-        "gap": ((16, 1, 1), 28),
+        "conv5": ((18, 6, 6), 18),
+        "gap": ((18, 1, 1), 28),
         "classifier": ((10,), 28),
     }
     got = {name: (rows[name].output_shape, rows[name].receptive_field) for name in expected}
