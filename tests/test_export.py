@@ -181,3 +181,26 @@ def test_missing_run_dir(built, tmp_path):
     result = run("export", tmp_path / "nowhere", "--workbook", path)
     assert result.exit_code == 1
     assert result.output == f"Error: run dir {tmp_path / 'nowhere'} does not exist\n"
+
+
+def test_an_interrupted_export_leaves_the_workbook_that_was_there(built, run_dir, monkeypatch):
+    """Ctrl-C halfway through rendering: the old workbook stays, whole, and no temporary."""
+    _, path = built
+    assert run("export", run_dir, "--workbook", path).exit_code == 0
+    before = path.read_bytes()
+
+    from sheetgen.export import WorkbookExporter
+    from sheetgen.training import read_run
+
+    exporter = WorkbookExporter(path)
+    exporter.prepare()  # the check that it is untouched renders it once, uninterrupted
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sheetgen.mnist_sheets._errors_sheet", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        exporter.write(read_run(run_dir))
+    assert path.read_bytes() == before
+    assert openpyxl.load_workbook(path, read_only=True).sheetnames[-1] == RECORD_SHEET
+    assert sorted(p.name for p in path.parent.iterdir()) == ["backprop.xlsx", "runs"]
