@@ -1,6 +1,7 @@
 """Re-make README's pictures of the workbook: build it, render it with LibreOffice, crop pages.
 
-    python docs/render.py          # needs LibreOffice and pdftoppm (poppler-utils)
+    python docs/render.py                          # needs LibreOffice and pdftoppm
+    python docs/render.py output/runs/demo         # also the MNIST sheets of that run
 """
 
 import subprocess
@@ -12,6 +13,7 @@ from PIL import Image
 
 from sheetgen.recalc import to_pdf
 from sheetgen.spec import load_spec
+from sheetgen.training import read_run
 from sheetgen.writer import build_workbook
 
 HERE = Path(__file__).resolve().parent
@@ -25,15 +27,26 @@ PICTURES = [
 ]
 
 
+# pages 9 and 11 of the seed workbook with a run's MNIST sheets: metrics and confusion matrix
+RUN_PICTURES = [
+    ("run", 9, (0.04, 0.05, 0.96, 0.62), "mnist-metrics.png"),
+]
+
+
 def main() -> None:
+    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    pictures = PICTURES + (RUN_PICTURES if run_dir else [])
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
         pdfs = {}
-        for template in sorted({p[0] for p in PICTURES}):
+        for template in sorted({p[0] for p in pictures}):
             book = temp / f"{template}.xlsx"
-            build_workbook(load_spec(ROOT / "templates" / f"{template}.toml"), book)
+            if template == "run":
+                build_workbook(load_spec(), book, training=read_run(run_dir))
+            else:
+                build_workbook(load_spec(ROOT / "templates" / f"{template}.toml"), book)
             pdfs[template] = to_pdf(book, temp)
-        for template, page, (left, top, right, bottom), name in PICTURES:
+        for template, page, (left, top, right, bottom), name in pictures:
             pdf = pdfs[template]
             stem = temp / f"{template}-page{page}"
             subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", "-f", str(page),

@@ -60,8 +60,12 @@ def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
         chart.set_title({"name": f"MNIST {quantity} per epoch", "name_font": {"size": 12}})
         chart.set_x_axis({"name": "epoch", "min": 1, "max": max(1, len(record.metrics)),
                           "major_unit": 1 if len(record.metrics) <= 20 else None})
-        chart.set_y_axis({"name": unit,
-                          "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+        y_axis = {"name": unit,
+                  "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}}
+        if quantity == "accuracy":  # 0 to 100 would flatten the last percent, where it matters
+            lowest = min(min(r["train_accuracy"], r["test_accuracy"]) for r in record.metrics)
+            y_axis.update({"min": 5 * int(lowest // 5), "max": 100})
+        chart.set_y_axis(y_axis)
         chart.set_legend({"position": "bottom"})
         chart.set_size({"width": 620, "height": 340})
         ws.insert_chart(last + 2, 0, chart, {"x_offset": 10 + n * 640, "y_offset": 5})
