@@ -14,6 +14,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
+from sheetgen import __version__
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record
 from sheetgen.spec import load_spec
 from sheetgen.training import TrainingRecord
@@ -46,19 +47,13 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
         again = Path(temp) / path.name
         build_workbook(record.spec, again, training=record.training)
         if package_parts(again) != package_parts(path):
-            made_by = ("" if record.version == _version()
+            made_by = ("" if record.version == __version__
                        else f", or made by sheetgen {record.version}")
             raise EditedWorkbookError(
                 f"{path} has changed since sheetgen wrote it (edited by hand{made_by}); it is "
                 "left as it is. Give another --workbook for the metrics, or rebuild it with "
                 "`sheetgen build`")
     return record
-
-
-def _version() -> str:
-    from sheetgen import __version__
-
-    return __version__
 
 
 class WorkbookExporter:
@@ -122,6 +117,7 @@ class TrainingExport:
         self._warn = warn
         self._failing = False   # the last write failed; warned once
         self._refused = False   # the workbook changed under us: never write it again
+        self._written = False   # the last epoch's record is in the workbook
 
     def start(self) -> None:
         """Check the workbook before training (raises RecordError for one not to touch)."""
@@ -135,11 +131,13 @@ class TrainingExport:
 
         record = read_run(run_dir)
         write_pngs(record, run_dir)
+        self._written = False
         if self._refused:
             return
         try:
             self._exporter.write(record)
             self._failing = False
+            self._written = True
         except EditedWorkbookError as exc:
             self._refused = True
             self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
@@ -155,6 +153,8 @@ class TrainingExport:
         from sheetgen.files import OutputError
         from sheetgen.training import read_run
 
+        if self._written:  # after_epoch already rendered the final state
+            return f"workbook {self.path} holds the run's MNIST sheets"
         record = read_run(run_dir)
         if not self._refused:
             try:

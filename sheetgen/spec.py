@@ -211,13 +211,9 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
         raise SpecError(f"data.targets rows have {len(targets[0])} values but the output "
                         f"layer has {layers[-1].units} units")
 
-    loss = data.get("loss", "half_squared_error")
-    if loss not in LOSSES:
-        raise SpecError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+    loss = _choice(data.get("loss", "half_squared_error"), LOSSES, "loss")
     _check_loss_pairing(loss, layers, targets)
-    reduction = data.get("reduction", "sum")
-    if reduction not in REDUCTIONS:
-        raise SpecError(f"reduction must be one of {', '.join(REDUCTIONS)}, not {reduction!r}")
+    reduction = _choice(data.get("reduction", "sum"), REDUCTIONS, "reduction")
 
     training = _table(data, "training", "")
     _no_unknown_keys(training, _TRAINING_KEYS, "training.")
@@ -271,12 +267,9 @@ def _initialiser(init: dict):
         return None
     _no_unknown_keys(init, _INIT_KEYS, "init.")
     seed = _required(init, "seed", "init.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SpecError(f"init.seed must be a whole number ≥ 0, not {seed!r}")
-    distribution = init.get("distribution", "uniform")
-    if distribution not in DISTRIBUTIONS:
-        raise SpecError(f"init.distribution must be one of {', '.join(DISTRIBUTIONS)}, "
-                        f"not {distribution!r}")
+    _whole(seed, "init.seed", 0)
+    distribution = _choice(init.get("distribution", "uniform"), DISTRIBUTIONS,
+                           "init.distribution")
     scale = init.get("scale", 1.0)
     if not _is_number(scale) or not 0 < scale < math.inf:
         raise SpecError(f"init.scale must be a positive number, not {scale!r}")
@@ -332,12 +325,8 @@ def _layer(raw: Any, index: int, fan_in: int, default_name: str, draw) -> Layer:
         raise SpecError(f"{where} must be a table with units, activation and weights")
     _no_unknown_keys(raw, _LAYER_KEYS, f"{where}.")
     units = _required(raw, "units", f"{where}.")
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise SpecError(f"{where}.units must be a whole number ≥ 1, not {units!r}")
-    activation = raw.get("activation", "sigmoid")
-    if activation not in ACTIVATIONS:
-        raise SpecError(f"{where}.activation must be one of {', '.join(ACTIVATIONS)}, "
-                        f"not {activation!r}")
+    _whole(units, f"{where}.units", 1)
+    activation = _choice(raw.get("activation", "sigmoid"), ACTIVATIONS, f"{where}.activation")
     name = _string(raw.get("name", default_name), f"{where}.name")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in _RESERVED_NAMES:
         raise SpecError(f"{where}.name must start with a letter and hold only letters, digits "
@@ -423,6 +412,18 @@ def _no_unknown_keys(data: dict, known: set[str], prefix: str) -> None:
     if unknown:
         raise SpecError(f"unknown key {prefix}{unknown[0]}; expected one of "
                         f"{', '.join(sorted(known))}")
+
+
+def _whole(value: Any, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SpecError(f"{where} must be a whole number ≥ {minimum}, not {value!r}")
+    return value
+
+
+def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
+    if value not in choices:
+        raise SpecError(f"{where} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _is_number(value: Any) -> bool:

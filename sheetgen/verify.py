@@ -187,23 +187,30 @@ def _verify_rate_sheet(spec, sheet_layout: SheetLayout, learning_rate: float, fo
         return SheetCheck(name, (), (problem,)), None
     notes = [f"{name}: {note}; compared with what the sheet's inputs give" for note in notes]
     rows = spec.iterations + 1
-    columns, differences = [], []
-    for quantity in sheet_layout.quantities:
-        if quantity.key == ("iteration",):
-            continue
-        col = sheet_layout.column_of[quantity.key]
-        cells = [sheet_layout.row(t) for t in range(rows)]
-        column = _Column(name, quantity.label, col, cells, formulas[name])
-        expected = values(trace, quantity.key)
+    cells = [sheet_layout.row(t) for t in range(rows)]
+    columns, first = _compare_columns(
+        name, [(q.label, sheet_layout.column_of[q.key], cells, values(trace, q.key))
+               for q in sheet_layout.quantities if q.key != ("iteration",)],
+        formulas, cached, recalculated, tolerance)
+    return SheetCheck(name, columns, first, tuple(notes)), trace
+
+
+def _compare_columns(name, columns, formulas, cached, recalculated, tolerance):
+    """Each (title, col, rows, expected) column's check, and the first differing cell.
+
+    The first differing cell in (row, column) order is where the difference starts: columns
+    run in dependency order and every row depends only on the rows above.
+    """
+    checks, differences = [], []
+    for title, col, rows, expected in columns:
+        column = _Column(name, title, col, rows, formulas[name])
         check, first = column.compare(recalculated[name], expected, cached and cached[name],
                                       tolerance)
-        columns.append(check)
+        checks.append(check)
         if first is not None:
             differences.append(first)
-    # The first differing cell in (row, column) order is where the difference starts: columns
-    # run in dependency order and every row depends only on the rows above.
     differences.sort(key=lambda d: _row_col(d.cell))
-    return SheetCheck(name, tuple(columns), tuple(differences[:1]), tuple(notes)), trace
+    return tuple(checks), tuple(differences[:1])
 
 
 def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) -> SheetCheck:
@@ -225,17 +232,13 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
         reached.append(NEVER if updates is None else updates)
     header = recalculated[name][L.OVERVIEW_TABLE_HEADER_ROW] if len(
         recalculated[name]) > L.OVERVIEW_TABLE_HEADER_ROW else ()
-    columns, differences = [], []
-    for col, expected in enumerate((etas, finals, reached)):
-        title = header[col] if col < len(header) and header[col] else f"column {col + 1}"
-        column = _Column(name, str(title), col, rows, formulas[name])
-        check, first = column.compare(recalculated[name], expected, cached and cached[name],
-                                      tolerance)
-        columns.append(check)
-        if first is not None:
-            differences.append(first)
-    differences.sort(key=lambda d: _row_col(d.cell))
-    return SheetCheck(name, tuple(columns), tuple(differences[:1]))
+    titles = [str(header[col]) if col < len(header) and header[col] else f"column {col + 1}"
+              for col in range(3)]
+    columns, first = _compare_columns(
+        name, [(titles[col], col, rows, expected)
+               for col, expected in enumerate((etas, finals, reached))],
+        formulas, cached, recalculated, tolerance)
+    return SheetCheck(name, columns, first)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ per learning rate, and a hidden record of the spec it was built from.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,19 +142,14 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
             ws.write(row, 11, line)
             row += 1
         row += 1
-    ws.insert_image(3, 1, "network.png", {"image_data": _png_stream(spec), "object_position": 3})
+    ws.insert_image(3, 1, "network.png", {"image_data": io.BytesIO(network_png(spec)),
+                                              "object_position": 3})
 
 
 def _print_on_one_page(ws) -> None:
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 1)
-
-
-def _png_stream(spec: NetworkSpec):
-    import io
-
-    return io.BytesIO(network_png(spec))
 
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
