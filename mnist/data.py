@@ -168,13 +168,17 @@ def train_batches(
     labels: torch.Tensor,
     batch_size: int,
     generator: torch.Generator,
-    augment: dict,
+    augment: dict | None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of shuffled, augmented float batches; the last batch may be smaller."""
+    """One epoch of shuffled float batches, augmented by ``random_affine(**augment)`` unless
+    augment is None; the last batch may be smaller."""
     order = torch.randperm(len(labels), generator=generator, device=generator.device)
     for start in range(0, len(labels), batch_size):
         index = order[start : start + batch_size]
-        yield random_affine(to_float(images[index]), generator, **augment), labels[index]
+        batch = to_float(images[index])
+        if augment is not None:
+            batch = random_affine(batch, generator, **augment)
+        yield batch, labels[index]
 
 
 def eval_batches(

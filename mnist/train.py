@@ -130,21 +130,40 @@ def _epoch_generators(seed: int, epoch: int, device: torch.device) -> torch.Gene
     return torch.Generator(device=device).manual_seed(data_seed)
 
 
-def _train_epoch(model, optimizer, scheduler, data: MnistTensors, config: TrainConfig,
-                 generator: torch.Generator, bar) -> tuple[float, float, float]:
-    """One pass over the augmented training set: (mean loss, accuracy %, last lr)."""
-    model.train()
-    augment = dict(
+def augmentation(config: TrainConfig, epoch: int) -> dict | None:
+    """random_affine's ranges for this epoch, or None for the final clean epochs."""
+    if epoch > config.epochs - config.clean_epochs:
+        return None
+    return dict(
         max_rotation_degrees=config.max_rotation_degrees,
         max_scale_change=config.max_scale_change,
         max_translation=config.max_translation,
     )
+
+
+def optimizer_and_schedule(model: torch.nn.Module, config: TrainConfig,
+                           train_count: int) -> tuple[torch.optim.SGD, OneCycleLR]:
+    """SGD with Nesterov momentum and its OneCycle schedule over the whole run."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                nesterov=True, weight_decay=config.weight_decay)
+    scheduler = OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+                           steps_per_epoch=num_batches(train_count, config.batch_size),
+                           pct_start=config.warmup_fraction, cycle_momentum=False)
+    return optimizer, scheduler
+
+
+def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict | None,
+                batch_size: int, generator: torch.Generator, bar=None) -> tuple[float, float, float]:
+    """One pass over data's training set, augmented by random_affine(**augment) unless augment
+    is None: (mean loss, accuracy %, last lr). bar, if given, is a tqdm bar to advance.
+    benchmarks/bench_mnist.py times this function."""
+    model.train()
     device = data.train_labels.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     lr = optimizer.param_groups[0]["lr"]
-    batches = train_batches(data.train_images, data.train_labels, config.batch_size, generator, augment)
+    batches = train_batches(data.train_images, data.train_labels, batch_size, generator, augment)
     for step, (images, labels) in enumerate(batches):
         logits = model(images)
         loss = F.cross_entropy(logits, labels)  # logits in, mean over the batch out
@@ -156,6 +175,8 @@ def _train_epoch(model, optimizer, scheduler, data: MnistTensors, config: TrainC
         loss_sum += loss.detach() * len(labels)
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
+        if bar is None:
+            continue
         bar.update(len(labels))
         if step % 25 == 0:  # reading values syncs an accelerator: not every step
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{100 * correct.item() / seen:.2f}%")
@@ -273,12 +294,7 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
 
     torch.manual_seed(config.seed)  # the initial weights
     model = DigitNet(config.dropout).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=True, weight_decay=config.weight_decay)
-    steps_per_epoch = num_batches(len(data.train_labels), config.batch_size)
-    scheduler = OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
-                           steps_per_epoch=steps_per_epoch, pct_start=config.warmup_fraction,
-                           cycle_momentum=False)
+    optimizer, scheduler = optimizer_and_schedule(model, config, len(data.train_labels))
     rows: list[dict] = []
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -297,8 +313,9 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
         started = time.perf_counter()
         with tqdm(total=len(data.train_labels), desc=f"epoch {epoch}/{config.epochs}", unit="img",
                   leave=False, disable=not progress, dynamic_ncols=True) as bar:
-            train_loss, train_accuracy, lr = _train_epoch(
-                model, optimizer, scheduler, data, config, generator, bar)
+            train_loss, train_accuracy, lr = train_epoch(
+                model, optimizer, scheduler, data, augmentation(config, epoch),
+                config.batch_size, generator, bar)
         test_loss, test_accuracy, predictions = evaluate(model, data.test_images,
                                                          data.test_labels)
         seconds = time.perf_counter() - started

@@ -45,8 +45,10 @@ def write_tiny_mnist(root: Path) -> Path:
 
 
 def tiny_config(data_dir: Path, out: Path, **changes) -> TrainConfig:
-    """A run that takes a second or two: 2 epochs of 4 batches, on the CPU, no download."""
-    settings = dict(data_dir=data_dir, out=out, epochs=2, batch_size=64, device="cpu", download=False)
+    """A run that takes a second or two: 2 epochs of 4 batches, on the CPU, no download; the
+    first epoch augmented, the second clean, so a resumed run crosses from one to the other."""
+    settings = dict(data_dir=data_dir, out=out, epochs=2, clean_epochs=1, batch_size=64,
+                    device="cpu", download=False)
     return TrainConfig(**{**settings, **changes})
 
 

@@ -87,6 +87,13 @@ def test_batches_cover_the_epoch_once_in_shuffled_order():
         torch.testing.assert_close(x[:, 0, 14, 14] * 255, y.float(), rtol=0, atol=1e-3)
 
 
+def test_batches_without_augmentation_are_the_images_as_they_are():
+    images = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(6)
+    for x, y in train_batches(images, labels, 4, torch.Generator().manual_seed(0), None):
+        assert torch.equal(x, images[y].float() / 255)
+
+
 def test_default_data_dir_follows_xdg_cache_home(monkeypatch, tmp_path):
     monkeypatch.setattr(data.sys, "platform", "linux")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

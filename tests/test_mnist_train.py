@@ -96,6 +96,21 @@ def test_interrupted_then_resumed_run_equals_the_uninterrupted_one(mnist_run, mn
     assert without_time(resumed.metrics) == without_time(result.metrics)  # same seed, same numbers
 
 
+def test_only_the_epochs_before_the_clean_ones_are_augmented(mnist_data_dir, tmp_path, monkeypatch):
+    import mnist.data
+
+    augmented_batches, per_epoch = [], []
+    real_affine = mnist.data.random_affine
+    monkeypatch.setattr(mnist.data, "random_affine",
+                        lambda *args, **kw: augmented_batches.append(1) or real_affine(*args, **kw))
+    on_epoch = lambda run_dir, rows: per_epoch.append(len(augmented_batches))  # noqa: E731
+    train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, clean_epochs=2), on_epoch, progress=False)
+    assert per_epoch == [4, 4, 4]  # 4 batches in epoch 1, none in epochs 2 and 3
+    per_epoch.clear(), augmented_batches.clear()
+    train(tiny_config(mnist_data_dir, tmp_path / "all", epochs=2, clean_epochs=5), on_epoch, progress=False)
+    assert per_epoch == [0, 0]  # more clean epochs than epochs: every epoch is clean
+
+
 def test_resuming_a_finished_run_trains_nothing(mnist_run, mnist_data_dir):
     result, _ = mnist_run
     calls = []
@@ -114,3 +129,8 @@ def test_resume_refuses_changed_settings(mnist_run, mnist_data_dir):
     result, _ = mnist_run
     with pytest.raises(MnistError, match="lr 0.5"):
         train(tiny_config(mnist_data_dir, result.run_dir, resume=True, lr=0.5), progress=False)
+
+
+def test_negative_clean_epochs_are_refused(mnist_data_dir, tmp_path):
+    with pytest.raises(MnistError, match="clean epochs must be 0 or more, got -1"):
+        tiny_config(mnist_data_dir, tmp_path / "run", clean_epochs=-1)
