@@ -104,15 +104,18 @@ class SeedPipeline:
 
 
 class OurPipeline:
-    """mnist.train's epoch loop with the default settings, timed on a slice of the training set."""
+    """mnist.train's epoch loop, timed on a slice of the training set.
 
-    def __init__(self, data_dir: Path, images: int) -> None:
-        self.config = TrainConfig(data_dir=data_dir)
-        data = load_mnist(data_dir, torch.device("cpu"), download=False)
+    Default settings and model unless told otherwise (bench_mnist_step.py compares variants).
+    """
+
+    def __init__(self, data: MnistTensors, images: int, model: nn.Module | None = None,
+                 config: TrainConfig | None = None) -> None:
+        self.config = config or TrainConfig()
         self.slice = MnistTensors(data.train_images[:images], data.train_labels[:images],
                                   data.test_images, data.test_labels)
         torch.manual_seed(0)
-        self.model = DigitNet(self.config.dropout)
+        self.model = model if model is not None else DigitNet(self.config.dropout)
         self.optimizer, self.scheduler = optimizer_and_schedule(self.model, self.config, len(data.train_labels))
         self.generator = torch.Generator().manual_seed(0)
 
@@ -144,7 +147,8 @@ def steal_since(start: tuple[int, int] | None) -> str:
 
 def paired_throughput(data_dir: Path, rounds: int, seed_batches: int, our_images: int) -> None:
     """Print both pipelines' speed measured in alternating bursts, and the median ratio."""
-    seed, ours = SeedPipeline(data_dir), OurPipeline(data_dir, our_images)
+    data = load_mnist(data_dir, torch.device("cpu"), download=False)
+    seed, ours = SeedPipeline(data_dir), OurPipeline(data, our_images)
     seed.speed(2), ours.speed()  # warm-up: first-call allocations, thread pools
     ratios, seed_speeds, our_speeds = [], [], []
     before = cpu_times()

@@ -33,7 +33,7 @@ class TrainConfig:
     # 938 optimiser steps per epoch: the small network underfits, and twice the steps of batch
     # 128 ended higher (three seeds, one thread each: 99.47/99.56/99.54% against 99.48/99.50/
     # 99.49%; within seed noise, but the benchmark's two-thread runs agreed: 99.48/99.55/
-    # 99.54%) at 14% fewer images per second (2,357 against 2,735 on 2 cores,
+    # 99.54%) at 3% fewer images per second (1,941 against 2,009 on 2 cores,
     # benchmarks/bench_mnist_step.py).
     batch_size: int = 64
     # Peak learning rate of the OneCycle schedule (SGD, Nesterov momentum). Seed 0 of the

@@ -27,9 +27,9 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CHANNELS = (8, 12, 16, 16, 18)
 POOL_AFTER = 2
 # Dropout once, on the last block's 6x6 maps. Drawing its random masks is not free on a CPU:
-# with dropout on all three blocks after the pool, a batch-128 step ran at 2,228 against 2,735
-# img/s (benchmarks/bench_mnist_step.py, 2 cores; at batch 64 the gap drowned in noise), and
-# it bought no accuracy: with it on the last block alone three seeds ended at 99.48/99.50/
+# with dropout on all three blocks after the pool, the training loop ran at 1,674 against
+# 1,941 img/s at batch 64 (benchmarks/bench_mnist_step.py, 2 cores, median of 5), and it
+# bought no accuracy: with it on the last block alone three seeds ended at 99.48/99.50/
 # 99.49% (batch 128, plus two clean epochs, see config.py), against 99.49/99.47/99.51%.
 # The network underfits; it needs little regularising.
 IMAGE_SHAPE = (1, 28, 28)
