@@ -24,8 +24,9 @@ Run it on an otherwise idle machine. It leaves OpenMP's wait policy as the user'
 mnist train` gets it (libgomp's default: idle threads spin a little, then sleep). On a 2-core
 machine shared with other work, spinning threads made epochs vary from 20 s to 110 s; there,
 run it with OMP_WAIT_POLICY=PASSIVE, which both pipelines then share. PASSIVE costs the small
-model dearly on an idle machine (batch 64, 2 threads, the training loop timed twice each way,
-interleaved: 1,876 and 1,537 against 2,428 and 2,593 img/s), so it is not the default here.
+model dearly: `OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_mnist_step.py` and then the
+same without it measured the default model at batch 64 at 1,087 against 1,568 img/s (medians
+of 3, 2 threads, one run after the other), so it is not the default here.
 """
 
 from __future__ import annotations
