@@ -84,7 +84,7 @@ def check_workbook(path: str | Path) -> CheckReport:
             raise CheckError(f"{path} has formulas without cached values, so it must be "
                              f"recalculated first: {exc}") from None
         recalculated = True
-    tables, skipped = find_tables(values)
+    tables, skipped = find_tables(values, formulas)
     usable = []
     for table in tables:
         if table.missing:

@@ -16,11 +16,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_cell
 
 from sheetgen.check.autograd import autograd_rows
+from sheetgen.check.refs import references
 from sheetgen.check.tables import Table
 from sheetgen.compare import as_number, relative_errors
 from sheetgen.quantities import Key, columns as canonical_columns, label as canonical_label
@@ -52,6 +54,7 @@ class ColumnFinding:
     mistake: str | None = None      # what the catalogue recognised, or None
     follows_from: str | None = None  # the column whose mistake this one carries
     reason: str | None = None       # why a column was not checked
+    unchecked: list[str] = field(default_factory=list)  # cells that could not be recomputed
     order: tuple = field(default=(), repr=False)  # where the mistake sits in dependency order
 
 
@@ -66,6 +69,8 @@ class TableFinding:
     shape: str                      # "2-2-2"
     constants: dict[str, str]       # label -> "0.5 (Sheet1!B2)", for constants not in columns
     columns: list[ColumnFinding]
+    typed: bool = False             # typed numbers, no formulas: judged at their rounding
+    precision: float | None = None  # typed numbers' typical relative rounding
 
     @property
     def mistakes(self) -> list[ColumnFinding]:
@@ -77,8 +82,13 @@ class TableFinding:
         return mistakes[0] if mistakes else None
 
     @property
+    def unchecked(self) -> list[ColumnFinding]:
+        return [c for c in self.columns if c.status == "not checked"]
+
+    @property
     def ok(self) -> bool:
-        return not self.mistakes
+        """Right throughout: no mistake, and every column could be checked."""
+        return not self.mistakes and not self.unchecked
 
 
 def _shift(base: np.ndarray, offset) -> np.ndarray:
@@ -181,25 +191,95 @@ class _Evaluator:
                                    (self.rows,)).astype(np.float64)
 
 
+def _half_units(raw: list) -> np.ndarray:
+    """Half a unit in the last digit each typed number shows (0.506875 gives 5e-7): how far the
+    typed value may be from what it stands for."""
+    out = np.zeros(len(raw))
+    for i, value in enumerate(raw):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
+            out[i] = 0.5 * 10.0 ** exponent if isinstance(exponent, int) else 0.0
+    return out
+
+
+def typed_precision(table: Table, values: Grid) -> float:
+    """The typical relative rounding of a typed table's computed numbers (median of half a
+    unit in the last digit over the value): 1e-6 for numbers typed to six digits."""
+    ratios = []
+    for key, col in table.columns.items():
+        if key[0] in _CONSTANT_KINDS:
+            continue
+        for r in table.rows[1:]:
+            value = as_number(cell(values, r, col))
+            if math.isfinite(value) and value != 0:
+                ratios.append(_half_units([value])[0] / abs(value))
+    return float(np.median(ratios)) if ratios else 0.0
+
+
+def _rounding_bound(evaluate: Callable, source: dict[Key, np.ndarray],
+                    halves: dict[Key, np.ndarray], keys) -> np.ndarray | dict:
+    """How far a value computed from typed numbers can move when each of them moves within its
+    rounding: the sum over the numbers it reads of |change| when that one moves by its half
+    unit (a first-order bound, one evaluation per number read)."""
+    base = evaluate(source)
+    bound = None
+    for key in keys:
+        if key not in halves or not halves[key].any():
+            continue
+        moved = dict(source)
+        moved[key] = source[key] + halves[key]
+        with np.errstate(all="ignore"):
+            change = evaluate(moved)
+            if isinstance(base, dict):
+                change = {k: np.abs(change[k] - base[k]) for k in base}
+                bound = change if bound is None else {k: bound[k] + change[k] for k in base}
+            else:
+                change = np.abs(change - base)
+                bound = change if bound is None else bound + change
+    if bound is None:
+        return {k: np.zeros_like(v) for k, v in base.items()} if isinstance(base, dict) \
+            else np.zeros_like(base)
+    return bound
+
+
 def diagnose(table: Table, values: Grid, formulas: Grid,
              tolerance: float = CHECK_TOLERANCE) -> TableFinding:
-    """Check every column of a table that find_tables recognised (with all its constants)."""
+    """Check every column of a table that find_tables recognised (with all its constants).
+
+    A cell is wrong when it disagrees with what its own inputs (the sheet's values of what it
+    is made of) give; a cell that agrees with its inputs but not with autograd's recomputation
+    of the row carries a mistake made upstream and "follows". In a table of typed numbers both
+    comparisons allow for the rounding of the numbers typed.
+    """
     n = len(table.rows)
     raw = {key: [cell(values, r, col) for r in table.rows] for key, col in table.columns.items()}
     source = {key: np.array([as_number(v) for v in cells]) for key, cells in raw.items()}
     for key, constant in table.constants.items():
         source[key] = np.full(n, constant.value)
+    halves: dict[Key, np.ndarray] = {}
+    if table.typed:
+        for key in table.columns:
+            if key[0] not in _CONSTANT_KINDS:
+                halves[key] = _half_units(raw[key])
+                if key[0] == "w":
+                    halves[key][0] = 0.0   # the initial weights are given exactly
     evaluator = _Evaluator(table, source)
-    reference = autograd_rows(table.spec, lambda k: source[k])
     has_eta = ("eta",) in source
-    for key in table.columns:
-        if key[0] == "w" and has_eta:
-            with np.errstate(all="ignore"):
-                reference[key] = (_shift(source[key], -1) - source[("eta",)]
-                                  * _shift(reference[("grad_w", *key[1:])], -1))
-        elif key[0] in _CONSTANT_KINDS:
-            reference[key] = np.full(n, source[key][0])
 
+    def reference_of(src: dict[Key, np.ndarray]) -> dict[Key, np.ndarray]:
+        ref = autograd_rows(table.spec, lambda k: src[k])
+        for key in table.columns:
+            if key[0] == "w" and has_eta:
+                with np.errstate(all="ignore"):
+                    ref[key] = (_shift(src[key], -1) - src[("eta",)]
+                                * _shift(ref[("grad_w", *key[1:])], -1))
+            elif key[0] in _CONSTANT_KINDS:
+                ref[key] = np.full(n, src[key][0])
+        return ref
+
+    reference = reference_of(source)
+    if table.typed:
+        reference_bound = _rounding_bound(reference_of, source, halves, list(halves))
     rank = _ranks(table)
     findings: dict[Key, ColumnFinding] = {}
     deps: dict[Key, set[Key]] = {}
@@ -220,18 +300,30 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         global_errors = relative_errors(got, reference[key])
         local_errors = relative_errors(got, local)
         right = global_errors <= tolerance
-        mistake = checked & ~right & (local_errors > tolerance) & ~np.isnan(local)
-        follows = checked & ~right & ~mistake
-        finding.cells = int(checked.sum())
-        finding.largest_error = float(global_errors[checked].max()) if checked.any() else 0.0
+        wrong_here = local_errors > tolerance
+        if table.typed:
+            own = halves.get(key, np.zeros(n))
+            local_bound = _rounding_bound(lambda src: _Evaluator(table, src).value(key),
+                                          source, halves, {k for k, _ in record})
+            with np.errstate(invalid="ignore"):
+                right |= (np.abs(got - reference[key])
+                          <= 2 * (own + reference_bound[key]) + 1e-15)
+                wrong_here &= np.abs(got - local) > 2 * (own + local_bound) + 1e-15
+        unreadable = checked & (np.isnan(got) | np.isnan(local))
+        mistake = checked & wrong_here & ~np.isnan(local) & ~np.isnan(got)
+        follows = checked & ~right & ~mistake & ~unreadable
+        finding.cells = int((checked & ~unreadable).sum())
+        finite = global_errors[checked & ~unreadable]
+        finding.largest_error = float(finite.max()) if finite.size else 0.0
         if mistake.any():
             rows = np.flatnonzero(mistake)
             first = int(rows[0])
             finding.status = "wrong"
             finding.wrong_cells = len(rows)
             _describe_cell(finding, table, first, raw[key][first], formulas, float(local[first]))
-            finding.mistake = _explain(table, evaluator, key, record, rows, got,
-                                       finding.formula, tolerance)
+            finding.mistake = (_eta_reference_mistake(table, key, first, formulas)
+                               or _explain(table, evaluator, key, record, rows, got,
+                                           finding.formula, tolerance))
             origin = first - 1 if key[0] == "w" else first
             finding.order = (origin, _STAGES[key[0]], rank[key])
         elif follows.any():
@@ -240,6 +332,15 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             affected[key] = first
             _describe_cell(finding, table, first, raw[key][first], formulas,
                            float(reference[key][first]))
+        elif unreadable.any():
+            cells = [table.cell(table.rows[i], key) for i in np.flatnonzero(unreadable)]
+            finding.status = "not checked"
+            finding.unchecked = cells
+            bad_here = [c for c, i in zip(cells, np.flatnonzero(unreadable)) if np.isnan(got[i])]
+            finding.reason = (
+                f"{_count_cells(cells)} could not be recomputed ("
+                + (f"{bad_here[0]} holds {_shown(raw[key][int(np.flatnonzero(unreadable)[0])])}"
+                   if bad_here else "what they are made of is not a number") + ")")
     mistakes = sorted((f for f in findings.values() if f.status == "wrong"),
                       key=lambda f: f.order)
     for key, first in affected.items():
@@ -247,8 +348,45 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         cause = next((f for f in mistakes if f.key in upstream), None)
         findings[key].follows_from = cause.label if cause else None
     constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
+    precision = typed_precision(table, values) if table.typed else None
     return TableFinding(table.sheet, table.header_row + 1, table.rows[0] + 1,
-                        table.rows[-1] + 1, table.shape, constants, list(findings.values()))
+                        table.rows[-1] + 1, table.shape, constants, list(findings.values()),
+                        typed=table.typed, precision=precision)
+
+
+def _count_cells(cells: list[str]) -> str:
+    shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
+    return f"{len(cells)} cell{'s' if len(cells) > 1 else ''} ({shown})"
+
+
+def _shown(value) -> str:
+    return "nothing" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -> str | None:
+    """A weight update that reads η from another cell than the table's η: most often a
+    relative reference (G31) where an absolute one ($G$31) belongs, drifting down the rows."""
+    if key[0] != "w" or table.eta_reference is None:
+        return None
+    eta = table.eta_reference
+    row = table.rows[index]
+    above = table.rows[index - 1] if index else None
+    grad_col = table.columns.get(("grad_w", *key[1:]))
+    refs = references(cell(formulas, row, table.columns[key]))
+    others = [r for r in refs if not (r.sheet in (None, table.sheet) and r.row == above
+                                      and r.col in (table.columns[key], grad_col))]
+    if len(others) != 1:
+        return None
+    ref = others[0]
+    if (ref.sheet, ref.row, ref.col) == (eta.sheet, eta.row, eta.col):
+        return None
+    name = table.constants[("eta",)].label if ("eta",) in table.constants else "η"
+    drift = ""
+    if not ref.absolute_row:
+        drift = (f": a relative reference ({ref.text}) that moves down the rows, where the "
+                 f"absolute {eta.text} belongs")
+    return (f"multiplies the gradient by {xl_rowcol_to_cell(ref.row, ref.col)} where η "
+            f"({name}, {eta.text}) belongs{drift}")
 
 
 def _describe_cell(finding, table, index, raw, formulas, expected):

@@ -20,8 +20,11 @@ HINT = ("check looks for a header row with the weights w1, w2, … and E_total (
         "learning rate in a cell labelled η, eta, lr or learning rate")
 
 _LOSS = r"(?:e|etotal|etot|error|loss|totalerror)"
+# η as people type it: the Greek letter, its name, "lr", "learning rate", "n" (η's look-alike),
+# "ͷ" (U+0377, which some fonts draw like η), and combinations such as "learning rate: η".
+_ETA = r"(?:η|ͷ|eta|lr|α|alpha|learningrate|learningrate(?:η|ͷ|eta|lr|α|alpha))"
 _PATTERNS = [
-    (r"(?:η|eta|lr|α|alpha|learningrate|learningrateη|learningrate\w)", lambda m: ("eta",)),
+    (_ETA, lambda m: ("eta",)),
     (r"(?:i|x|in|input)(\d+)", lambda m: ("input", 0, int(m[1]) - 1)),
     (r"(?:t|target|y|tgt)(\d+)", lambda m: ("target", 0, int(m[1]) - 1)),
     (r"w(\d+)", lambda m: ("w#", int(m[1]))),
@@ -32,11 +35,12 @@ _PATTERNS = [
     (rf"(?:δ|delta|d{_LOSS}/d(?:net)?)([ho])(\d+)",
      lambda m: ("delta", _layer(m[1]), 0, int(m[2]) - 1)),
     (rf"d{_LOSS}/d(?:a|out)([ho])(\d+)", lambda m: ("grad_act", _layer(m[1]), 0, int(m[2]) - 1)),
-    (rf"(?:d{_LOSS}/dw|gradw|gw)(\d+)", lambda m: ("grad_w#", int(m[1]))),
+    # ∂E/∂w1, dE/dw1, ∂E_total/∂W1, ∂E∂W1, δE_tot/δw1, E∂w1, Etotaldw1, dw1, grad_w1
+    (rf"(?:(?:[dδ]?{_LOSS}/?)?[dδ]w|gradw|gw)(\d+)", lambda m: ("grad_w#", int(m[1]))),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), make) for pattern, make in _PATTERNS]
 # "η = 0.5" written in one cell
-_INLINE_ETA = re.compile(r"\s*(?:η|eta|lr|α|alpha|learning\s*rate)\s*(?:\(η\))?\s*[=:]\s*"
+_INLINE_ETA = re.compile(r"\s*(?:η|ͷ|eta|lr|α|alpha|learning[\s_]*rate)\s*(?:\(η\))?\s*[=:]\s*"
                          r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\Z", re.I)
 
 
@@ -45,9 +49,11 @@ def _layer(letter: str) -> int:
 
 
 def normalise(text: str) -> str:
-    """Lower case, without spaces, underscores, brackets or multiplication dots; ∂ as d."""
+    """Lower case, without spaces, underscores, brackets, multiplication dots, or a trailing
+    "=" or ":" (a label that points at the value beside it); ∂ as d."""
     text = text.strip().lower().replace("∂", "d").replace("𝜕", "d")
-    return re.sub(r"[\s_()\[\]{}·*:,']", "", text)
+    text = re.sub(r"[\s_()\[\]{}·*,']", "", text)
+    return re.sub(r"^(.*?)[=:]*$", r"\1", text).replace(":", "")
 
 
 def parse_label(value) -> tuple | None:
@@ -55,6 +61,8 @@ def parse_label(value) -> tuple | None:
     if not isinstance(value, str) or not value.strip() or len(value) > 40:
         return None
     text = normalise(value)
+    if text == "n" and "=" in value:   # "n = ": η typed without a Greek keyboard
+        return ("eta",)
     for pattern, make in _COMPILED:
         match = pattern.match(text)
         if match:

@@ -1,22 +1,34 @@
-"""Finding the training tables of a hand-made workbook by their labels.
+"""Finding the training tables of a hand-made workbook, read through their formulas first.
 
 A table is a header row that names the weights (w1, w2, …) and something computed from them
-(E_total, ∂E/∂w1, …), followed by one row per iteration for as long as the first weight's
-column has something in it. The header may sit on any row, several tables may share a sheet,
-and a workbook may have several sheets. η, the inputs and the targets are columns of the table
-when the sheet repeats them on every row, or else labelled cells elsewhere: the value to the
-right of the label, or else below it; the nearest such label above the table wins, then one
-anywhere on the sheet, then one on another sheet.
+(E_total, ∂E/∂w1, …), followed by one row per iteration for as long as the rows are training
+steps: the first weight's column holds a number, no text interrupts the columns, and (where the
+table has formulas) the filled-down formulas keep their pattern; a table of typed numbers ends
+where the weights stop following from the row above.
+
+The constants a table uses are found the way its own formulas find them:
+- η is what the weight updates multiply the gradient by (=E33-$G$31*X33: η is G31), on any
+  sheet the formulas point to; a table of typed numbers takes η from a labelled cell above it
+  (η =, eta, lr, learning rate, ͷ, n =, …; the value right of the label, a few cells along, or
+  below it), else from the numbers (w_next = w − η·g);
+- inputs and targets are table columns, or the cells the forward and loss formulas read (chosen
+  among those by the numbers they give), or labelled cells above the table.
+A constant is never taken from another sheet, or from below the table, unless the table's own
+formulas reference it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from sheetgen.check.labels import inline_learning_rate, parse_label
+from sheetgen.check.refs import Reference, literals, references, shape
 from sheetgen.compare import as_number
 from sheetgen.quantities import Key, weight_number
 from sheetgen.reading import Grid, cell
@@ -26,15 +38,18 @@ from sheetgen.spec import NetworkSpec, spec_from_dict
 MIN_WEIGHTS = 4
 _COMPUTED = {"E_total", "grad_w#", "E", "delta", "net", "act", "grad_act"}
 _CONSTANT_KINDS = ("eta", "input", "target")
+# How far right of a label its value may sit (a merged label cell spans a few columns).
+_LABEL_REACH = 4
 
 
 @dataclass(frozen=True)
 class Constant:
-    """η, an input or a target read from one labelled cell."""
+    """η, an input or a target: its value and where it comes from."""
 
     value: float
-    cell: str    # "Sheet1!B3"
+    cell: str    # "Sheet1!B3", or a description ("typed into the update formulas")
     label: str
+    source: str = "label"   # "formula" (the table's formulas read it), "label", "numbers"
 
 
 @dataclass
@@ -49,6 +64,8 @@ class Table:
     constants: dict[Key, Constant]       # η, inputs, targets not given as columns
     spec: NetworkSpec                    # the table's shape (weights are placeholders)
     missing: list[str] = field(default_factory=list)  # what could not be found
+    typed: bool = False                  # its computed columns hold typed numbers
+    eta_reference: Reference | None = None   # the cell the weight updates read η from
 
     def cell(self, row: int, key: Key) -> str:
         """A1 reference of a column's cell on a 0-based sheet row."""
@@ -69,19 +86,27 @@ class Skipped:
     reason: str
 
 
-def find_tables(values: dict[str, Grid]) -> tuple[list[Table], list[Skipped]]:
-    """Every training table of a workbook, read from its values (labels are constants).
+def find_tables(values: dict[str, Grid], formulas: dict[str, Grid] | None = None
+                ) -> tuple[list[Table], list[Skipped]]:
+    """Every training table of a workbook.
+
+    Args:
+        values: each sheet's cached values (labels are constants, so they are here too).
+        formulas: each sheet's formulas; without them (read_history) constants come from
+            labels and numbers only.
 
     Returns:
         The tables in sheet order, top to bottom, and the header rows that were skipped, with
         why (for the message when nothing is found).
     """
+    formulas = formulas or {}
     labels = {name: _labels(grid) for name, grid in values.items()}
     found: list[tuple[str, int, dict[Key, int], dict[Key, str]]] = []
-    for name, grid in values.items():
+    for name in values:
         by_row: dict[int, list[tuple[int, Key, str]]] = {}
         for (r, c), (key, text) in labels[name].items():
-            by_row.setdefault(r, []).append((c, key, text))
+            if inline_learning_rate(text) is None:   # "η = 0.1" is a value, not a column
+                by_row.setdefault(r, []).append((c, key, text))
         for r in sorted(by_row):
             for segment in _segments(sorted(by_row[r])):
                 kinds = {key[0] for _, key, _ in segment}
@@ -89,21 +114,20 @@ def find_tables(values: dict[str, Grid]) -> tuple[list[Table], list[Skipped]]:
                 if weights >= MIN_WEIGHTS and kinds & _COMPUTED:
                     found.append((name, r, {key: c for c, key, _ in segment},
                                   {key: text for _, key, text in segment}))
-    for name, r, cols, _ in found:
+    tables, skipped = [], []
+    for name, r, cols, texts in found:
+        grid, fgrid = values[name], formulas.get(name, [])
         # η or an input labelled in the header row but with nothing below it is a labelled
         # value beside the table, not a column of it
         for key in [k for k in cols if k[0] in _CONSTANT_KINDS]:
-            if cell(values[name], r + 1, cols[key]) is None:
+            if cell(grid, r + 1, cols[key]) is None:
                 del cols[key]
-    occupied = {(name, r, c) for name, r, cols, _ in found for c in cols.values()}
-    tables, skipped = [], []
-    for name, r, cols, texts in found:
-        rows = _body(values[name], r, cols)
+        rows = _body(grid, fgrid, r, cols)
         if not rows:
             skipped.append(Skipped(name, r, "no rows of numbers below the header"))
             continue
         try:
-            table = _table(name, r, rows, cols, texts, labels, values, occupied)
+            table = _table(name, r, rows, cols, texts, labels[name], values, formulas)
         except ValueError as exc:
             skipped.append(Skipped(name, r, str(exc)))
             continue
@@ -119,8 +143,16 @@ def _labels(grid: Grid) -> dict[tuple[int, int], tuple[Key, str]]:
             if key is None and inline_learning_rate(value) is not None:
                 key = ("eta",)
             if key is not None:
-                found[(r, c)] = (key, value.strip())
+                found[(r, c)] = (key, _clean(value))
     return found
+
+
+def _clean(label: str) -> str:
+    """A label as a report names it: "η =" and "learning rate:  η =" say η, "LR=" says LR."""
+    text = " ".join(label.split())
+    if inline_learning_rate(text) is None:
+        text = text.rstrip("=: ").strip()
+    return text
 
 
 def _segments(row: list[tuple[int, Key, str]]) -> list[list[tuple[int, Key, str]]]:
@@ -135,27 +167,48 @@ def _segments(row: list[tuple[int, Key, str]]) -> list[list[tuple[int, Key, str]
     return segments
 
 
-def _body(grid: Grid, header: int, cols: dict[Key, int]) -> list[int]:
-    """Rows below the header, for as long as the first weight's column holds a value."""
+def _is_text(value) -> bool:
+    """Text that is not an error value (#VALUE!, #DIV/0! belong to a table's body)."""
+    return isinstance(value, str) and not value.startswith("#")
+
+
+def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[int]:
+    """The rows below the header that are training steps.
+
+    A row belongs while the first weight's column holds a number (or an error value), no table
+    column holds text, and, where the previous row's computed columns were formulas, at least
+    half of them still are and keep their filled-down shape (chart data or a note below the
+    table in the same columns ends it).
+    """
     first_weight = min((k for k in cols if k[0] == "w#"), key=lambda k: k[1])
-    col = cols[first_weight]
-    rows = []
+    weight_col = cols[first_weight]
+    computed = [c for k, c in cols.items() if k[0] not in _CONSTANT_KINDS]
+    rows: list[int] = []
     r = header + 1
+    previous_shapes: dict[int, str] = {}
     while r < len(grid):
-        value = cell(grid, r, col)
-        if value is None or (isinstance(value, str) and not value.startswith("#")
-                             and parse_label(value) is not None):
+        value = cell(grid, r, weight_col)
+        if value is None or _is_text(value):
             break
+        if any(_is_text(cell(grid, r, c)) for c in cols.values()):
+            break
+        shapes = {c: shape(cell(fgrid, r, c), r) for c in computed}
+        shapes = {c: s for c, s in shapes.items() if s is not None}
+        if len(rows) >= 2 and len(previous_shapes) >= 2:
+            kept = sum(1 for c, s in previous_shapes.items() if shapes.get(c) == s)
+            if kept * 2 < len(previous_shapes):
+                break
+        if len(rows) >= 1:
+            previous_shapes = shapes
         rows.append(r)
         r += 1
-    if not any(not math.isnan(as_number(cell(grid, r, col))) for r in rows):
+    if not any(not math.isnan(as_number(cell(grid, r, weight_col))) for r in rows):
         return []
     return rows
 
 
-def _table(name, header, rows, cols, texts, labels, values, occupied) -> Table:
-    sheet_keys = {key for key, _ in labels[name].values()}
-    spec = _shape(cols, sheet_keys)
+def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> Table:
+    spec = _shape(cols, {key for key, _ in sheet_labels.values()})
     numbers = {weight_number(spec, l, j, k): (l, j, k)
                for l, layer in enumerate(spec.layers)
                for j in range(layer.units) for k in range(len(layer.weights[0]))}
@@ -174,19 +227,333 @@ def _table(name, header, rows, cols, texts, labels, values, occupied) -> Table:
     absent = [f"w{n}" for n in sorted(numbers) if ("w", *numbers[n]) not in columns]
     if absent:
         raise ValueError(f"the header names no column for {', '.join(absent)}")
-    table = Table(name, header, rows, columns, names, {}, spec)
-    needed = ([("eta",)] + [("input", 0, k) for k in range(spec.n_inputs)]
-              + [("target", 0, j) for j in range(spec.layers[-1].units)])
-    first_col = min(cols.values())
-    for key in needed:
-        if key in columns:
-            continue
-        constant = _nearest_constant(key, name, header, first_col, labels, values, occupied)
-        if constant is None:
-            table.missing.append("η" if key[0] == "eta" else f"{key[0][0]}{key[2] + 1}")
-        else:
-            table.constants[key] = constant
+    fgrid = formulas.get(name, [])
+    computed = [c for k, c in columns.items() if k[0] not in _CONSTANT_KINDS
+                and not (k[0] == "w")]
+    typed = bool(rows) and not any(
+        isinstance(cell(fgrid, r, c), str) and cell(fgrid, r, c).startswith("=")
+        for r in rows for c in computed)
+    table = Table(name, header, rows, columns, names, {}, spec, typed=typed)
+    context = _Context(table, values, formulas, sheet_labels)
+    context.resolve_eta()
+    context.resolve_data()
+    if typed and ("eta",) in table.constants | {k: None for k in columns if k[0] == "eta"}:
+        _trim_typed(table, values[name])
     return table
+
+
+class _Context:
+    """What resolving a table's constants needs: the table, every sheet's values and formulas,
+    and the labels of the table's own sheet."""
+
+    def __init__(self, table: Table, values, formulas, sheet_labels):
+        self.table = table
+        self.values = values
+        self.formulas = formulas
+        self.grid = values[table.sheet]
+        self.fgrid = formulas.get(table.sheet, [])
+        self.sheet_labels = sheet_labels
+
+    def value_at(self, ref: Reference) -> float:
+        grid = self.values.get(ref.sheet or self.table.sheet)
+        return math.nan if grid is None else as_number(cell(grid, ref.row, ref.col))
+
+    def where(self, ref: Reference) -> str:
+        return f"{ref.sheet or self.table.sheet}!{xl_rowcol_to_cell(ref.row, ref.col)}"
+
+    def column_values(self, key: Key, count: int | None = None) -> np.ndarray:
+        rows = self.table.rows[:count] if count else self.table.rows
+        return np.array([as_number(cell(self.grid, r, self.table.columns[key])) for r in rows])
+
+    def is_table_cell(self, ref: Reference) -> bool:
+        return (ref.sheet in (None, self.table.sheet) and ref.row in self.table.rows
+                and ref.col in self.table.columns.values())
+
+    # -- η ---------------------------------------------------------------------------------
+
+    def resolve_eta(self) -> None:
+        table = self.table
+        if ("eta",) in table.columns and not table.typed:
+            # a column of η counts only if the weight updates read it on their own row
+            refs = self._eta_votes()
+            col = table.columns[("eta",)]
+            if not any(isinstance(k, tuple) and k[0] == "column" and k[1] == col for k in refs):
+                del table.columns[("eta",)]
+                del table.labels[("eta",)]
+        if ("eta",) in table.columns:
+            return
+        votes = self._eta_votes()
+        if votes:
+            choice, _ = votes.most_common(1)[0]
+            if choice[0] == "cell":
+                ref = choice[1]
+                value = self.value_at(ref)
+                if not math.isnan(value):
+                    table.eta_reference = ref
+                    table.constants[("eta",)] = Constant(
+                        value, self.where(ref), self._label_for(ref) or "η", "formula")
+                    return
+            elif choice[0] == "literal":
+                table.constants[("eta",)] = Constant(choice[1], "typed into the weight updates",
+                                                     "η", "formula")
+                return
+        labelled = self._labelled(("eta",))
+        if labelled is not None:
+            table.constants[("eta",)] = labelled
+            return
+        inferred = self._eta_from_numbers()
+        if inferred is not None:
+            table.constants[("eta",)] = Constant(inferred, "the weight updates' numbers", "η",
+                                                 "numbers")
+            return
+        table.missing.append("η")
+
+    def _eta_votes(self) -> Counter:
+        """What each weight update of the first rows multiplies its gradient by."""
+        table = self.table
+        votes: Counter = Counter()
+        for key, col in table.columns.items():
+            grad = ("grad_w", *key[1:])
+            if key[0] != "w":
+                continue
+            grad_col = table.columns.get(grad)
+            for i in range(1, min(len(table.rows), 4)):
+                row, above = table.rows[i], table.rows[i - 1]
+                formula = cell(self.fgrid, row, col)
+                refs = references(formula)
+                if not refs:
+                    continue
+                others = [ref for ref in refs
+                          if not (ref.sheet in (None, table.sheet) and ref.row == above
+                                  and ref.col in (col, grad_col))]
+                if len(others) == 1:
+                    ref = others[0]
+                    if ref.sheet in (None, table.sheet) and ref.row == row:
+                        votes[("column", ref.col)] += 1
+                    else:
+                        votes[("cell", Reference(ref.sheet, ref.row, ref.col,
+                                                 ref.text, True, True))] += 1
+                elif not others:
+                    numbers = [n for n in literals(formula) if n not in (0.0, 1.0)]
+                    if len(numbers) == 1:
+                        votes[("literal", numbers[0])] += 1
+        # the same cell written $G$31 or G31 is one vote
+        merged: Counter = Counter()
+        for choice, count in votes.items():
+            if choice[0] == "cell":
+                ref = choice[1]
+                choice = ("cell", Reference(ref.sheet, ref.row, ref.col,
+                                            xl_rowcol_to_cell(ref.row, ref.col, True, True),
+                                            True, True))
+            merged[choice] += count
+        return merged
+
+    def _eta_from_numbers(self) -> float | None:
+        """η from w_next = w − η·g, where every weight and its gradient agree on one value."""
+        table = self.table
+        ratios = []
+        for key in table.columns:
+            grad = ("grad_w", *key[1:])
+            if key[0] != "w" or grad not in table.columns:
+                continue
+            w, g = self.column_values(key, 12), self.column_values(grad, 12)
+            with np.errstate(all="ignore"):
+                r = (w[:-1] - w[1:]) / g[:-1]
+            ratios.extend(x for x in r if math.isfinite(x) and abs(g[0]) > 0)
+        if len(ratios) < 3:
+            return None
+        median = float(np.median(ratios))
+        close = sum(1 for x in ratios if abs(x - median) <= 1e-3 * abs(median))
+        if median <= 0 or close * 2 < len(ratios):
+            return None
+        return float(f"{median:.6g}")
+
+    # -- inputs and targets ----------------------------------------------------------------
+
+    def resolve_data(self) -> None:
+        table, spec = self.table, self.table.spec
+        inputs = [("input", 0, k) for k in range(spec.n_inputs)]
+        targets = [("target", 0, j) for j in range(spec.layers[-1].units)]
+        for group, fit in ((inputs, self._input_error), (targets, self._target_error)):
+            needed = [key for key in group if key not in table.columns]
+            if not needed:
+                continue
+            candidates = self._candidates(group)
+            best = None
+            if candidates and len(candidates) >= len(needed) and len(candidates) <= 8:
+                for choice in itertools.permutations(candidates, len(needed)):
+                    assignment = dict(zip(needed, choice))
+                    error = fit(assignment)
+                    if error is not None and (best is None or error < best[0]):
+                        best = (error, assignment)
+            if best is not None and best[0] <= 1e-6:
+                for key, constant in best[1].items():
+                    table.constants[key] = constant
+                continue
+            for key in needed:
+                constant = self._labelled(key)
+                if constant is None:
+                    table.missing.append(f"{key[0][0]}{key[2] + 1}")
+                else:
+                    table.constants[key] = constant
+
+    def _candidates(self, group: list[Key]) -> list[Constant]:
+        """Cells the formulas that use `group` read, outside the table, and labelled cells of
+        the group's kind above the table."""
+        table = self.table
+        kind = group[0][0]
+        last = len(table.spec.layers) - 1
+        if kind == "input":
+            users = [k for k in table.columns if k[0] == "net" and k[1] == 0]
+            users += [k for k in table.columns if k[0] == "grad_w" and k[1] == 0]
+        else:
+            users = [k for k in table.columns if k[0] in ("E", "delta", "grad_act")
+                     and (k[0] == "E" or k[1] == last)]
+            users += [k for k in table.columns if k[0] == "grad_w" and k[1] == last]
+        found: dict[str, Constant] = {}
+        weights = {c for k, c in table.columns.items() if k[0] == "w"}
+        for key in users:
+            for row in table.rows[:2]:
+                for ref in references(cell(self.fgrid, row, table.columns[key])):
+                    if self.is_table_cell(ref) or (ref.sheet in (None, table.sheet)
+                                                   and ref.col in weights):
+                        continue
+                    value = self.value_at(ref)
+                    if not math.isnan(value):
+                        where = self.where(ref)
+                        found.setdefault(where, Constant(value, where,
+                                                         self._label_for(ref) or where,
+                                                         "formula"))
+        for key in group:
+            labelled = self._labelled(key)
+            if labelled is not None:
+                found.setdefault(labelled.cell, labelled)
+        return list(found.values())
+
+    def _input_error(self, assignment: dict[Key, Constant]) -> float | None:
+        """How far the nets of the first rows are from Σ w·x with these inputs."""
+        table = self.table
+        nets = [k for k in table.columns if k[0] == "net" and k[1] == 0]
+        if not nets:
+            return None
+        worst = 0.0
+        for key in nets:
+            j = key[3]
+            total = 0.0
+            for k in range(table.spec.n_inputs):
+                x_key = ("input", 0, k)
+                x = (assignment[x_key].value if x_key in assignment
+                     else self.column_values(x_key, 3))
+                total = total + self.column_values(("w", 0, j, k), 3) * x
+            got = self.column_values(key, 3)
+            worst = max(worst, _relative(got, total))
+        return worst
+
+    def _target_error(self, assignment: dict[Key, Constant]) -> float | None:
+        """How far the losses (or the output errors) of the first rows are with these
+        targets."""
+        table = self.table
+        last = len(table.spec.layers) - 1
+        outputs = table.spec.layers[-1].units
+
+        def target(j):
+            key = ("target", 0, j)
+            return assignment[key].value if key in assignment else self.column_values(key, 3)
+
+        def act(j):
+            key = ("act", last, 0, j)
+            return self.column_values(key, 3) if key in table.columns else None
+
+        worst, used = 0.0, False
+        for j in range(outputs):
+            a = act(j)
+            if a is None:
+                continue
+            for key, expected in ((("E", 0, j), lambda: 0.5 * (target(j) - a) ** 2),
+                                  (("grad_act", last, 0, j), lambda: a - target(j)),
+                                  (("delta", last, 0, j),
+                                   lambda: (a - target(j)) * a * (1 - a))):
+                if key in table.columns:
+                    worst = max(worst, _relative(self.column_values(key, 3), expected()))
+                    used = True
+        if not used and ("E_total",) in table.columns and all(
+                act(j) is not None for j in range(outputs)):
+            total = sum(0.5 * (target(j) - act(j)) ** 2 for j in range(outputs))
+            worst = _relative(self.column_values(("E_total",), 3), total)
+            used = True
+        return worst if used else None
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def _labelled(self, key: Key) -> Constant | None:
+        """The labelled cell for a constant on the table's own sheet, nearest above the table
+        (or beside its header); never below it."""
+        table = self.table
+        first_col = min(table.columns.values())
+        best = None
+        for (r, c), (label_key, text) in self.sheet_labels.items():
+            if label_key != key or r > table.header_row:
+                continue
+            if r == table.header_row and c in table.columns.values():
+                continue
+            value = _labelled_value(self.grid, r, c, text, table.header_row)
+            if value is None:
+                continue
+            distance = (table.header_row - r) + abs(c - first_col) / 100
+            if best is None or distance < best[0]:
+                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", text, "label"))
+        return None if best is None else best[1]
+
+    def _label_for(self, ref: Reference) -> str | None:
+        """The label written just left of or above a cell, if it is one of ours."""
+        if ref.sheet not in (None, self.table.sheet):
+            return None
+        for r, c in ((ref.row, ref.col - d) for d in range(1, _LABEL_REACH + 1)):
+            text = cell(self.grid, r, c)
+            if isinstance(text, str) and text.strip():
+                return _clean(text) if parse_label(text) or inline_learning_rate(text) else None
+            if text is not None:
+                break
+        above = cell(self.grid, ref.row - 1, ref.col)
+        if isinstance(above, str) and parse_label(above):
+            return _clean(above)
+        return None
+
+
+def _relative(got: np.ndarray, expected) -> float:
+    expected = np.broadcast_to(np.asarray(expected, dtype=np.float64), got.shape)
+    with np.errstate(all="ignore"):
+        errors = np.abs(got - expected) / np.maximum(np.abs(expected), 1e-12)
+    errors = errors[np.isfinite(errors)]
+    return float(errors.max()) if errors.size else math.inf
+
+
+def _trim_typed(table: Table, grid: Grid) -> None:
+    """End a table of typed numbers where its weights stop following from the row above
+    (w_next = w − η·g, at the table's rounding): a repeated row or a block of other numbers
+    below the steps is not part of the training."""
+    eta = table.constants.get(("eta",))
+    if eta is None:
+        return
+    pairs = [(table.columns[k], table.columns[("grad_w", *k[1:])]) for k in table.columns
+             if k[0] == "w" and ("grad_w", *k[1:]) in table.columns]
+    if not pairs:
+        return
+    keep = len(table.rows)
+    for i in range(1, len(table.rows)):
+        above, row = table.rows[i - 1], table.rows[i]
+        following = 0
+        for w_col, g_col in pairs:
+            w0, w1 = as_number(cell(grid, above, w_col)), as_number(cell(grid, row, w_col))
+            g = as_number(cell(grid, above, g_col))
+            step = eta.value * g
+            if (math.isfinite(w1) and abs(step) > 0
+                    and abs(w1 - (w0 - step)) <= 0.5 * abs(step) + 1e-12):
+                following += 1
+        if following * 2 < len(pairs):
+            keep = i
+            break
+    del table.rows[keep:]
 
 
 def _shape(cols: dict[Key, int], sheet_keys: set[Key]) -> NetworkSpec:
@@ -232,32 +599,23 @@ def _sizes(spec: NetworkSpec) -> str:
     return "-".join(map(str, [spec.n_inputs] + [layer.units for layer in spec.layers]))
 
 
-def _nearest_constant(key, sheet, header, first_col, labels, values, occupied):
-    """The labelled cell for a constant: nearest above the table, then the sheet, then others."""
-    best = None
-    for name, found in labels.items():
-        for (r, c), (label_key, text) in found.items():
-            if label_key != key or (name, r, c) in occupied:
-                continue
-            value = _labelled_value(values[name], r, c, text)
-            if value is None:
-                continue
-            distance = abs(header - r) + abs(c - first_col)
-            if r > header:
-                distance += 1_000_000   # below the table: another table's, most likely
-            if name != sheet:
-                distance += 1_000_000_000
-            if best is None or distance < best[0]:
-                best = (distance, Constant(value[0], f"{name}!{value[1]}", text))
-    return None if best is None else best[1]
-
-
-def _labelled_value(grid: Grid, r: int, c: int, text: str):
+def _labelled_value(grid: Grid, r: int, c: int, text: str, header: int):
+    """The number a label points at: in the label itself ("η = 0.5"), the first filled cell
+    to its right within a few columns (a merged label spans some), else the cell below it
+    (unless that is the table's header row or below it)."""
     inline = inline_learning_rate(text)
     if inline is not None:
         return inline, xl_rowcol_to_cell(r, c)
-    for rr, cc in ((r, c + 1), (r + 1, c)):
-        value = as_number(cell(grid, rr, cc))
-        if not math.isnan(value):
-            return value, xl_rowcol_to_cell(rr, cc)
+    for cc in range(c + 1, c + 1 + _LABEL_REACH):
+        value = cell(grid, r, cc)
+        if value is None:
+            continue
+        number = as_number(value)
+        if not math.isnan(number):
+            return number, xl_rowcol_to_cell(r, cc)
+        break
+    if r + 1 < header:
+        number = as_number(cell(grid, r + 1, c))
+        if not math.isnan(number):
+            return number, xl_rowcol_to_cell(r + 1, c)
     return None

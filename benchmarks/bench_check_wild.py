@@ -1,0 +1,116 @@
+"""Score `sheetgen check` on real hand-made workbooks against independent verdicts.
+
+    python benchmarks/bench_check_wild.py --corpus ../shared/wild
+
+The corpus folder holds the workbooks and `expected.tsv`: per sheet, what an independent float64
+recomputation found (`right`, `wrong` or `typed`) and, for `wrong`, the origin cells: where a
+column first goes wrong from its own inputs. A workbook counts only when every expected table
+is found, no table is reported where none is expected, each verdict is right, and for `wrong`
+exactly the expected origin cells are flagged (check's first wrong cell of each `wrong`
+column). `typed` means the sheet holds typed numbers (no formulas); check must say so (its
+table is marked typed); expected.tsv lists no origins for those, so flagged cells are shown but
+not scored.
+
+Prints one line per workbook, the total, the time check took per file (median) and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sheetgen.check import CheckError, NoTableError, check_workbook  # noqa: E402
+from sheetgen.reading import WorkbookError  # noqa: E402
+
+
+def read_expected(corpus: Path) -> dict[str, dict[str, tuple[str, set[str]]]]:
+    """{workbook id: {sheet: (verdict, origin cells)}} from expected.tsv."""
+    expected: dict[str, dict[str, tuple[str, set[str]]]] = {}
+    with open(corpus / "expected.tsv", newline="", encoding="utf-8") as handle:
+        for row in csv.reader(handle, delimiter="\t"):
+            if not row or row[0].startswith("#"):
+                continue
+            ident, sheet, verdict, origins = row[0], row[1], row[2], row[3]
+            cells = {c.strip() for c in origins.split(",") if c.strip()}
+            expected.setdefault(ident, {})[sheet] = (verdict, cells)
+    return expected
+
+
+def _verdict(table) -> str:
+    if table.typed:
+        return "typed"
+    return "right" if table.ok else "wrong"
+
+
+def score(path: Path, expected: dict[str, tuple[str, set[str]]]) -> tuple[bool, str, float]:
+    """(passed, one line saying why, seconds check took) for one workbook."""
+    start = time.perf_counter()
+    try:
+        report = check_workbook(path)
+    except (WorkbookError, NoTableError, CheckError) as exc:
+        return False, f"error: {str(exc)[:160]}", time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    by_sheet: dict[str, list] = {}
+    for table in report.tables:
+        by_sheet.setdefault(table.sheet, []).append(table)
+    problems, notes = [], []
+    for sheet, (verdict, origins) in expected.items():
+        tables = by_sheet.get(sheet, [])
+        if len(tables) != 1:
+            problems.append(f"{sheet}: {len(tables)} tables found, 1 expected")
+            continue
+        table = tables[0]
+        got = _verdict(table)
+        flagged = {c.first_cell for c in table.mistakes}
+        if got != verdict:
+            problems.append(f"{sheet}: {got}, expected {verdict}")
+        elif verdict == "wrong" and flagged != origins:
+            missing, extra = sorted(origins - flagged), sorted(flagged - origins)
+            problems.append(f"{sheet}: flagged cells differ (missing {missing}, extra {extra})")
+        else:
+            notes.append(f"{sheet} {got}" + (f" {','.join(sorted(flagged))}" if flagged else ""))
+    for sheet in by_sheet:
+        if sheet not in expected:
+            problems.append(f"{sheet}: a table found where none is expected")
+    if problems:
+        return False, "; ".join(problems), seconds
+    return True, "; ".join(notes), seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True,
+                        help="folder with the workbooks and expected.tsv")
+    args = parser.parse_args(argv)
+    expected = read_expected(args.corpus)
+    files = {path.name.split("_", 1)[0]: path for path in sorted(args.corpus.glob("*.xls*"))}
+    print(f"command: python benchmarks/bench_check_wild.py --corpus {args.corpus}")
+    print(f"machine: {platform.processor() or platform.machine()}, Python "
+          f"{platform.python_version()}")
+    passed, times = 0, []
+    for ident in sorted(expected):
+        path = files.get(ident)
+        if path is None:
+            print(f"{ident}  MISSING  no workbook with id {ident} in {args.corpus}")
+            continue
+        ok, why, seconds = score(path, expected[ident])
+        passed += ok
+        times.append(seconds)
+        print(f"{ident}  {'pass' if ok else 'FAIL'}  {seconds:5.2f} s  {path.name[:48]:<48}  {why}")
+    print(f"total: {passed}/{len(expected)} workbooks judged fully right "
+          f"(every table found, verdicts right, exactly the expected cells flagged)")
+    if times:
+        print(f"time per workbook: median {statistics.median(times):.2f} s, "
+              f"total {sum(times):.1f} s")
+    return 0 if passed == len(expected) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
