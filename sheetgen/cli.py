@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -178,32 +179,74 @@ def verify(workbook):
 
 
 @main.command()
-@click.argument("workbook", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def check(workbook, as_json):
-    """Check a hand-made backprop workbook, column by column.
+@click.argument("workbooks", nargs=-1, required=True, metavar="FILE_OR_FOLDER...",
+                type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the findings as JSON (also for an error): one object for one file, "
+                   "a list of objects for several.")
+def check(workbooks, as_json):
+    """Check hand-made backprop workbooks, column by column.
 
-    Finds each training table by its labels (w1…w8, h1, a_h1 or out_h1, E_total or E_tot,
-    ∂E/∂w1 or dE/dw1, δ_o1, …; the header may sit on any row, on any sheet), with η and the
-    inputs and targets as columns or as labelled cells above. Every row is recomputed with
-    torch autograd from its own weights, and each row's weights are checked against the row
-    above's weights, gradients and η. A wrong column is reported where the mistake starts,
-    with the cell, its formula, what it should be and, where check recognises it, the mistake
-    (another unit's slope, a missing ½, a flipped sign, the wrong row, an absolute reference);
-    columns it spreads to are marked "follows from". A file with formulas but no cached values
-    is recalculated in LibreOffice first.
+    Each training table is read through its formulas: η is the cell the weight updates
+    multiply the gradient by, the inputs and targets are the cells the forward and loss
+    formulas read; labels (w1…w8, h1, a_h1 or out_h1, E_total or E_tot, ∂E/∂w1, dE/dw1, dw1,
+    E∂w1, δ_o1, …; η =, eta, lr, learning rate, ͷ, n =) find the header row on any sheet and
+    the constants of tables of typed numbers. Every row is recomputed with torch autograd, and
+    each cell from the sheet's own values of what it is made of: a column is WRONG where it
+    disagrees with its own inputs (the cell, its formula, what it should be and, where check
+    recognises it, the mistake), and the columns it spreads to "follow from" it. Typed numbers
+    are judged at their rounding. A file without cached values, or one openpyxl cannot read,
+    goes through LibreOffice first.
 
-    Exit status: 0 all right; 1 something is wrong; 2 no table recognised (the message lists
-    the labels check looks for), or the file is missing or unreadable.
+    Give one file for the full report, or several files or folders (a class's submissions)
+    for one line per file and a summary.
 
-    Example: sheetgen check my_backprop.xlsx --json
+    Exit status: 0 all right; 1 something is wrong, or a column could not be checked; 2 no
+    table recognised, or the file is missing or unreadable (with several files: 2 only when
+    none is wrong and some file could not be checked at all).
+
+    Example: sheetgen check my_backprop.xlsx --json; sheetgen check submissions/
     """
-    from sheetgen.check import CheckError, NoTableError, check_workbook, format_report, to_json
+    from sheetgen.check import (WORKBOOK_SUFFIXES, CheckError, NoTableError, check_many,
+                                check_workbook, format_line, format_report, format_summary,
+                                to_json, workbook_paths)
     from sheetgen.reading import WorkbookError
 
+    paths = workbook_paths(workbooks)
+    single = len(workbooks) == 1 and not workbooks[0].is_dir()
+    if single:
+        try:
+            report = check_workbook(paths[0])
+        except (WorkbookError, NoTableError, CheckError) as exc:
+            if as_json:
+                click.echo(json.dumps({"file": str(paths[0]), "ok": False, "error": str(exc)},
+                                      ensure_ascii=False, indent=2))
+                sys.exit(2)
+            raise _Unusable(str(exc)) from None
+        click.echo(to_json(report) if as_json else format_report(report))
+        sys.exit(0 if report.ok else 1)
+    if not paths:
+        message = f"no workbook ({', '.join(WORKBOOK_SUFFIXES)}) in {', '.join(map(str, workbooks))}"
+        if as_json:
+            click.echo(json.dumps({"ok": False, "error": message}, ensure_ascii=False))
+            sys.exit(2)
+        raise _Unusable(message)
     try:
-        report = check_workbook(workbook)
-    except (WorkbookError, NoTableError, CheckError) as exc:
+        if len(paths) > 3:
+            with click.progressbar(length=len(paths), label="checking", file=sys.stderr) as bar:
+                outcomes = check_many(paths, progress=lambda _: bar.update(1))
+        else:
+            outcomes = check_many(paths)
+    except CheckError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
+            sys.exit(2)
         raise _Unusable(str(exc)) from None
-    click.echo(to_json(report) if as_json else format_report(report))
-    sys.exit(0 if report.ok else 1)
+    if as_json:
+        click.echo(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2))
+    else:
+        for outcome in outcomes:
+            click.echo(format_line(outcome))
+        click.echo(format_summary(outcomes))
+    statuses = {o.status for o in outcomes}
+    sys.exit(1 if "wrong" in statuses else 2 if "error" in statuses else 0)

@@ -8,6 +8,7 @@ openpyxl's read-only mode, which streams even a large workbook quickly.
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
     if path.is_dir():
         raise WorkbookError(f"{path} is a folder, not a workbook")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=not formulas)
+        with warnings.catch_warnings():
+            # openpyxl warns about parts it drops (sparklines, shapes); none hold a cell
+            warnings.simplefilter("ignore", UserWarning)
+            book = openpyxl.load_workbook(path, read_only=True, data_only=not formulas)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise WorkbookError(f"cannot read {path} as an .xlsx workbook: "
                             f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
@@ -53,9 +57,11 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
     try:
         # A stale <dimension> (common in hand-made files) would cut rows short; read them all.
         grids = {}
-        for ws in book.worksheets:
-            ws.reset_dimensions()
-            grids[ws.title] = [tuple(row) for row in ws.iter_rows(values_only=True)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)   # parsed lazily, sheet by sheet
+            for ws in book.worksheets:
+                ws.reset_dimensions()
+                grids[ws.title] = [tuple(row) for row in ws.iter_rows(values_only=True)]
         return grids
     finally:
         book.close()

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import tempfile
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen.check.labels import HINT
-from sheetgen.compare import format_error
 from sheetgen.check.tables import Skipped, find_tables
-from sheetgen.reading import load_grids, uncached_formulas
-from sheetgen.recalc import RecalcError, recalculate
+from sheetgen.compare import format_error
+from sheetgen.reading import WorkbookError, load_grids, uncached_formulas
+from sheetgen.recalc import RecalcError, find_soffice, recalculate, recalculate_many
 
-__all__ = ["CheckError", "CheckReport", "NoTableError", "check_workbook", "format_report"]
+__all__ = ["CheckError", "CheckReport", "NoTableError", "Outcome", "check_many",
+           "check_workbook", "format_line", "format_report", "format_summary",
+           "workbook_paths"]
 
 TORCH_HINT = ("sheetgen check recomputes the sheet with torch, which is not installed: "
               "pip install 'sheetgen[test]' (or 'sheetgen[mnist]')")
@@ -38,15 +43,17 @@ class NoTableError(ValueError):
 
 @dataclass
 class CheckReport:
-    """Every table's findings, and whether the file had to be recalculated first."""
+    """Every table's findings, and what was done to the file before it could be read."""
 
     path: Path
     tables: list            # of diagnose.TableFinding
     recalculated: bool
     skipped: list[Skipped]
+    converted: str | None = None   # why openpyxl could not read the file LibreOffice converted
 
     @property
     def ok(self) -> bool:
+        """Every table right, and every column of each could be checked."""
         return all(table.ok for table in self.tables)
 
     def to_dict(self) -> dict:
@@ -54,6 +61,7 @@ class CheckReport:
         return {
             "file": str(self.path),
             "recalculated": self.recalculated,
+            "converted": self.converted,
             "ok": self.ok,
             "tables": [_table_dict(t) for t in self.tables],
             "skipped": [{"sheet": s.sheet, "header_row": s.header_row + 1, "reason": s.reason}
@@ -61,30 +69,117 @@ class CheckReport:
         }
 
 
-def check_workbook(path: str | Path) -> CheckReport:
+@dataclass
+class _Loaded:
+    """A workbook's grids, and what it took to get them."""
+
+    formulas: dict
+    values: dict
+    recalculated: bool = False
+    converted: str | None = None
+
+
+# What the Symbol font draws for a Latin letter: a student without a Greek keyboard types "h"
+# in Symbol and sees η (and ¶ for ∂).
+_SYMBOL = str.maketrans("abcdefghijklmnopqrstuvwxyzABDGLPSW¶",
+                        "αβχδεφγηιϕκλμνοπθρστυϖωξψζΑΒΔΓΛΠΣΩ∂")
+
+
+def _as_seen(path: Path, loaded: "_Loaded") -> None:
+    """Short labels in the Symbol font, rewritten as the Greek letters a reader sees."""
+    short = {name: {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
+                    if isinstance(v, str) and 0 < len(v.strip()) <= 4}
+             for name, grid in loaded.values.items()}
+    if not any(short.values()):
+        return
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            book = openpyxl.load_workbook(path, read_only=True)
+    except Exception:   # the grids were read; fonts are a nicety
+        return
+    with warnings.catch_warnings():
+        _rewrite_symbols(book, short, loaded)
+
+
+def _rewrite_symbols(book, short, loaded) -> None:
+    try:
+        warnings.simplefilter("ignore", UserWarning)
+        for ws in book.worksheets:
+            wanted = short.get(ws.title)
+            if not wanted:
+                continue
+            last = max(r for r, _ in wanted)
+            ws.reset_dimensions()
+            for r, row in enumerate(ws.iter_rows(min_row=1, max_row=last + 1, min_col=1)):
+                for c, cell_ in enumerate(row):
+                    if (r, c) not in wanted or getattr(cell_, "font", None) is None:
+                        continue
+                    if (cell_.font.name or "").lower() == "symbol":
+                        for grids in (loaded.values, loaded.formulas):
+                            grid = grids[ws.title]
+                            text = grid[r][c] if c < len(grid[r]) else None
+                            if isinstance(text, str):
+                                grid[r] = (grid[r][:c] + (text.translate(_SYMBOL),)
+                                           + grid[r][c + 1:])
+    finally:
+        book.close()
+
+
+def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
+    """Formulas and cached values; a file openpyxl cannot read is converted by LibreOffice
+    first, and one whose formulas have no cached values is recalculated by it."""
+    try:
+        formulas = load_grids(path, formulas=True)
+    except WorkbookError as exc:
+        if not path.is_file() or find_soffice() is None:
+            raise
+        try:
+            (copy,) = convert([path])
+            loaded = _Loaded(load_grids(copy, formulas=True), load_grids(copy, formulas=False),
+                             recalculated=True)
+        except (RecalcError, WorkbookError) as again:
+            raise WorkbookError(f"{exc}; LibreOffice could not convert it either ({again})"
+                                ) from None
+        loaded.converted = str(exc)
+        return loaded
+    values = load_grids(path, formulas=False)
+    if uncached_formulas(formulas, values):
+        try:
+            (copy,) = convert([path])
+        except RecalcError as exc:
+            raise CheckError(f"{path} has formulas without cached values, so it must be "
+                             f"recalculated first: {exc}") from None
+        loaded = _Loaded(formulas, load_grids(copy, formulas=False), recalculated=True)
+    else:
+        loaded = _Loaded(formulas, values)
+    _as_seen(path, loaded)
+    return loaded
+
+
+def check_workbook(path: str | Path, *, _convert=None) -> CheckReport:
     """Check every training table of a hand-made workbook.
 
     Values are the file's cached ones; a file with formulas but no cached values (as openpyxl
-    writes them) is recalculated in LibreOffice first.
+    writes them), or one openpyxl cannot read at all (another office suite's), goes through
+    LibreOffice first.
 
     Raises:
         reading.WorkbookError: the file is missing or unreadable.
         NoTableError: no table recognised.
-        CheckError: torch is missing, or recalculation is needed and LibreOffice is missing.
+        CheckError: torch is missing, or LibreOffice is needed and missing.
     """
     path = Path(path)
-    formulas = load_grids(path, formulas=True)
-    values = load_grids(path, formulas=False)
-    recalculated = False
-    if uncached_formulas(formulas, values):
-        try:
-            with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
-                values = load_grids(recalculate(path, temp), formulas=False)
-        except RecalcError as exc:
-            raise CheckError(f"{path} has formulas without cached values, so it must be "
-                             f"recalculated first: {exc}") from None
-        recalculated = True
-    tables, skipped = find_tables(values, formulas)
+    with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
+        convert = _convert or (lambda paths: [recalculate(p, temp) for p in paths])
+        loaded = _load(path, convert)
+    return _check_loaded(path, loaded)
+
+
+def _check_loaded(path: Path, loaded: _Loaded) -> CheckReport:
+    tables, skipped = find_tables(loaded.values, loaded.formulas)
     usable = []
     for table in tables:
         if table.missing:
@@ -102,8 +197,117 @@ def check_workbook(path: str | Path) -> CheckReport:
         if exc.name and exc.name.split(".")[0] == "torch":
             raise CheckError(TORCH_HINT) from None
         raise
-    findings = [diagnose(t, values[t.sheet], formulas[t.sheet]) for t in usable]
-    return CheckReport(path, findings, recalculated, skipped)
+    findings = [diagnose(t, loaded.values[t.sheet], loaded.formulas[t.sheet]) for t in usable]
+    return CheckReport(path, findings, loaded.recalculated, skipped, loaded.converted)
+
+
+# What a folder given to check is searched for.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def workbook_paths(paths) -> list[Path]:
+    """The files to check: each file as given, and every workbook inside each folder (sorted,
+    sub-folders included, without hidden files and Office's "~$" lock files)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*")
+                              if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES
+                              and not p.name.startswith((".", "~$"))))
+        else:
+            out.append(path)
+    return out
+
+
+@dataclass
+class Outcome:
+    """One file of a batch: its report, or why it could not be checked (exit 2 alone)."""
+
+    path: Path
+    report: CheckReport | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.report is None:
+            return "error"
+        return "right" if self.report.ok else "wrong"
+
+    def to_dict(self) -> dict:
+        if self.report is not None:
+            return self.report.to_dict()
+        return {"file": str(self.path), "ok": False, "error": self.error}
+
+
+def check_many(paths: list[Path], progress=None) -> list[Outcome]:
+    """check_workbook for many files (a class's submissions): LibreOffice is started once for
+    all the files that need it, and a file that cannot be checked is reported, not raised.
+
+    Args:
+        paths: the workbooks.
+        progress: called with each path as it is finished (for a progress bar).
+
+    Raises:
+        CheckError: torch is missing (nothing can be checked then).
+    """
+    loaded: dict[int, _Loaded] = {}
+    outcomes = [Outcome(path) for path in paths]
+    pending: dict[int, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
+        def defer(index):
+            def convert(sources):
+                pending[index] = sources[0]
+                raise _Deferred
+            return convert
+
+        for i, path in enumerate(paths):
+            try:
+                loaded[i] = _load(path, defer(i))
+            except _Deferred:
+                pass
+            except (WorkbookError, CheckError) as exc:
+                outcomes[i].error = str(exc)
+        if pending:
+            # one LibreOffice start for every file that needs it; names made unique
+            copies = {}
+            for i, source in pending.items():
+                copy = Path(temp) / "in" / f"{i:05d}-{source.stem}{source.suffix}"
+                copy.parent.mkdir(exist_ok=True)
+                shutil.copyfile(source, copy)
+                copies[i] = copy
+            try:
+                converted = dict(zip(copies, recalculate_many(list(copies.values()),
+                                                              Path(temp) / "out")))
+            except RecalcError:
+                converted = {}
+            for i, source in pending.items():
+                done = converted.get(i)
+                try:
+                    loaded[i] = _load(source, lambda _, done=done: _converted_or_fail(done))
+                except (WorkbookError, CheckError) as exc:
+                    outcomes[i].error = str(exc)
+    for i, outcome in enumerate(outcomes):
+        if i in loaded:
+            try:
+                outcome.report = _check_loaded(outcome.path, loaded[i])
+            except NoTableError as exc:
+                outcome.error = str(exc)
+        if progress is not None:
+            progress(outcome.path)
+    return outcomes
+
+
+class _Deferred(Exception):
+    """A file that needs LibreOffice, put aside for the batch's single run."""
+
+
+def _converted_or_fail(path: Path | None) -> list[Path]:
+    if path is None:
+        soffice = find_soffice()
+        raise RecalcError("LibreOffice is not installed; install it with: "
+                          "sudo apt-get install -y libreoffice-calc-nogui" if soffice is None
+                          else "LibreOffice could not convert it")
+    return [path]
 
 
 def _number(value):
@@ -121,6 +325,8 @@ def _table_dict(table) -> dict:
         "network": table.shape,
         "constants": table.constants,
         "ok": table.ok,
+        "typed": table.typed,
+        "precision": table.precision,
         "cause": None if cause is None else {
             "column": cause.label, "cell": cause.first_cell, "formula": cause.formula,
             "mistake": cause.mistake},
@@ -139,6 +345,7 @@ def _table_dict(table) -> dict:
             "mistake": c.mistake,
             "follows_from": c.follows_from,
             "reason": c.reason,
+            "unchecked_cells": c.unchecked,
         } for c in table.columns],
     }
 
@@ -156,7 +363,9 @@ def _value(value) -> str:
 def format_report(report: CheckReport) -> str:
     """The findings as check prints them: a table per training table, then a verdict."""
     lines = []
-    if report.recalculated:
+    if report.converted:
+        lines.append(f"(converted {report.path.name} with LibreOffice first: {report.converted})")
+    elif report.recalculated:
         lines.append(f"(recalculated {report.path.name} in LibreOffice first: its formulas "
                      "had no cached values)")
     for table in report.tables:
@@ -164,10 +373,14 @@ def format_report(report: CheckReport) -> str:
         lines.append(f"{table.sheet}: table with its header on row {table.header_row}, rows "
                      f"{table.first_row}–{table.last_row}, {table.shape} network"
                      + (f"; {constants}" if constants else ""))
+        if table.typed:
+            lines.append(f"  typed numbers, no formulas: rounded to about "
+                         f"{_digits(table.precision)} significant digits, so each cell is "
+                         "judged at the rounding of what it is made of")
         width = max(len(c.label) for c in table.columns)
         lines.append(f"  {'column':<{width}}  {'cells':>5}  {'largest error':>13}  verdict")
         for c in table.columns:
-            verdict = {"right": "right", "not checked": f"not checked: {c.reason}"}.get(c.status)
+            verdict = {"right": "right", "not checked": f"NOT CHECKED: {c.reason}"}.get(c.status)
             if c.status == "wrong":
                 verdict = f"WRONG from {c.first_cell} ({c.wrong_cells} cells)"
             elif c.status == "follows":
@@ -181,15 +394,54 @@ def format_report(report: CheckReport) -> str:
                          f"gives {_value(c.value)}, should be {_value(c.expected)}")
             lines.append(f"    {c.mistake if c.mistake else 'not a mistake check knows'}")
         lines.append("")
-    wrong = [t for t in report.tables if not t.ok]
-    if not wrong:
-        lines.append(f"OK: {len(report.tables)} table{'s' if len(report.tables) > 1 else ''} "
-                     "checked, every column right")
-    else:
+    lines.append(_verdict(report))
+    return "\n".join(lines)
+
+
+def _digits(precision: float | None) -> int:
+    if not precision:
+        return 15
+    return max(1, round(-math.log10(2 * precision)))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _verdict(report: CheckReport) -> str:
+    """The last line: OK, WRONG with the first mistake, or NOT CHECKED with the cells."""
+    tables = len(report.tables)
+    wrong = [t for t in report.tables if t.mistakes]
+    unchecked = [(t, c) for t in report.tables for c in t.unchecked]
+    if wrong:
         first = wrong[0].cause
         count = sum(len(t.mistakes) for t in report.tables)
-        lines.append(f"WRONG: {count} mistake{'s' if count > 1 else ''} in {len(wrong)} of "
-                     f"{len(report.tables)} table{'s' if len(report.tables) > 1 else ''}; "
-                     f"the first at {wrong[0].sheet}!{first.first_cell} ({first.label})"
-                     + (f": {first.mistake}" if first.mistake else ""))
-    return "\n".join(lines)
+        line = (f"WRONG: {_plural(count, 'mistake')} in {len(wrong)} of "
+                f"{_plural(tables, 'table')}; the first at {wrong[0].sheet}!{first.first_cell} "
+                f"({first.label})" + (f": {first.mistake}" if first.mistake else ""))
+        if unchecked:
+            line += f"; {_plural(len(unchecked), 'column')} could not be checked"
+        return line
+    if unchecked:
+        table, column = unchecked[0]
+        return (f"NOT CHECKED: {_plural(len(unchecked), 'column')} could not be checked, the "
+                f"first {column.label} on {table.sheet}: {column.reason}; the rest is right")
+    return f"OK: {_plural(tables, 'table')} checked, every column right"
+
+
+def format_line(outcome: Outcome) -> str:
+    """One file of a batch in one line: its verdict and why."""
+    if outcome.report is None:
+        return f"ERROR  {outcome.path}: {outcome.error.splitlines()[0][:300]}"
+    verdict = _verdict(outcome.report)
+    word = "OK" if outcome.report.ok else verdict.split(":", 1)[0]
+    detail = verdict.split(":", 1)[1].strip() if ":" in verdict else verdict
+    return f"{word:<5}  {outcome.path}: {detail}"
+
+
+def format_summary(outcomes: list[Outcome]) -> str:
+    """The batch's last line: how many files are right, wrong, or could not be checked."""
+    counts = {status: sum(1 for o in outcomes if o.status == status)
+              for status in ("right", "wrong", "error")}
+    return (f"{_plural(len(outcomes), 'file')}: {counts['right']} right, {counts['wrong']} "
+            f"wrong or not fully checked, {counts['error']} could not be checked")

@@ -140,6 +140,8 @@ def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
     if kind == "net_slope":
         net = get(("net", *key[1:]))
         return net * (1 - net)
+    if kind == "error_product":   # the mistaken a·t where a − t belongs
+        return get(("act", last, 0, key[3])) * get(("target", 0, key[3]))
     if kind == "E":
         j = key[2]
         return 0.5 * (get(("target", 0, j)) - get(("act", last, 0, j))) ** 2
@@ -508,6 +510,10 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
             else:
                 text = f"uses {name(sibling)} where {name(k)} belongs"
             out.append((text, evaluator.value(key, replace(sibling, off))))
+        if k[0] == "grad_act" and k[1] == len(table.spec.layers) - 1 and k not in table.columns:
+            a, t = name(("act", *k[1:])), name(("target", 0, k[3]))
+            out.append((f"multiplies {a} by {t}: ({a}·{t}) where ({a} − {t}) belongs",
+                        evaluator.value(key, replace(("error_product", *k[1:]), off))))
         if k[0] == "slope":
             net_slope = ("net_slope", *k[1:])
             out.append((f"takes the slope from the net input, {name(net_slope)}, where "
