@@ -232,7 +232,7 @@ def check(workbooks, as_json):
             sys.exit(2)
         raise _Unusable(message)
     try:
-        if len(paths) > 3:
+        if len(paths) > 3 and sys.stderr.isatty():
             with click.progressbar(length=len(paths), label="checking", file=sys.stderr) as bar:
                 outcomes = check_many(paths, progress=lambda _: bar.update(1))
         else:

@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 
 INITIAL = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
            "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
-DATA = {"i1": 0.05, "i2": 0.10, "t1": 0.5, "t2": 0.5}
+DATA = {"i1": 0.05, "i2": 0.10, "t1": 0.5, "t2": 0.5, "b1": 0.35, "b2": 0.60}
 SIGMOID = "1/(1+EXP(-{net}))"
 
 CORRECT = {
@@ -38,7 +38,9 @@ CORRECT = {
 FORWARD = ["h1", "ah1", "h2", "ah2", "o1", "ao1", "o2", "ao2"]
 WEIGHTS = [f"w{n}" for n in range(1, 9)]
 GRADIENTS = [f"g{n}" for n in range(1, 9)]
-CONSTANTS = ("eta", "i1", "i2", "t1", "t2")
+CONSTANTS = ("eta", "i1", "i2", "t1", "t2", "b1", "b2")
+# Mazur's fixed biases: b1 adds to both hidden nets, b2 to both output nets.
+BIASED = {"h1": "b1", "h2": "b1", "o1": "b2", "o2": "b2"}
 
 
 @dataclass
@@ -53,6 +55,8 @@ class TablePlan:
     rows: int = 26                        # iteration 0 and 25 updates
     initial: dict[str, str] = field(default_factory=dict)  # weight -> "=$F$4"; else typed
     plants: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (template, from)
+    data: dict[str, float] = field(default_factory=dict)  # inputs, targets, biases not DATA's
+    bias: bool = False                    # Mazur's b1 and b2 in the nets
 
     def letter(self, name: str) -> str:
         index = [n for n, _ in self.columns].index(name)
@@ -77,13 +81,17 @@ def _formula(plan: TablePlan, name: str, iteration: int) -> str:
                     where, f"{letter}{row}")
             if other in plan.constants:
                 return plan.constants[other]
-            return "(" + expand(CORRECT[other]) + ")"
+            inline = CORRECT[other] + (f"+{{{BIASED[other]}}}" if plan.bias and other in BIASED
+                                       else "")
+            return "(" + expand(inline) + ")"
 
         return re.sub(r"\{(\w+)(?:@(p|0))?\}", ref, template)
 
     template, start = plan.plants.get(name, (None, 0))
     if template is None or iteration < start:
         template = CORRECT[name]
+        if plan.bias and name in BIASED:
+            template += f"+{{{BIASED[name]}}}"
     return "=" + expand(template)
 
 
@@ -96,7 +104,7 @@ def write_table(ws, plan: TablePlan) -> None:
             if name == "iteration":
                 value = t
             elif name in CONSTANTS:
-                value = plan.eta if name == "eta" else DATA[name]
+                value = plan.eta if name == "eta" else plan.data.get(name, DATA[name])
             elif name in WEIGHTS and t == 0:
                 value = plan.initial.get(name, INITIAL[name])
             else:

@@ -327,6 +327,7 @@ def _table_dict(table) -> dict:
         "ok": table.ok,
         "typed": table.typed,
         "precision": table.precision,
+        "significant_digits": table.digits,
         "cause": None if cause is None else {
             "column": cause.label, "cell": cause.first_cell, "formula": cause.formula,
             "mistake": cause.mistake},
@@ -375,7 +376,7 @@ def format_report(report: CheckReport) -> str:
                      + (f"; {constants}" if constants else ""))
         if table.typed:
             lines.append(f"  typed numbers, no formulas: rounded to about "
-                         f"{_digits(table.precision)} significant digits, so each cell is "
+                         f"{table.digits} significant digits, so each cell is "
                          "judged at the rounding of what it is made of")
         width = max(len(c.label) for c in table.columns)
         lines.append(f"  {'column':<{width}}  {'cells':>5}  {'largest error':>13}  verdict")
@@ -396,12 +397,6 @@ def format_report(report: CheckReport) -> str:
         lines.append("")
     lines.append(_verdict(report))
     return "\n".join(lines)
-
-
-def _digits(precision: float | None) -> int:
-    if not precision:
-        return 15
-    return max(1, round(-math.log10(2 * precision)))
 
 
 def _plural(count: int, word: str) -> str:

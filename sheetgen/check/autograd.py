@@ -43,6 +43,8 @@ def autograd_rows(spec: NetworkSpec, get: Callable[[Key], np.ndarray]) -> dict[K
     nets, acts = [], []
     for layer, w in zip(spec.layers, weights):
         net = torch.einsum("tjk,tk->tj", w, below)
+        if layer.bias is not None:   # a fixed bias shared by the layer's units (Mazur's)
+            net = net + tensor([("init_b", len(nets), 0)])
         act = _ACTIVATIONS[layer.activation](net)
         net.retain_grad()
         act.retain_grad()

@@ -31,8 +31,8 @@ from sheetgen.reading import Grid, cell
 # Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
 # that moves the last bits only. Every mistake in the catalogue is many orders larger.
 CHECK_TOLERANCE = 1e-9
-_CONSTANT_KINDS = ("eta", "input", "target")
-_STAGES = {"eta": -1, "input": -1, "target": -1, "net": 0, "act": 0, "E": 1, "E_total": 1,
+_CONSTANT_KINDS = ("eta", "input", "target", "init_b")
+_STAGES = {"eta": -1, "input": -1, "target": -1, "init_b": -1, "net": 0, "act": 0, "E": 1, "E_total": 1,
            "grad_act": 2, "delta": 2, "grad_w": 3, "w": 4}
 
 
@@ -71,6 +71,7 @@ class TableFinding:
     columns: list[ColumnFinding]
     typed: bool = False             # typed numbers, no formulas: judged at their rounding
     precision: float | None = None  # typed numbers' typical relative rounding
+    digits: int | None = None       # typed numbers' typical significant digits
 
     @property
     def mistakes(self) -> list[ColumnFinding]:
@@ -131,6 +132,8 @@ def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
         total = 0.0
         for k in range(len(spec.layers[l].weights[0])):
             total = total + get(("w", l, j, k)) * below(l, k)
+        if spec.layers[l].bias is not None:
+            total = total + get(("init_b", l, 0))
         return total
     if kind == "act":
         return _sigmoid(get(("net", *key[1:])))
@@ -216,6 +219,19 @@ def typed_precision(table: Table, values: Grid) -> float:
             if math.isfinite(value) and value != 0:
                 ratios.append(_half_units([value])[0] / abs(value))
     return float(np.median(ratios)) if ratios else 0.0
+
+
+def typed_digits(table: Table, values: Grid) -> int:
+    """The typical number of significant digits a typed table's computed numbers show."""
+    counts = []
+    for key, col in table.columns.items():
+        if key[0] in _CONSTANT_KINDS or key[0] == "w":
+            continue
+        for r in table.rows:
+            value = as_number(cell(values, r, col))
+            if math.isfinite(value) and value != 0:
+                counts.append(len(Decimal(repr(value)).normalize().as_tuple().digits))
+    return int(np.median(counts)) if counts else 0
 
 
 def _rounding_bound(evaluate: Callable, source: dict[Key, np.ndarray],
@@ -323,9 +339,12 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             finding.status = "wrong"
             finding.wrong_cells = len(rows)
             _describe_cell(finding, table, first, raw[key][first], formulas, float(local[first]))
+            # a typed number matches a known mistake at its own rounding
+            explain_tolerance = (max(tolerance, 10 * typed_precision(table, values))
+                                 if table.typed else tolerance)
             finding.mistake = (_eta_reference_mistake(table, key, first, formulas)
                                or _explain(table, evaluator, key, record, rows, got,
-                                           finding.formula, tolerance))
+                                           finding.formula, explain_tolerance))
             origin = first - 1 if key[0] == "w" else first
             finding.order = (origin, _STAGES[key[0]], rank[key])
         elif follows.any():
@@ -351,9 +370,10 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         findings[key].follows_from = cause.label if cause else None
     constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
     precision = typed_precision(table, values) if table.typed else None
+    digits = typed_digits(table, values) if table.typed else None
     return TableFinding(table.sheet, table.header_row + 1, table.rows[0] + 1,
                         table.rows[-1] + 1, table.shape, constants, list(findings.values()),
-                        typed=table.typed, precision=precision)
+                        typed=table.typed, precision=precision, digits=digits)
 
 
 def _count_cells(cells: list[str]) -> str:

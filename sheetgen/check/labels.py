@@ -28,6 +28,7 @@ _PATTERNS = [
     (r"(?:i|x|in|input)(\d+)", lambda m: ("input", 0, int(m[1]) - 1)),
     (r"(?:t|target|y|tgt)(\d+)", lambda m: ("target", 0, int(m[1]) - 1)),
     (r"w(\d+)", lambda m: ("w#", int(m[1]))),
+    (r"(?:b|bias)(\d+)", lambda m: ("bias#", int(m[1]))),   # Mazur's b1 (hidden), b2 (output)
     (r"(?:net|z|in)?([ho])(\d+)", lambda m: ("net", _layer(m[1]), 0, int(m[2]) - 1)),
     (r"(?:a|out|σ|sigma|sig|act)([ho])(\d+)", lambda m: ("act", _layer(m[1]), 0, int(m[2]) - 1)),
     (r"(?:e|error|err|loss)o?(\d+)", lambda m: ("E", 0, int(m[1]) - 1)),

@@ -37,7 +37,7 @@ from sheetgen.spec import NetworkSpec, spec_from_dict
 # A header must name at least this many weights: a row of two labels is not a table.
 MIN_WEIGHTS = 4
 _COMPUTED = {"E_total", "grad_w#", "E", "delta", "net", "act", "grad_act"}
-_CONSTANT_KINDS = ("eta", "input", "target")
+_CONSTANT_KINDS = ("eta", "input", "target", "init_b")
 # How far right of a label its value may sit (a merged label cell spans a few columns).
 _LABEL_REACH = 4
 
@@ -190,7 +190,8 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
         value = cell(grid, r, weight_col)
         if value is None or _is_text(value):
             break
-        if any(_is_text(cell(grid, r, c)) for c in cols.values()):
+        texts = sum(1 for c in cols.values() if _is_text(cell(grid, r, c)))
+        if texts * 2 > len(cols):   # a row of labels: what follows is something else
             break
         shapes = {c: shape(cell(fgrid, r, c), r) for c in computed}
         shapes = {c: s for c, s in shapes.items() if s is not None}
@@ -214,6 +215,12 @@ def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> T
                for j in range(layer.units) for k in range(len(layer.weights[0]))}
     columns, names = {}, {}
     for key, col in cols.items():
+        if key[0] == "bias#":
+            if not 1 <= key[1] <= len(spec.layers):
+                raise ValueError(f"{texts[key]} does not fit a {_sizes(spec)} network")
+            columns[("init_b", key[1] - 1, 0)] = col
+            names[("init_b", key[1] - 1, 0)] = texts[key]
+            continue
         if key[0] in ("w#", "grad_w#"):
             if key[1] not in numbers:
                 raise ValueError(f"{texts[key]} does not fit a {_sizes(spec)} network")
@@ -237,6 +244,9 @@ def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> T
     context = _Context(table, values, formulas, sheet_labels)
     context.resolve_eta()
     context.resolve_data()
+    biased = {key[1] for key in list(columns) + list(table.constants) if key[0] == "init_b"}
+    if biased:
+        table.spec = _with_biases(spec, biased)
     if typed and ("eta",) in table.constants | {k: None for k in columns if k[0] == "eta"}:
         _trim_typed(table, values[name])
     return table
@@ -374,7 +384,12 @@ class _Context:
         table, spec = self.table, self.table.spec
         inputs = [("input", 0, k) for k in range(spec.n_inputs)]
         targets = [("target", 0, j) for j in range(spec.layers[-1].units)]
-        for group, fit in ((inputs, self._input_error), (targets, self._target_error)):
+        groups = [(inputs + ([("init_b", 0, 0)] if self._has_bias(0) else []),
+                   self._input_error),
+                  (targets, self._target_error)]
+        groups += [([("init_b", l, 0)], self._input_error) for l in range(1, len(spec.layers))
+                   if self._has_bias(l)]
+        for group, fit in groups:
             needed = [key for key in group if key not in table.columns]
             if not needed:
                 continue
@@ -393,7 +408,8 @@ class _Context:
             for key in needed:
                 constant = self._labelled(key)
                 if constant is None:
-                    table.missing.append(f"{key[0][0]}{key[2] + 1}")
+                    table.missing.append(f"b{key[1] + 1}" if key[0] == "init_b"
+                                         else f"{key[0][0]}{key[2] + 1}")
                 else:
                     table.constants[key] = constant
 
@@ -403,7 +419,9 @@ class _Context:
         table = self.table
         kind = group[0][0]
         last = len(table.spec.layers) - 1
-        if kind == "input":
+        if kind == "init_b":
+            users = [k for k in table.columns if k[0] == "net" and k[1] == group[0][1]]
+        elif kind == "input":
             users = [k for k in table.columns if k[0] == "net" and k[1] == 0]
             users += [k for k in table.columns if k[0] == "grad_w" and k[1] == 0]
         else:
@@ -428,23 +446,65 @@ class _Context:
             labelled = self._labelled(key)
             if labelled is not None:
                 found.setdefault(labelled.cell, labelled)
+            if key[0] == "init_b":   # a bias typed into the net formulas: =E3*C3+F3*D3+0.35
+                for number in self._net_literals(key[1]):
+                    found.setdefault(f"{number!r}", Constant(number, "typed into the net "
+                                                             "formulas", f"b{key[1] + 1}",
+                                                             "formula"))
         return list(found.values())
 
-    def _input_error(self, assignment: dict[Key, Constant]) -> float | None:
-        """How far the nets of the first rows are from Σ w·x with these inputs."""
+    def _net_formulas(self, l: int) -> list[str]:
         table = self.table
-        nets = [k for k in table.columns if k[0] == "net" and k[1] == 0]
+        return [f for k, c in table.columns.items() if k[0] == "net" and k[1] == l
+                for f in [cell(self.fgrid, table.rows[0], c)]
+                if isinstance(f, str) and f.startswith("=")]
+
+    def _net_literals(self, l: int) -> list[float]:
+        return sorted({n for f in self._net_formulas(l) for n in literals(f)
+                       if n not in (0.0, 1.0)})
+
+    def _has_bias(self, l: int) -> bool:
+        """Whether layer l adds a bias: a b1/b2 column or label, or net formulas that read
+        more than a weight and an input per term (or add a typed number)."""
+        table = self.table
+        if ("init_b", l, 0) in table.columns:
+            return True
+        if any(key == ("bias#", l + 1) for key, _ in self.sheet_labels.values()):
+            return True
+        fan_in = len(table.spec.layers[l].weights[0])
+        for formula in self._net_formulas(l):
+            if len(references(formula)) > 2 * fan_in or self._net_literals(l):
+                return True
+        return False
+
+    def _input_error(self, assignment: dict[Key, Constant]) -> float | None:
+        """How far the nets of the first rows are from Σ w·x (+ b) with these inputs (and
+        bias), for the layer the assignment is about."""
+        table = self.table
+        layer = max((k[1] for k in assignment if k[0] == "init_b"), default=0)
+        nets = [k for k in table.columns if k[0] == "net" and k[1] == layer]
         if not nets:
             return None
+
+        def given(key):
+            if key in assignment:
+                return assignment[key].value
+            if key in table.columns:
+                return self.column_values(key, 3)
+            return None
+
         worst = 0.0
         for key in nets:
             j = key[3]
             total = 0.0
-            for k in range(table.spec.n_inputs):
-                x_key = ("input", 0, k)
-                x = (assignment[x_key].value if x_key in assignment
-                     else self.column_values(x_key, 3))
-                total = total + self.column_values(("w", 0, j, k), 3) * x
+            for k in range(len(table.spec.layers[layer].weights[0])):
+                x = given(("input", 0, k) if layer == 0 else ("act", layer - 1, 0, k))
+                if x is None:
+                    return None
+                total = total + self.column_values(("w", layer, j, k), 3) * x
+            bias = given(("init_b", layer, 0))
+            if bias is not None:
+                total = total + bias
             got = self.column_values(key, 3)
             worst = max(worst, _relative(got, total))
         return worst
@@ -492,6 +552,8 @@ class _Context:
         first_col = min(table.columns.values())
         best = None
         for (r, c), (label_key, text) in self.sheet_labels.items():
+            if label_key[0] == "bias#":
+                label_key = ("init_b", label_key[1] - 1, 0)
             if label_key != key or r > table.header_row:
                 continue
             if r == table.header_row and c in table.columns.values():
@@ -506,15 +568,14 @@ class _Context:
 
     def _label_for(self, ref: Reference) -> str | None:
         """The label written just left of or above a cell, if it is one of ours."""
-        if ref.sheet not in (None, self.table.sheet):
-            return None
+        grid = self.values.get(ref.sheet or self.table.sheet, [])
         for r, c in ((ref.row, ref.col - d) for d in range(1, _LABEL_REACH + 1)):
-            text = cell(self.grid, r, c)
+            text = cell(grid, r, c)
             if isinstance(text, str) and text.strip():
                 return _clean(text) if parse_label(text) or inline_learning_rate(text) else None
             if text is not None:
                 break
-        above = cell(self.grid, ref.row - 1, ref.col)
+        above = cell(grid, ref.row - 1, ref.col)
         if isinstance(above, str) and parse_label(above):
             return _clean(above)
         return None
@@ -580,6 +641,18 @@ def _shape(cols: dict[Key, int], sheet_keys: set[Key]) -> NetworkSpec:
         "data": {"inputs": [[0.0] * n_in], "targets": [[0.0] * outputs]},
         "layers": [{"name": "h", "units": hidden, "weights": [[0.0] * n_in] * hidden},
                    {"name": "o", "units": outputs, "weights": [[0.0] * hidden] * outputs}],
+        "training": {"learning_rates": [1.0], "iterations": 1},
+    })
+
+
+def _with_biases(spec: NetworkSpec, layers: set[int]) -> NetworkSpec:
+    """The table's shape with a fixed bias shared by each of these layers' units."""
+    return spec_from_dict({
+        "data": {"inputs": [[0.0] * spec.n_inputs], "targets": [[0.0] * spec.layers[-1].units]},
+        "layers": [{"name": layer.name, "units": layer.units,
+                    "weights": [list(row) for row in layer.weights],
+                    **({"bias": 0.0, "train_bias": False} if l in layers else {})}
+                   for l, layer in enumerate(spec.layers)],
         "training": {"learning_rates": [1.0], "iterations": 1},
     })
 
