@@ -11,22 +11,28 @@ column). `typed` means the sheet holds typed numbers (no formulas); check must s
 table is marked typed); expected.tsv lists no origins for those, so flagged cells are shown but
 not scored.
 
-Prints one line per workbook, the total, the time check took per file (median) and the machine.
+Prints one line per workbook, the total, the time check took per file (median) and the machine;
+then times a class's worth of submissions: `--class-size` files (the corpus repeated, under other
+names) checked as `sheetgen check FOLDER` checks them, medians of `--repeats` runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import platform
+import os
+import shutil
 import statistics
+import tempfile
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sheetgen.check import CheckError, NoTableError, check_workbook  # noqa: E402
+from mnist.train import cpu_name  # noqa: E402
+from sheetgen.check import (CheckError, NoTableError, check_many, check_workbook,  # noqa: E402
+                            workbook_paths)
 from sheetgen.reading import WorkbookError  # noqa: E402
 
 
@@ -88,12 +94,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, required=True,
                         help="folder with the workbooks and expected.tsv")
+    parser.add_argument("--class-size", type=int, default=30,
+                        help="files in the timed batch (default 30; 0 skips it)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed batch runs (default 3)")
     args = parser.parse_args(argv)
     expected = read_expected(args.corpus)
     files = {path.name.split("_", 1)[0]: path for path in sorted(args.corpus.glob("*.xls*"))}
     print(f"command: python benchmarks/bench_check_wild.py --corpus {args.corpus}")
-    print(f"machine: {platform.processor() or platform.machine()}, Python "
-          f"{platform.python_version()}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python "
+          f"{sys.version.split()[0]}")
     passed, times = 0, []
     for ident in sorted(expected):
         path = files.get(ident)
@@ -109,7 +118,28 @@ def main(argv=None) -> int:
     if times:
         print(f"time per workbook: median {statistics.median(times):.2f} s, "
               f"total {sum(times):.1f} s")
+    if args.class_size:
+        print(time_class(sorted(files.values()), args.class_size, args.repeats))
     return 0 if passed == len(expected) else 1
+
+
+def time_class(sources: list[Path], size: int, repeats: int) -> str:
+    """A folder of `size` submissions (copies of the corpus) checked as `sheetgen check FOLDER`
+    does: the median wall time of `repeats` runs."""
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as temp:
+        folder = Path(temp)
+        for i in range(size):
+            source = sources[i % len(sources)]
+            shutil.copyfile(source, folder / f"student{i:02d}{source.suffix}")
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            outcomes = check_many(workbook_paths([folder]))
+            runs.append(time.perf_counter() - start)
+        checked = sum(o.report is not None for o in outcomes)
+    return (f"a class of {size} submissions (sheetgen check FOLDER): median {statistics.median(runs):.1f} s "
+            f"over {repeats} runs ({', '.join(f'{r:.1f}' for r in runs)} s); {checked} of {size} "
+            f"checked (target: under 60 s)")
 
 
 if __name__ == "__main__":

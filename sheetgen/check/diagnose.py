@@ -365,8 +365,11 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
     mistakes = sorted((f for f in findings.values() if f.status == "wrong"),
                       key=lambda f: f.order)
     for key, first in affected.items():
-        upstream = _closure(key, deps)
-        cause = next((f for f in mistakes if f.key in upstream), None)
+        distance = _distances(key, deps)
+        causes = [f for f in mistakes if f.key in distance]
+        # the nearest mistake upstream (w4 follows from ∂E/∂w4, not from ∂E/∂w3 that reaches
+        # it only a row later), the earliest among equals
+        cause = min(causes, key=lambda f: (distance[f.key], f.order), default=None)
         findings[key].follows_from = cause.label if cause else None
     constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
     precision = typed_precision(table, values) if table.typed else None
@@ -435,14 +438,18 @@ def _ranks(table: Table) -> dict[Key, float]:
     return ranks
 
 
-def _closure(key: Key, deps: dict[Key, set[Key]]) -> set[Key]:
-    seen, todo = set(), list(deps.get(key, ()))
-    while todo:
-        k = todo.pop()
-        if k not in seen:
-            seen.add(k)
-            todo.extend(deps.get(k, ()))
-    return seen
+def _distances(key: Key, deps: dict[Key, set[Key]]) -> dict[Key, int]:
+    """Every column `key` is computed from, directly or not, with how many steps away."""
+    distance: dict[Key, int] = {}
+    frontier, step = sorted(deps.get(key, ()), key=str), 1
+    while frontier:
+        following = []
+        for k in frontier:
+            if k not in distance:
+                distance[k] = step
+                following.extend(deps.get(k, ()))
+        frontier, step = sorted(set(following), key=str), step + 1
+    return distance
 
 
 # ---------------------------------------------------------------------------------------------
