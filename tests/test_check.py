@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sheetgen.cli import main
 from sheetgen.recalc import recalculate_many
-from tests.conftest import require_libreoffice
+from tests.conftest import ROOT, require_libreoffice
 from tests.handmade import layout_block, layout_rows, layout_several, write_workbook
 
 # name: (layout, sheets) -- each layout's correct twin, and its planted mistakes
@@ -208,3 +208,19 @@ def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
     assert result.exit_code == 0, result.output
     assert "lr 0.7: table with its header on row 27, rows 28–58, 3-3-2 network" in result.output
     assert re.search(r"^  ∂E/∂w15 +31 ", result.output, re.M)
+
+
+def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
+    """XOR's sheets label units per sample (h1 (s1)); check reads one sample per row and says
+    so, rather than guessing a shape ("0 hidden units")."""
+    from sheetgen.spec import load_spec
+    from sheetgen.writer import build_workbook
+
+    path = tmp_path / "xor.xlsx"
+    build_workbook(load_spec(ROOT / "templates" / "xor.toml"), path)
+    result = run(path)
+    assert result.exit_code == 2
+    assert ("lr 2!row 27: the header names w1…w6 but no unit check can read (h1, a_h1, o1, a_o1, "
+            "E1, t1), so the network's shape is unknown; check reads tables of one sample per "
+            "row") in result.output
+    assert "0 hidden units" not in result.output

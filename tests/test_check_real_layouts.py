@@ -113,6 +113,13 @@ def _cases():
                     [plan(2, template_columns(), "$G$1",
                           plants={"w3": ("{w3@p}-$G<drift>*{g3@p}", 3)})])},
         {"Sheet1": ("wrong", [("w3", 3)])})
+    cases["eta_column_and_subscripts"] = (
+        {"Sheet1": ({}, [],
+                    [TablePlan(1, 1, [("eta", "η")] + template_columns(
+                        "∂E/∂w{n}", labels={**{w: f"w{chr(0x2080 + int(w[1:]))}"
+                                               for w in WEIGHTS}, "ah1": "sigmoid(h1)"}),
+                        {}, eta=0.5, plants={"ah2": ("1/(1+EXP(-{h1}))", 4)})])},
+        {"Sheet1": ("wrong", [("ah2", 4)])})
     return cases
 
 
@@ -187,8 +194,9 @@ def test_each_real_layout_is_read_and_judged(workbooks, case):
         for table, written in zip(tables, sheets[sheet][2]):
             assert table.first_row == written.header_row + 1
             assert table.last_row == written.header_row + written.rows, (case, table.last_row)
-            assert any(value.startswith(f"{written.eta:.15g} ") for value in
-                       table.constants.values()), (case, table.constants)
+            assert "eta" in written.constants and any(
+                value.startswith(f"{written.eta:.15g} ") for value in table.constants.values()
+            ) or ("eta", "η") in written.columns, (case, table.constants)
 
 
 def test_the_eta_the_formulas_read_wins_over_a_stale_label(workbooks):

@@ -30,7 +30,8 @@ _PATTERNS = [
     (r"w(\d+)", lambda m: ("w#", int(m[1]))),
     (r"(?:b|bias)(\d+)", lambda m: ("bias#", int(m[1]))),   # Mazur's b1 (hidden), b2 (output)
     (r"(?:net|z|in)?([ho])(\d+)", lambda m: ("net", _layer(m[1]), 0, int(m[2]) - 1)),
-    (r"(?:a|out|σ|sigma|sig|act)([ho])(\d+)", lambda m: ("act", _layer(m[1]), 0, int(m[2]) - 1)),
+    (r"(?:a|out|σ|sigma|sigmoid|sig|act)([ho])(\d+)",
+     lambda m: ("act", _layer(m[1]), 0, int(m[2]) - 1)),
     (r"(?:e|error|err|loss)o?(\d+)", lambda m: ("E", 0, int(m[1]) - 1)),
     (_LOSS, lambda m: ("E_total",)),
     (rf"(?:δ|delta|d{_LOSS}/d(?:net)?)([ho])(\d+)",
@@ -45,6 +46,9 @@ _INLINE_ETA = re.compile(r"\s*(?:η|ͷ|eta|lr|α|alpha|learning[\s_]*rate)\s*(?:
                          r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\Z", re.I)
 
 
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉⁰¹²³⁴⁵⁶⁷⁸⁹", "01234567890123456789")
+
+
 def _layer(letter: str) -> int:
     return 0 if letter == "h" else 1
 
@@ -52,7 +56,7 @@ def _layer(letter: str) -> int:
 def normalise(text: str) -> str:
     """Lower case, without spaces, underscores, brackets, multiplication dots, or a trailing
     "=" or ":" (a label that points at the value beside it); ∂ as d."""
-    text = text.strip().lower().replace("∂", "d").replace("𝜕", "d")
+    text = text.strip().lower().replace("∂", "d").replace("𝜕", "d").translate(_SUBSCRIPTS)
     text = re.sub(r"[\s_()\[\]{}·*,']", "", text)
     return re.sub(r"^(.*?)[=:]*$", r"\1", text).replace(":", "")
 

@@ -197,7 +197,12 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
         shapes = {c: s for c, s in shapes.items() if s is not None}
         if len(rows) >= 2 and len(previous_shapes) >= 2:
             kept = sum(1 for c, s in previous_shapes.items() if shapes.get(c) == s)
-            if kept * 2 < len(previous_shapes):
+            # formulas typed row by row may differ in shape; a weight that still reads its
+            # own column on the row above is still a training step
+            steps = any(ref.row == r - 1 and ref.col == c and ref.sheet is None
+                        for k, c in cols.items() if k[0] == "w#"
+                        for ref in references(cell(fgrid, r, c)))
+            if kept * 2 < len(previous_shapes) and not steps:
                 break
         if len(rows) >= 1:
             previous_shapes = shapes
@@ -631,12 +636,17 @@ def _shape(cols: dict[Key, int], sheet_keys: set[Key]) -> NetworkSpec:
                                  and k[1] == 1 else k[2] if k[0] in ("E", "target")
                                  else None))
     n_weights = largest(lambda k: k[1] - 1 if k[0] == "w#" else None)
+    if not outputs and not hidden and n_weights != 8:   # 8 weights: the exercise's 2-2-2
+        raise ValueError(f"the header names w1…w{n_weights} but no unit check can read (h1, "
+                         "a_h1, o1, a_o1, E1, t1), so the network's shape is unknown; check "
+                         "reads tables of one sample per row")
     n_in, outputs = n_in or 2, outputs or 2
     if not hidden and n_weights % (n_in + outputs) == 0:
         hidden = n_weights // (n_in + outputs)
     if n_in * hidden + hidden * outputs != n_weights:
         raise ValueError(f"w1…w{n_weights} do not fit a network of {n_in} inputs, "
-                         f"{hidden} hidden units and {outputs} outputs")
+                         + (f"{hidden} hidden units" if hidden else "one hidden layer")
+                         + f" and {outputs} outputs")
     return spec_from_dict({
         "data": {"inputs": [[0.0] * n_in], "targets": [[0.0] * outputs]},
         "layers": [{"name": "h", "units": hidden, "weights": [[0.0] * n_in] * hidden},
