@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from openpyxl.styles import Font
+from openpyxl.workbook.defined_name import DefinedName
 
 from sheetgen.check import check_workbook
 from sheetgen.cli import main
@@ -113,6 +114,12 @@ def _cases():
                     [plan(2, template_columns(), "$G$1",
                           plants={"w3": ("{w3@p}-$G<drift>*{g3@p}", 3)})])},
         {"Sheet1": ("wrong", [("w3", 3)])})
+    cases["named_eta"] = (    # =E3-LearnRate*X3, LearnRate a name for Sheet1!$C$1
+        {"names": {"LearnRate": "Sheet1!$C$1"},
+         "Sheet1": ({"A1": "rate", "C1": 0.8}, [],
+                    [plan(2, template_columns(), "LearnRate", eta=0.8,
+                          plants={"g8": ("{do2}*{ah1}", 5)})])},
+        {"Sheet1": ("wrong", [("g8", 5)])})
     cases["eta_column_and_subscripts"] = (
         {"Sheet1": ({}, [],
                     [TablePlan(1, 1, [("eta", "η")] + template_columns(
@@ -129,6 +136,8 @@ CASES = _cases()
 def _write(path, sheets, typed_from=None):
     book = openpyxl.Workbook()
     book.remove(book.active)
+    sheets = dict(sheets)
+    names = sheets.pop("names", {})
     for name, (cells, merges, plans) in sheets.items():
         ws = book.create_sheet(name)
         for ref, value in cells.items():
@@ -145,6 +154,8 @@ def _write(path, sheets, typed_from=None):
                 for c in row:   # the drifting η reference: $G<drift> becomes $G<row - 3>
                     if isinstance(c.value, str) and "<drift>" in c.value:
                         c.value = c.value.replace("<drift>", str(c.row - 3))
+    for name, target in names.items():
+        book.defined_names[name] = DefinedName(name, attr_text=target)
     book.save(path)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import tempfile
 import warnings
@@ -128,6 +129,43 @@ def _rewrite_symbols(book, short, loaded) -> None:
         book.close()
 
 
+def _named_cells(path: Path) -> dict[str, str]:
+    """The workbook's names for single cells ({"LR": "'Sheet1'!$G$1"}), so that a formula
+    =E33-LR*X33 reads as the cell it means."""
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            book = openpyxl.load_workbook(path, read_only=True)
+    except Exception:   # the grids were read; names are a nicety
+        return {}
+    try:
+        names = {}
+        for name, defined in book.defined_names.items():
+            destinations = list(defined.destinations)
+            if len(destinations) == 1 and ":" not in destinations[0][1]:
+                sheet, ref = destinations[0]
+                names[name] = "'" + sheet.replace("'", "''") + "'!" + ref
+        return names
+    finally:
+        book.close()
+
+
+def _with_names(loaded: _Loaded, names: dict[str, str]) -> None:
+    """Every formula with its named cells written as references."""
+    if not names:
+        return
+    pattern = re.compile(r"(?<![A-Za-z0-9_.$!'])(" + "|".join(map(re.escape, names))
+                         + r")(?![A-Za-z0-9_.(!])", re.I)
+    lookup = {name.lower(): ref for name, ref in names.items()}
+    for name, grid in loaded.formulas.items():
+        loaded.formulas[name] = [
+            tuple(pattern.sub(lambda m: lookup[m[1].lower()], v)
+                  if isinstance(v, str) and v.startswith("=") else v for v in row)
+            for row in grid]
+
+
 def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
     """Formulas and cached values; a file openpyxl cannot read is converted by LibreOffice
     first, and one whose formulas have no cached values is recalculated by it."""
@@ -156,6 +194,7 @@ def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
     else:
         loaded = _Loaded(formulas, values)
     _as_seen(path, loaded)
+    _with_names(loaded, _named_cells(path))
     return loaded
 
 
