@@ -267,6 +267,21 @@ def test_typed_numbers_are_judged_at_their_rounding(workbooks, tmp_path, case, v
     assert "typed numbers, no formulas: rounded to about 6 significant digits" in output
 
 
+def test_a_last_row_without_gradients_ends_the_table(workbooks, tmp_path):
+    """Students often stop at the final weights: the last row has no gradients after it."""
+    shortened = tmp_path / "short.xlsx"
+    book = openpyxl.load_workbook(workbooks["lr_two_cells_right"])
+    ws = book["Sheet1"]
+    last = 3 + 30
+    for c in ws[last]:
+        if isinstance(ws.cell(3, c.column).value, str) and "dw" in ws.cell(3, c.column).value:
+            c.value = None
+    book.save(shortened)
+    result = CliRunner().invoke(main, ["check", str(shortened)])
+    assert result.exit_code == 0, result.output
+    assert f"rows 4–{last - 1}, 2-2-2 network" in result.output
+
+
 def test_a_cell_that_holds_no_number_is_never_ok(workbooks, tmp_path):
     broken = tmp_path / "text.xlsx"
     book = openpyxl.load_workbook(workbooks["lr_two_cells_right"])

@@ -208,6 +208,11 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
             previous_shapes = shapes
         rows.append(r)
         r += 1
+    # the last rows may stop short (the final weights, with no gradients after them): a row
+    # with empty cells at the end of the table is not a training step; an empty cell in the
+    # middle is, and is reported as a cell that could not be checked
+    while rows and any(cell(grid, rows[-1], c) is None for c in cols.values()):
+        rows.pop()
     if not any(not math.isnan(as_number(cell(grid, r, weight_col))) for r in rows):
         return []
     return rows
