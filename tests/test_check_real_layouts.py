@@ -214,6 +214,8 @@ def test_the_eta_the_formulas_read_wins_over_a_stale_label(workbooks):
     report = check_workbook(workbooks["eta_on_another_sheet"])
     (table,) = report.tables
     assert table.constants == {"learning rate": "0.2 (settings!B1)"}
+    assert table.notes == ["the weight updates read η from settings!B1 (0.2), not from the "
+                           "cell labelled η (table!B1, 5)"]
 
 
 def test_a_drifting_eta_reference_is_named(workbooks):

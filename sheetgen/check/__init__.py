@@ -365,6 +365,7 @@ def _table_dict(table) -> dict:
         "constants": table.constants,
         "ok": table.ok,
         "typed": table.typed,
+        "notes": table.notes,
         "precision": table.precision,
         "significant_digits": table.digits,
         "cause": None if cause is None else {
@@ -413,6 +414,8 @@ def format_report(report: CheckReport) -> str:
         lines.append(f"{table.sheet}: table with its header on row {table.header_row}, rows "
                      f"{table.first_row}–{table.last_row}, {table.shape} network"
                      + (f"; {constants}" if constants else ""))
+        for note in table.notes:
+            lines.append(f"  note: {note}")
         if table.typed:
             lines.append(f"  typed numbers, no formulas: rounded to about "
                          f"{table.digits} significant digits, so each cell is "

@@ -69,6 +69,7 @@ class TableFinding:
     shape: str                      # "2-2-2"
     constants: dict[str, str]       # label -> "0.5 (Sheet1!B2)", for constants not in columns
     columns: list[ColumnFinding]
+    notes: list[str] = field(default_factory=list)   # what a reader should know
     typed: bool = False             # typed numbers, no formulas: judged at their rounding
     precision: float | None = None  # typed numbers' typical relative rounding
     digits: int | None = None       # typed numbers' typical significant digits
@@ -376,7 +377,8 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
     digits = typed_digits(table, values) if table.typed else None
     return TableFinding(table.sheet, table.header_row + 1, table.rows[0] + 1,
                         table.rows[-1] + 1, table.shape, constants, list(findings.values()),
-                        typed=table.typed, precision=precision, digits=digits)
+                        notes=list(table.notes), typed=table.typed, precision=precision,
+                        digits=digits)
 
 
 def _count_cells(cells: list[str]) -> str:

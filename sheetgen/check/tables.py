@@ -66,6 +66,7 @@ class Table:
     missing: list[str] = field(default_factory=list)  # what could not be found
     typed: bool = False                  # its computed columns hold typed numbers
     eta_reference: Reference | None = None   # the cell the weight updates read η from
+    notes: list[str] = field(default_factory=list)   # what a reader should know
 
     def cell(self, row: int, key: Key) -> str:
         """A1 reference of a column's cell on a 0-based sheet row."""
@@ -312,6 +313,13 @@ class _Context:
                     table.eta_reference = ref
                     table.constants[("eta",)] = Constant(
                         value, self.where(ref), self._label_for(ref) or "η", "formula")
+                    labelled = self._labelled(("eta",))
+                    if (labelled is not None and labelled.cell != self.where(ref)
+                            and labelled.value != value):
+                        table.notes.append(
+                            f"the weight updates read η from {self.where(ref)} ({value:.15g}), "
+                            f"not from the cell labelled {labelled.label} ({labelled.cell}, "
+                            f"{labelled.value:.15g})")
                     return
             elif choice[0] == "literal":
                 table.constants[("eta",)] = Constant(choice[1], "typed into the weight updates",
