@@ -258,7 +258,7 @@ def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> T
     biased = {key[1] for key in list(columns) + list(table.constants) if key[0] == "init_b"}
     if biased:
         table.spec = _with_biases(spec, biased)
-    if typed and ("eta",) in table.constants | {k: None for k in columns if k[0] == "eta"}:
+    if typed:
         _trim_typed(table, values[name])
     return table
 
