@@ -89,7 +89,7 @@ _SYMBOL = str.maketrans("abcdefghijklmnopqrstuvwxyzABDGLPSW¶",
 def _as_seen(path: Path, loaded: "_Loaded") -> None:
     """Short labels in the Symbol font, rewritten as the Greek letters a reader sees."""
     short = {name: {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
-                    if isinstance(v, str) and 0 < len(v.strip()) <= 4}
+                    if isinstance(v, str) and len(v.rstrip("=: ")) == 1}
              for name, grid in loaded.values.items()}
     if not any(short.values()):
         return

@@ -67,8 +67,7 @@ def shape(formula, row: int) -> str | None:
     def relative(match):
         if match["row_abs"]:
             return match[0]
-        r, _ = xl_cell_to_rowcol(match["col"].upper() + match["row"])
         prefix = match[0][: match.start("col") - match.start()]
-        return f"{prefix}{match['col'].upper()}[{r - row}]"
+        return f"{prefix}{match['col'].upper()}[{int(match['row']) - 1 - row}]"
 
     return _REFERENCE.sub(relative, formula.replace(" ", ""))
