@@ -140,6 +140,12 @@ def export(run_dir, workbook):
                f"({len(record.metrics)} epochs, final test accuracy "
                f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
                f"{', '.join(p.name for p in pictures)}")
+    if record.live is None:
+        from sheetgen.live_layout import LIVE_SHEET
+        from sheetgen.training import INFERENCE_JSON
+
+        click.echo(f"note: {run_dir} has no {INFERENCE_JSON} (a run made before the live sheet "
+                   f"existed), so the workbook has no '{LIVE_SHEET}' sheet; train again to get it")
 
 
 class _Unusable(click.ClickException):

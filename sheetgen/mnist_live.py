@@ -229,17 +229,19 @@ def _conv_band(cells: _Cells, fmt, layout: LiveLayout, index: int, band: Band, v
               "folded in (kernels and shifts on 'MNIST weights'), then ReLU: "
               "MAX(0, Σ SUMPRODUCT(window, kernel) + shift)", fmt["note"])
     _band_rows(cells, band, band.side)
+    # every output channel reads the same windows: name each once (writing is formula-bound)
+    sources = [layout.layer_input(index, channel) for channel in range(conv.in_channels)]
+    windows = [[[area(s_top + y, s_left + x, KERNEL, KERNEL) for s_top, s_left, _ in sources]
+                for x in range(band.side)] for y in range(band.side)]
     for out, (top, left) in enumerate(band.origins):
         cells.put(top - 1, left, "write", f"{band.name} ch{out + 1}", fmt["map_label"])
         kernels = [layout.kernel(index, out, channel) for channel in range(conv.in_channels)]
-        sources = [layout.layer_input(index, channel) for channel in range(conv.in_channels)]
         shift = layout.shift(index, out)
         for y in range(band.side):
             for x in range(band.side):
-                windows = [(area(s_top + y, s_left + x, KERNEL, KERNEL), kernel)
-                           for (s_top, s_left, _), kernel in zip(sources, kernels)]
+                pairs = list(zip(windows[y][x], kernels))
                 cells.put(top + y, left + x, "write_formula",
-                          formulas.conv_relu(windows, shift), fmt["map"],
+                          formulas.conv_relu(pairs, shift), fmt["map"],
                           float(values[out, y, x]))
         _map_scale(cells.ws, top, left, band.side, "#FFFFFF", MAP_COLOUR)
 
