@@ -350,3 +350,31 @@ def test_a_bad_inference_json_gets_one_line_and_leaves_the_workbook(mnist_run, t
     assert outcome.output.startswith("Error: ") and message in outcome.output, outcome.output
     assert outcome.output.count("\n") == 1
     assert path.read_bytes() == before
+
+
+def test_verify_covers_the_live_sheet(exported, tmp_path):
+    """verify recalculates 'MNIST live' and holds every layer to the NumPy engine; a formula
+    changed by hand is named, with the layer it belongs to."""
+    require_libreoffice()
+    path, run_dir = exported
+    outcome = run("verify", path)
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.stdout.splitlines()  # openpyxl may warn on stderr
+    live = lines.index("MNIST live: 18,928 cells")
+    assert [line.split()[0] for line in lines[live + 2:live + 14]] == [
+        "input", "normalised", "conv1", "conv2", "pool", "conv3", "conv4", "conv5", "average",
+        "logit", "probability", "predicted"]
+    assert lines[-1].startswith("OK: ")
+
+    layout = LiveLayout.for_network(read_run(run_dir).live)
+    top, left = layout.convs[2].origins[5]
+    book = openpyxl.load_workbook(path)
+    target = book[LIVE_SHEET].cell(row=top + 3, column=left + 3)  # conv3 ch6, (2, 2)
+    original = target.value
+    target.value = original + "+0.001"
+    broken = tmp_path / "broken.xlsx"
+    book.save(broken)
+    outcome = run("verify", broken)
+    assert outcome.exit_code == 1
+    assert f"first at MNIST live!{target.coordinate} (conv3) {original}+0.001: LibreOffice " \
+        "gives" in outcome.stdout
