@@ -378,3 +378,23 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
     assert outcome.exit_code == 1
     assert f"first at MNIST live!{target.coordinate} (conv3) {original}+0.001: LibreOffice " \
         "gives" in outcome.stdout
+
+
+def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
+    """The live sheet writes formulas as given (PlainFormulaWorksheet); that is right only
+    while they call no function XlsxWriter would have prefixed with _xlfn."""
+    from xlsxwriter.worksheet import Worksheet
+
+    from sheetgen.mnist_live import LIVE_FUNCTIONS
+
+    path, _ = exported
+    formulas = [v for row in openpyxl.load_workbook(path, read_only=True)[LIVE_SHEET]
+                .iter_rows(values_only=True) for v in row
+                if isinstance(v, str) and v.startswith("=")]
+    assert len(formulas) == 18_929  # verify checks all but the true label
+    called = {name for f in formulas for name in re.findall(r"([A-Z][A-Z0-9.]*)\(", f)}
+    assert called == LIVE_FUNCTIONS
+    stock = Worksheet()
+    for formula in {re.sub(r"\d+", "1", f): f for f in formulas}.values():  # one per shape
+        assert stock._prepare_formula(formula) == formula[1:]
+        assert stock._prepare_formula(formula, expand_future_functions=True) == formula[1:]
