@@ -99,7 +99,9 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         return SheetCheck(LIVE_SHEET, (), (problem,))
     layout = LiveLayout.for_network(network)
     live, notes = recalculated[LIVE_SHEET], []
-    sheet_network, edited = _sheet_network(network, layout, recalculated[WEIGHTS_SHEET])
+    # Inputs (weights, chooser, typed pixels) are read from the file itself, which holds them
+    # to the last bit; LibreOffice's copy keeps 15 significant digits.
+    sheet_network, edited = _sheet_network(network, layout, formulas[WEIGHTS_SHEET])
     if edited:
         notes.append(f"{WEIGHTS_SHEET}: {edited} weight{'s' if edited > 1 else ''} differ from "
                      "the recorded run; compared with what the sheet's weights give")
@@ -110,7 +112,7 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
                             for k in range(cnn.IMAGE_SIDE ** 2)] for n in range(count)])
         if not np.array_equal(stored, network.digit_pixels.reshape(count, -1)):
             notes.append(f"{DIGITS_SHEET}: stored pixels differ from the recorded run")
-    chooser = as_number(cell(live, CHOOSER_ROW, VALUE_COL))
+    chooser = as_number(cell(formulas[LIVE_SHEET], CHOOSER_ROW, VALUE_COL))
     if not (chooser.is_integer() and 0 <= chooser <= len(network.digit_labels)):
         problem = Difference(LIVE_SHEET, ref(CHOOSER_ROW, VALUE_COL), "chooser", None,
                              cell(live, CHOOSER_ROW, VALUE_COL),
@@ -119,11 +121,12 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         return SheetCheck(LIVE_SHEET, (), (problem,), tuple(notes))
     side = cnn.IMAGE_SIDE
     grid_cells = [layout.pixel(y, x) for y in range(side) for x in range(side)]
-    pixels = _read(live, grid_cells)
     stored = (np.zeros(side * side) if chooser == 0
               else cnn.stored_pixels(network, int(chooser)).ravel())
     formula_pixels = [i for i, (r, c) in enumerate(grid_cells)
                       if str(cell(formulas[LIVE_SHEET], r, c)).startswith("=")]
+    pixels = _read(formulas[LIVE_SHEET], grid_cells)
+    pixels[formula_pixels] = stored[formula_pixels]
     typed = side * side - len(formula_pixels)
     if typed:
         notes.append(f"{LIVE_SHEET}: {typed} pixel{'s' if typed > 1 else ''} typed into the "
