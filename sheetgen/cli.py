@@ -116,7 +116,9 @@ def _whole(text: str):
                    "it does not exist.")
 def export(run_dir, workbook):
     """Put a finished (or running) MNIST run's metrics, model, confusion matrix and misclassified
-    digits into the workbook, keeping every backprop sheet, formula and chart.
+    digits into the workbook, keeping every backprop sheet, formula and chart; from a run dir
+    with inference.json, also the trained network as live formulas (MNIST live, MNIST weights,
+    MNIST digits).
 
     The workbook is re-rendered whole and replaced atomically; one edited by hand since
     sheetgen wrote it is left alone. The plots are also written as PNG files in RUN_DIR.
@@ -162,7 +164,9 @@ def verify(workbook):
     LibreOffice recalculates every formula (forced, whatever the file caches); each cell is
     compared with the reference engine run on the spec recorded in the workbook, with the
     η, inputs, targets and initial weights its input cells hold now; the file's cached values
-    are compared with the recalculated ones. Prints, per sheet, each column's cells and
+    are compared with the recalculated ones. An exported run's MNIST live sheet is compared,
+    layer by layer, with the NumPy forward pass of the recorded network on the weights and
+    image the sheets hold now. Prints, per sheet, each column's cells and
     largest relative error.
 
     Exit status: 0 all agree (relative error ≤ 1e-12); 1 a cell differs (the first one is
