@@ -179,7 +179,7 @@ def _live_sheet(workbook, fmt, layout: LiveLayout, act) -> int:
     _map_scale(ws, *layout.normalized_origin, IMAGE_SIDE, "#FFFFFF", INK)
 
     # convolutions and the pool, in the model's order
-    for index, (conv, band) in enumerate(zip(network.convs, layout.convs), start=1):
+    for index, band in enumerate(layout.convs, start=1):
         _conv_band(cells, fmt, layout, index, band, act.convs[index - 1])
         if index == network.pool_after:
             _pool_band(cells, fmt, layout, band, act.pooled)

@@ -17,7 +17,9 @@ import numpy as np
 from sheetgen import cnn
 from sheetgen.compare import as_number, relative_errors
 from sheetgen.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
-                                  PROBABILITY_ROW, VALUE_COL, WEIGHTS_SHEET, LiveLayout, ref)
+                                  PROBABILITY_ROW, TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET,
+                                  LiveLayout, ref)
+from sheetgen.mnist_live import DRAWN
 from sheetgen.reading import Grid, cell
 from sheetgen.record import RECORD_SHEET, TRAINING_COLUMN
 from sheetgen.training import RunError, TrainingRecord
@@ -40,6 +42,12 @@ def _read(grid: Grid, cells) -> np.ndarray:
     return np.array([as_number(cell(grid, r, c)) for r, c in cells], dtype=np.float64)
 
 
+def _changed(now: np.ndarray, recorded) -> int:
+    """How many values were edited: a program that saves 15 or 16 significant digits (XlsxWriter,
+    openpyxl, LibreOffice) changes none beyond a relative 1e-14."""
+    return int(np.sum(~np.isclose(now, recorded, rtol=1e-14, atol=0)))
+
+
 def _sheet_network(network: cnn.LiveNetwork, layout: LiveLayout, weights: Grid):
     """The network with the weights as the sheet holds them, and how many were edited."""
     convs, edited = [], 0
@@ -51,15 +59,15 @@ def _sheet_network(network: cnn.LiveNetwork, layout: LiveLayout, weights: Grid):
                                                        for x in range(3)]).reshape(3, 3)
         shift = _read(weights, [layout.shift_cells[(index, out)]
                                 for out in range(conv.out_channels)])
-        edited += int(np.sum(weight != conv.weight) + np.sum(shift != conv.shift))
+        edited += _changed(weight, conv.weight) + _changed(shift, conv.shift)
         convs.append(cnn.Conv(weight, shift))
     classes, channels = network.linear_weight.shape
     linear = _read(weights, [layout.linear_weight_cell(d, c) for d in range(classes)
                              for c in range(channels)]).reshape(classes, channels)
     bias = _read(weights, [layout.bias_cell(d) for d in range(classes)])
     mean, std = _read(weights, [(3, 1), (3, 3)])
-    edited += int(np.sum(linear != network.linear_weight) + np.sum(bias != network.linear_bias)
-                  + (mean != network.mean) + (std != network.std))
+    edited += (_changed(linear, network.linear_weight) + _changed(bias, network.linear_bias)
+               + _changed(np.array([mean, std]), np.array([network.mean, network.std])))
     return replace(network, mean=float(mean), std=float(std), convs=tuple(convs),
                    linear_weight=linear, linear_bias=bias), edited
 
@@ -103,8 +111,8 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
     # to the last bit; LibreOffice's copy keeps 15 significant digits.
     sheet_network, edited = _sheet_network(network, layout, formulas[WEIGHTS_SHEET])
     if edited:
-        notes.append(f"{WEIGHTS_SHEET}: {edited} weight{'s' if edited > 1 else ''} differ from "
-                     "the recorded run; compared with what the sheet's weights give")
+        notes.append(f"{WEIGHTS_SHEET}: {edited} weight{'s differ' if edited > 1 else ' differs'} "
+                     "from the recorded run; compared with what the sheet's weights give")
     if DIGITS_SHEET in recalculated:
         count = len(network.digit_labels)
         first = 3  # the first digit's row on 'MNIST digits' (live_layout.DIGITS_HEADER_ROW + 1)
@@ -161,4 +169,17 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
                                    float(errors.max()) if errors.size else 0.0, cached_error))
         if first is not None:
             differences.append(first)
+    # the one text-or-number cell: the chosen digit's true label, "drawn" for the canvas
+    label = cell(live, TRUE_LABEL_ROW, VALUE_COL)
+    expected_label = DRAWN if chooser == 0 else network.digit_labels[int(chooser) - 1]
+    if isinstance(expected_label, str):
+        right = label == expected_label
+    else:  # a number, whether the file holds it as 7 or 7.0
+        right = not isinstance(label, (str, bool)) and as_number(label) == expected_label
+    columns.append(ColumnCheck("true label", 1, 0.0 if right else math.inf, None))
+    if not right:
+        differences.append(Difference(LIVE_SHEET, ref(TRUE_LABEL_ROW, VALUE_COL), "true label",
+                                      cell(formulas[LIVE_SHEET], TRUE_LABEL_ROW, VALUE_COL),
+                                      label, expected_label, "LibreOffice gives",
+                                      "the recorded label", math.inf))
     return SheetCheck(LIVE_SHEET, tuple(columns), tuple(differences[:1]), tuple(notes))

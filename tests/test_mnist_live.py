@@ -371,10 +371,10 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
     outcome = run("verify", path)
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()  # openpyxl may warn on stderr
-    live = lines.index("MNIST live: 18,928 cells")
-    assert [line.split()[0] for line in lines[live + 2:live + 14]] == [
+    live = lines.index("MNIST live: 18,929 cells")
+    assert [line.split()[0] for line in lines[live + 2:live + 15]] == [
         "input", "normalised", "conv1", "conv2", "pool", "conv3", "conv4", "conv5", "average",
-        "logit", "probability", "predicted"]
+        "logit", "probability", "predicted", "true"]
     assert lines[-1].startswith("OK: ")
 
     layout = LiveLayout.for_network(read_run(run_dir).live)
@@ -402,10 +402,35 @@ def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
     formulas = [v for row in openpyxl.load_workbook(path, read_only=True)[LIVE_SHEET]
                 .iter_rows(values_only=True) for v in row
                 if isinstance(v, str) and v.startswith("=")]
-    assert len(formulas) == 18_929  # verify checks all but the true label
+    assert len(formulas) == 18_929
     called = {name for f in formulas for name in re.findall(r"([A-Z][A-Z0-9.]*)\(", f)}
     assert called == LIVE_FUNCTIONS
     stock = Worksheet()
     for formula in {re.sub(r"\d+", "1", f): f for f in formulas}.values():  # one per shape
         assert stock._prepare_formula(formula) == formula[1:]
         assert stock._prepare_formula(formula, expand_future_functions=True) == formula[1:]
+
+
+def test_verify_follows_a_drawn_digit_and_an_edited_weight(exported, tmp_path):
+    """Inputs a user changed are inputs: verify checks the sheet against them, with notes."""
+    require_libreoffice()
+    path, run_dir = exported
+    layout = LiveLayout.for_network(read_run(run_dir).live)
+    book = openpyxl.load_workbook(path)
+    book[LIVE_SHEET].cell(row=CHOOSER_ROW + 1, column=VALUE_COL + 1).value = 0
+    drawn = draw_seven(np.zeros((28, 28)))
+    for y, x in zip(*np.nonzero(drawn)):
+        row, col = layout.pixel(y, x)
+        book[LIVE_SHEET].cell(row=row + 1, column=col + 1).value = float(drawn[y, x])
+    row, col = layout.kernel_origins[(2, 4, 3)]
+    book[WEIGHTS_SHEET].cell(row=row + 2, column=col + 2).value = 0.75
+    edited = tmp_path / "edited.xlsx"
+    book.save(edited)
+    outcome = run("verify", edited)
+    assert outcome.exit_code == 0, outcome.stdout
+    typed = int(np.count_nonzero(drawn))
+    assert (f"note: {WEIGHTS_SHEET}: 1 weight differs from the recorded run; compared with what "
+            "the sheet's weights give") in outcome.stdout
+    assert (f"note: {LIVE_SHEET}: {typed} pixels typed into the grid; the network is checked "
+            "on the image the grid holds") in outcome.stdout
+    assert "  true label           1          0" in outcome.stdout
