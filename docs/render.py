@@ -2,6 +2,7 @@
 
     python docs/render.py                          # needs LibreOffice and pdftoppm
     python docs/render.py output/runs/demo         # also the MNIST sheets of that run
+    python docs/render.py output/runs/demo mnist-live.png   # only the pictures named
 """
 
 import subprocess
@@ -30,12 +31,17 @@ PICTURES = [
 # pages 9 and 11 of the seed workbook with a run's MNIST sheets: metrics and confusion matrix
 RUN_PICTURES = [
     ("run", 9, (0.04, 0.05, 0.96, 0.62), "mnist-metrics.png"),
+    # the first page of 'MNIST live' (with the six rate sheets on two pages each, and the four
+    # metrics sheets before it): the panel, the input and conv1's feature maps
+    ("run", 19, (0.04, 0.07, 0.92, 0.92), "mnist-live.png"),
 ]
 
 
 def main() -> None:
     run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     pictures = PICTURES + (RUN_PICTURES if run_dir else [])
+    if len(sys.argv) > 2:
+        pictures = [p for p in pictures if p[3] in sys.argv[2:]]
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
         pdfs = {}

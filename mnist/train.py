@@ -9,7 +9,8 @@ Python API::
 
 The command line is ``sheetgen mnist train`` (or ``python -m mnist train``). A run dir holds
 metrics.csv, metrics.json, summary.json, evaluation.json (confusion matrix and misclassified
-test digits), model.pt2 and checkpoint.pt, all rewritten
+test digits), model.pt2, inference.json (the model with BatchNorm folded, and the first 100
+test digits, for the workbook's live sheet) and checkpoint.pt, all rewritten
 atomically after every epoch; ``--resume`` continues from checkpoint.pt and, because every
 epoch's random numbers derive from (seed, epoch) alone, produces the same metrics as a run
 that was never interrupted.
@@ -36,12 +37,13 @@ from torch.optim.lr_scheduler import OneCycleLR
 
 from mnist.config import MnistError, TrainConfig, config_differences
 from mnist.data import MnistTensors, eval_batches, load_mnist, num_batches, train_batches
-from mnist.export import export_model
+from mnist.export import export_model, inference_dict
 from mnist.files import atomic_write, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
 # The files the workbook reads are named once, on the reading side.
 from sheetgen.mnist_sheets import GALLERY_SIZE
-from sheetgen.training import EVALUATION_JSON, METRIC_COLUMNS as COLUMNS, METRICS_CSV, SUMMARY_JSON
+from sheetgen.training import (EVALUATION_JSON, INFERENCE_JSON, METRIC_COLUMNS as COLUMNS,
+                               METRICS_CSV, SUMMARY_JSON)
 
 DEFAULT_RUNS_DIR = Path("output") / "runs"
 CHECKPOINT, METRICS_JSON, MODEL_FILE = "checkpoint.pt", "metrics.json", "model.pt2"
@@ -334,6 +336,8 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
                  "metrics": rows}
         atomic_write(run_dir / CHECKPOINT, lambda temp: torch.save(state, temp))
         export_model(model, run_dir / MODEL_FILE)
+        write_text(run_dir / INFERENCE_JSON, json.dumps(inference_dict(
+            model, data.test_images, data.test_labels)) + "\n")
         _write_metrics(run_dir, rows, header)
         write_text(run_dir / EVALUATION_JSON, json.dumps(evaluation_record(
             epoch, data.test_images, data.test_labels, predictions)) + "\n")

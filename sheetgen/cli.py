@@ -117,7 +117,9 @@ def _whole(text: str):
                    "it does not exist.")
 def export(run_dir, workbook):
     """Put a finished (or running) MNIST run's metrics, model, confusion matrix and misclassified
-    digits into the workbook, keeping every backprop sheet, formula and chart.
+    digits into the workbook, keeping every backprop sheet, formula and chart; from a run dir
+    with inference.json, also the trained network as live formulas (MNIST live, MNIST weights,
+    MNIST digits).
 
     The workbook is re-rendered whole and replaced atomically; one edited by hand since
     sheetgen wrote it is left alone. The plots are also written as PNG files in RUN_DIR.
@@ -141,6 +143,12 @@ def export(run_dir, workbook):
                f"({len(record.metrics)} epochs, final test accuracy "
                f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
                f"{', '.join(p.name for p in pictures)}")
+    if record.live is None:
+        from sheetgen.live_layout import LIVE_SHEET
+        from sheetgen.training import INFERENCE_JSON
+
+        click.echo(f"note: {run_dir} has no {INFERENCE_JSON} (a run made before the live sheet "
+                   f"existed), so the workbook has no '{LIVE_SHEET}' sheet; train again to get it")
 
 
 class _Unusable(click.ClickException):
@@ -157,7 +165,9 @@ def verify(workbook):
     LibreOffice recalculates every formula (forced, whatever the file caches); each cell is
     compared with the reference engine run on the spec recorded in the workbook, with the
     η, inputs, targets and initial weights its input cells hold now; the file's cached values
-    are compared with the recalculated ones. Prints, per sheet, each column's cells and
+    are compared with the recalculated ones. An exported run's MNIST live sheet is compared,
+    layer by layer, with the NumPy forward pass of the recorded network on the weights and
+    image the sheets hold now. Prints, per sheet, each column's cells and
     largest relative error.
 
     Exit status: 0 all agree (relative error ≤ 1e-12); 1 a cell differs (the first one is

@@ -156,3 +156,59 @@ def final_value(cell: str) -> str:
 def updates_until_below(column_range: str, threshold_cell: str, never: str) -> str:
     """Array formula: the first iteration whose value is below the threshold, else `never`."""
     return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'
+
+
+# The live CNN sheet ('MNIST live'). Each builder mirrors a step of sheetgen.cnn.forward; cell
+# references come from sheetgen.live_layout.
+
+
+def stored_pixel(chooser: str, pixels: str, position: int) -> str:
+    """Pixel `position` (1-based) of the stored digit the chooser picks, in [0, 1]; chooser 0
+    is an empty canvas to draw on."""
+    return f"=IF({chooser}=0,0,INDEX({pixels},{chooser},{position})/255)"
+
+
+def stored_label(chooser: str, labels: str, drawn: str) -> str:
+    """The true label of the chosen stored digit, or the text `drawn` for the empty canvas."""
+    return f'=IF({chooser}=0,"{drawn}",INDEX({labels},{chooser}))'
+
+
+def normalize(pixel: str, mean: str, std: str) -> str:
+    """(x - mean) / std, the model's first layer."""
+    return f"=({pixel}-{mean})/{std}"
+
+
+def conv_relu(windows: list[tuple[str, str]], shift: str) -> str:
+    """ReLU of a 3x3 convolution with BatchNorm folded in: one SUMPRODUCT of the input window
+    and the kernel per input channel, plus the channel's shift."""
+    terms = "+".join(f"SUMPRODUCT({window},{kernel})" for window, kernel in windows)
+    return f"=MAX(0,{terms}+{shift})"
+
+
+def max_of(cells: str) -> str:
+    """The 2x2 max-pool of one window."""
+    return f"=MAX({cells})"
+
+
+def average_of(cells: str) -> str:
+    """Global average pooling of one feature map."""
+    return f"=AVERAGE({cells})"
+
+
+def linear(inputs: str, weights: str, bias: str) -> str:
+    """One logit: the averages against one digit's column of weights, plus its bias."""
+    return f"=SUMPRODUCT({inputs},{weights})+{bias}"
+
+
+def softmax(logits: list[str], j: int) -> str:
+    """Probability j of the shifted softmax (see softmax_formula)."""
+    return "=" + softmax_formula(logits, j)
+
+
+def predicted_digit(probabilities: str) -> str:
+    """The digit with the largest probability (the first one on a tie, as argmax)."""
+    return f"=MATCH(MAX({probabilities}),{probabilities},0)-1"
+
+
+def largest(probabilities: str) -> str:
+    return f"=MAX({probabilities})"

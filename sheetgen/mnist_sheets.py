@@ -26,6 +26,10 @@ def write_mnist_sheets(workbook, fmt: dict, record: TrainingRecord) -> None:
     _model_sheet(workbook, fmt, record)
     _confusion_sheet(workbook, fmt, record)
     _errors_sheet(workbook, fmt, record)
+    if record.live is not None:  # after the others, so their parts keep their names
+        from sheetgen.mnist_live import write_live_sheets
+
+        write_live_sheets(workbook, fmt, record.live)
 
 
 def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:

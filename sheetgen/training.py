@@ -4,8 +4,10 @@ The mnist package writes a run dir; this module reads it without importing torch
 `sheetgen export` and the workbook writer stay light. The record travels inside the workbook
 (JSON in its hidden sheet) so the workbook can always be re-rendered whole.
 
-Run dir files read here: metrics.csv (one row per epoch), summary.json (the model table) and
-evaluation.json (the latest epoch's confusion matrix and misclassified test digits).
+Run dir files read here: metrics.csv (one row per epoch), summary.json (the model table),
+evaluation.json (the latest epoch's confusion matrix and misclassified test digits) and
+inference.json (the model with BatchNorm folded and 100 test digits, for the live sheet; run
+dirs made before it existed have none, and their workbooks go without the live sheet).
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sheetgen.cnn import LiveError, LiveNetwork, network_from_dict
+
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
                   "seconds")
 METRICS_CSV, SUMMARY_JSON, EVALUATION_JSON = "metrics.csv", "summary.json", "evaluation.json"
+INFERENCE_JSON = "inference.json"
+# The model's inference.json is about 0.3 MB; the largest network sheetgen.cnn accepts stays
+# under this. A larger file is refused before it is read.
+MAX_INFERENCE_BYTES = 16 * 1024 * 1024
 
 
 class RunError(ValueError):
@@ -56,6 +64,7 @@ class TrainingRecord:
     total_parameters: int
     confusion: tuple[tuple[int, ...], ...] | None   # rows: true digit, columns: predicted
     misclassified: tuple[Misclassified, ...]
+    live: LiveNetwork | None = None   # None: the run dir has no inference.json
 
     def to_json(self) -> str:
         data = {
@@ -68,6 +77,8 @@ class TrainingRecord:
             "confusion": None if self.confusion is None else [list(r) for r in self.confusion],
             "misclassified": [_misclassified_dict(m) for m in self.misclassified],
         }
+        if self.live is not None:  # absent, not null: older workbooks' records stay as they were
+            data["live"] = self.live.to_dict()
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -81,7 +92,15 @@ class TrainingRecord:
             confusion=None if data["confusion"] is None
             else tuple(tuple(r) for r in data["confusion"]),
             misclassified=tuple(_misclassified(m) for m in data["misclassified"]),
+            live=_live(data["live"], "the record") if "live" in data else None,
         )
+
+
+def _live(data, where: str) -> LiveNetwork:
+    try:
+        return network_from_dict(data)
+    except LiveError as exc:
+        raise RunError(f"{where}: {exc}") from None
 
 
 def _misclassified_dict(m: Misclassified) -> dict[str, Any]:
@@ -152,7 +171,32 @@ def read_run(run_dir: str | Path) -> TrainingRecord:
             from None
     return TrainingRecord(run_name=run_dir.name, metrics=metrics, layers=layers,
                           total_parameters=total, confusion=confusion,
-                          misclassified=misclassified or ())
+                          misclassified=misclassified or (), live=read_inference(run_dir))
+
+
+def read_inference(run_dir: Path) -> LiveNetwork | None:
+    """The run's inference.json, checked; None when the run dir has none (made before it was).
+
+    Raises:
+        RunError: the file is too large, not JSON, or not a usable network (one line, why).
+    """
+    path = Path(run_dir) / INFERENCE_JSON
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise RunError(f"{path} is not a regular file")
+    if size > MAX_INFERENCE_BYTES:
+        raise RunError(f"{path} is {size:,} bytes, more than the {MAX_INFERENCE_BYTES:,} an "
+                       "inference file can be; is it the run's?")
+    try:
+        data = _read_json(path)
+    except RecursionError:  # nesting deeper than any network's
+        raise RunError(f"cannot read {path}: nested too deeply") from None
+    return _live(data, str(path))
 
 
 def _read_json(path: Path, required: bool = True):

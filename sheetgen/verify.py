@@ -26,6 +26,7 @@ from sheetgen.quantities import input_keys, input_value, label, values, with_inp
 from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
 from sheetgen.recalc import recalculate
 from sheetgen.spec import NetworkSpec, SpecError
+from sheetgen.verify_live import recorded_network, verify_live
 from sheetgen.writer import NEVER
 
 
@@ -135,6 +136,10 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
             traces[learning_rate] = trace
     sheets.append(_verify_overview(spec, traces, formulas, cached if has_cache else None,
                                    recalculated, tolerance))
+    network = recorded_network(formulas)
+    if network is not None:  # an exported run with the live CNN sheet
+        sheets.append(verify_live(network, formulas, cached if has_cache else None,
+                                  recalculated, tolerance))
     notes = () if has_cache else (
         "the file holds no cached values (it was last saved by a program that does not "
         "calculate, such as openpyxl), so only LibreOffice's values were compared",)

@@ -19,6 +19,7 @@ from sheetgen.engine import Trace
 from sheetgen.equations import equations
 from sheetgen.files import atomic_path
 from sheetgen.layout import SheetLayout, sheet_name
+from sheetgen.live_layout import SHEETS as LIVE_SHEETS
 from sheetgen.quantities import input_keys, input_value, label, values
 from sheetgen.record import write_record
 from sheetgen.spec import NetworkSpec, format_rate
@@ -69,7 +70,8 @@ def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | 
     return BuildReport(
         path=output,
         sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET) + tuple(map(sheet_name, spec.learning_rates))
-        + (mnist_sheets.SHEETS if training is not None else ()),
+        + (mnist_sheets.SHEETS if training is not None else ())
+        + (LIVE_SHEETS if training is not None and training.live is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
     )

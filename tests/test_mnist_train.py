@@ -29,8 +29,8 @@ def stop_after(epoch):
 def test_run_dir_holds_every_file(mnist_run):
     result, _ = mnist_run
     names = sorted(p.name for p in result.run_dir.iterdir())
-    assert names == ["checkpoint.pt", "evaluation.json", "metrics.csv", "metrics.json", "model.pt2",
-                     "summary.json"]
+    assert names == ["checkpoint.pt", "evaluation.json", "inference.json", "metrics.csv",
+                     "metrics.json", "model.pt2", "summary.json"]
 
 
 def test_metrics_csv_has_exactly_the_columns_and_one_row_per_epoch(mnist_run):

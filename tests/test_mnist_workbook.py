@@ -31,6 +31,8 @@ def test_the_workbook_gains_the_run(mnist_data_dir, tmp_path):
     assert result.output.splitlines()[-1] == f"workbook {workbook} holds the run's MNIST sheets"
     record = read_record(workbook)
     assert record.spec.learning_rates == (0.8,)  # the workbook's own spec is kept
+    assert record.training.live is not None  # the run's inference.json, for the live sheets
+    assert "MNIST live" in openpyxl.load_workbook(workbook, read_only=True).sheetnames
     assert len(record.training.metrics) == 2
     csv = pd.read_csv(tmp_path / "run" / "metrics.csv")
     sheet = pd.read_excel(workbook, sheet_name=METRICS_SHEET, header=2)

@@ -1,0 +1,185 @@
+"""sheetgen verify for 'MNIST live': LibreOffice's recalculation against the NumPy forward pass.
+
+The network is the one the workbook's record holds, with the weights as 'MNIST weights' holds
+them now and the image as the input grid holds it now (the chooser's stored digit, or pixels
+typed in by hand), so an edited and recalculated sheet still verifies, with notes saying what
+was edited. Each layer is one row of the report: its cells, the largest relative error against
+the engine, and the cached values against the recalculation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from sheetgen import cnn
+from sheetgen.compare import as_number, relative_errors
+from sheetgen.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
+                                  PROBABILITY_ROW, TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET,
+                                  LiveLayout, ref)
+from sheetgen.mnist_live import DRAWN
+from sheetgen.reading import Grid, cell
+from sheetgen.record import RECORD_SHEET, TRAINING_COLUMN
+from sheetgen.training import RunError, TrainingRecord
+
+
+def recorded_network(grids: dict[str, Grid]) -> cnn.LiveNetwork | None:
+    """The live network in the workbook's record, or None (no run, or one without it)."""
+    grid = grids.get(RECORD_SHEET, [])
+    text = "".join(row[TRAINING_COLUMN] for row in grid[1:]
+                   if len(row) > TRAINING_COLUMN and isinstance(row[TRAINING_COLUMN], str))
+    if not text:
+        return None
+    try:
+        return TrainingRecord.from_json(text).live
+    except (RunError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _read(grid: Grid, cells) -> np.ndarray:
+    return np.array([as_number(cell(grid, r, c)) for r, c in cells], dtype=np.float64)
+
+
+def _changed(now: np.ndarray, recorded) -> int:
+    """How many values were edited: a program that saves 15 or 16 significant digits (XlsxWriter,
+    openpyxl, LibreOffice) changes none beyond a relative 1e-14."""
+    return int(np.sum(~np.isclose(now, recorded, rtol=1e-14, atol=0)))
+
+
+def _sheet_network(network: cnn.LiveNetwork, layout: LiveLayout, weights: Grid):
+    """The network with the weights as the sheet holds them, and how many were edited."""
+    convs, edited = [], 0
+    for index, conv in enumerate(network.convs, start=1):
+        weight = np.empty_like(conv.weight)
+        for (i, out, channel), (top, left) in layout.kernel_origins.items():
+            if i == index:
+                weight[out, channel] = _read(weights, [(top + y, left + x) for y in range(3)
+                                                       for x in range(3)]).reshape(3, 3)
+        shift = _read(weights, [layout.shift_cells[(index, out)]
+                                for out in range(conv.out_channels)])
+        edited += _changed(weight, conv.weight) + _changed(shift, conv.shift)
+        convs.append(cnn.Conv(weight, shift))
+    classes, channels = network.linear_weight.shape
+    linear = _read(weights, [layout.linear_weight_cell(d, c) for d in range(classes)
+                             for c in range(channels)]).reshape(classes, channels)
+    bias = _read(weights, [layout.bias_cell(d) for d in range(classes)])
+    mean, std = _read(weights, [(3, 1), (3, 3)])
+    edited += (_changed(linear, network.linear_weight) + _changed(bias, network.linear_bias)
+               + _changed(np.array([mean, std]), np.array([network.mean, network.std])))
+    return replace(network, mean=float(mean), std=float(std), convs=tuple(convs),
+                   linear_weight=linear, linear_bias=bias), edited
+
+
+def _blocks(layout: LiveLayout, act: cnn.Activations):
+    """(label, cells, expected values) per layer, in the model's order."""
+    network = layout.network
+    side = cnn.IMAGE_SIDE
+    yield ("normalised", [layout.normalized(y, x) for y in range(side) for x in range(side)],
+           act.normalized.ravel())
+    for index, band in enumerate(layout.convs, start=1):
+        cells = [(top + y, left + x) for top, left in band.origins
+                 for y in range(band.side) for x in range(band.side)]
+        yield band.name, cells, act.convs[index - 1].ravel()
+        if index == network.pool_after:
+            pool = layout.pool
+            yield ("pool", [(top + y, left + x) for top, left in pool.origins
+                            for y in range(pool.side) for x in range(pool.side)],
+                   act.pooled.ravel())
+    classes = len(act.logits)
+    yield ("average", [layout.gap_cell(c) for c in range(len(act.averages))], act.averages)
+    yield "logit", [layout.logit_cell(d) for d in range(classes)], act.logits
+    yield "probability", [layout.probability_cell(d) for d in range(classes)], act.probabilities
+    best = int(act.probabilities.argmax())
+    yield ("predicted digit", [(PREDICTION_ROW, VALUE_COL), (PROBABILITY_ROW, VALUE_COL)],
+           np.array([best, act.probabilities[best]]))
+
+
+def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolerance):
+    """The SheetCheck of 'MNIST live' (verify's own types, imported late: no cycle)."""
+    from sheetgen.verify import ColumnCheck, Difference, SheetCheck
+
+    if LIVE_SHEET not in recalculated or WEIGHTS_SHEET not in recalculated:
+        problem = Difference(LIVE_SHEET, "-", "sheet", None, "no such sheet",
+                             "the live sheets of the recorded run", "the workbook has",
+                             "the record asks for", math.inf)
+        return SheetCheck(LIVE_SHEET, (), (problem,))
+    layout = LiveLayout.for_network(network)
+    live, notes = recalculated[LIVE_SHEET], []
+    # Inputs (weights, chooser, typed pixels) are read from the file itself, which holds them
+    # to the last bit; LibreOffice's copy keeps 15 significant digits.
+    sheet_network, edited = _sheet_network(network, layout, formulas[WEIGHTS_SHEET])
+    if edited:
+        notes.append(f"{WEIGHTS_SHEET}: {edited} weight{'s differ' if edited > 1 else ' differs'} "
+                     "from the recorded run; compared with what the sheet's weights give")
+    if DIGITS_SHEET in recalculated:
+        count = len(network.digit_labels)
+        first = 3  # the first digit's row on 'MNIST digits' (live_layout.DIGITS_HEADER_ROW + 1)
+        stored = np.array([[as_number(cell(recalculated[DIGITS_SHEET], first + n, 3 + k))
+                            for k in range(cnn.IMAGE_SIDE ** 2)] for n in range(count)])
+        if not np.array_equal(stored, network.digit_pixels.reshape(count, -1)):
+            notes.append(f"{DIGITS_SHEET}: stored pixels differ from the recorded run")
+    chooser = as_number(cell(formulas[LIVE_SHEET], CHOOSER_ROW, VALUE_COL))
+    if not (chooser.is_integer() and 0 <= chooser <= len(network.digit_labels)):
+        problem = Difference(LIVE_SHEET, ref(CHOOSER_ROW, VALUE_COL), "chooser", None,
+                             cell(live, CHOOSER_ROW, VALUE_COL),
+                             f"a whole number from 0 to {len(network.digit_labels)}",
+                             "the chooser holds", "it must hold", math.inf)
+        return SheetCheck(LIVE_SHEET, (), (problem,), tuple(notes))
+    side = cnn.IMAGE_SIDE
+    grid_cells = [layout.pixel(y, x) for y in range(side) for x in range(side)]
+    stored = (np.zeros(side * side) if chooser == 0
+              else cnn.stored_pixels(network, int(chooser)).ravel())
+    formula_pixels = [i for i, (r, c) in enumerate(grid_cells)
+                      if str(cell(formulas[LIVE_SHEET], r, c)).startswith("=")]
+    pixels = _read(formulas[LIVE_SHEET], grid_cells)
+    pixels[formula_pixels] = stored[formula_pixels]
+    typed = side * side - len(formula_pixels)
+    if typed:
+        notes.append(f"{LIVE_SHEET}: {typed} pixel{'s' if typed > 1 else ''} typed into the "
+                     "grid; the network is checked on the image the grid holds")
+    act = cnn.forward(sheet_network, np.nan_to_num(pixels))
+    blocks = [("input pixels", [grid_cells[i] for i in formula_pixels], stored[formula_pixels]),
+              *_blocks(layout, act)]
+    columns, differences = [], []
+    for label, cells, expected in blocks:
+        got = [cell(live, r, c) for r, c in cells]
+        errors = relative_errors([as_number(v) for v in got], expected)
+        cached_error = None
+        first = None
+        bad = np.flatnonzero(errors > tolerance)
+        if bad.size:
+            i = int(bad[0])
+            first = Difference(LIVE_SHEET, ref(*cells[i]), label,
+                               cell(formulas[LIVE_SHEET], *cells[i]), got[i], float(expected[i]),
+                               "LibreOffice gives", "the reference engine", float(errors[i]))
+        if cached is not None and LIVE_SHEET in cached:
+            stored_values = [as_number(cell(cached[LIVE_SHEET], r, c)) for r, c in cells]
+            cache_errors = relative_errors(stored_values, [as_number(v) for v in got])
+            cached_error = float(cache_errors.max()) if cache_errors.size else 0.0
+            bad = np.flatnonzero(cache_errors > tolerance)
+            if bad.size and first is None:
+                i = int(bad[0])
+                first = Difference(LIVE_SHEET, ref(*cells[i]), label,
+                                   cell(formulas[LIVE_SHEET], *cells[i]), stored_values[i],
+                                   got[i], "the cached value is", "LibreOffice gives",
+                                   float(cache_errors[i]))
+        columns.append(ColumnCheck(label, len(cells),
+                                   float(errors.max()) if errors.size else 0.0, cached_error))
+        if first is not None:
+            differences.append(first)
+    # the one text-or-number cell: the chosen digit's true label, "drawn" for the canvas
+    label = cell(live, TRUE_LABEL_ROW, VALUE_COL)
+    expected_label = DRAWN if chooser == 0 else network.digit_labels[int(chooser) - 1]
+    if isinstance(expected_label, str):
+        right = label == expected_label
+    else:  # a number, whether the file holds it as 7 or 7.0
+        right = not isinstance(label, (str, bool)) and as_number(label) == expected_label
+    columns.append(ColumnCheck("true label", 1, 0.0 if right else math.inf, None))
+    if not right:
+        differences.append(Difference(LIVE_SHEET, ref(TRUE_LABEL_ROW, VALUE_COL), "true label",
+                                      cell(formulas[LIVE_SHEET], TRUE_LABEL_ROW, VALUE_COL),
+                                      label, expected_label, "LibreOffice gives",
+                                      "the recorded label", math.inf))
+    return SheetCheck(LIVE_SHEET, tuple(columns), tuple(differences[:1]), tuple(notes))
