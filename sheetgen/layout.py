@@ -25,15 +25,52 @@ GROUP_ROW = CHART_ROW + CHART_ROWS + 1
 HEADER_ROW = GROUP_ROW + 1
 FIRST_DATA_ROW = HEADER_ROW + 1
 EXCEL_ROWS = 1_048_576
+ITERATION_WIDTH = 10         # column A of a learning-rate sheet, in characters
+COLUMN_WIDTH = 12            # every other column: room for 0.0123456789
 
 # Overview sheet.
 OVERVIEW_SHEET = "Overview"
 OVERVIEW_THRESHOLD_ROW = 3   # label in A, value in B
 OVERVIEW_TABLE_HEADER_ROW = 5
 OVERVIEW_CHART_ROW = 1
-OVERVIEW_CHART_COL = 5
+OVERVIEW_CHART_COL = 3
 
 NETWORK_SHEET = "Network"
+NETWORK_MARGIN_WIDTH = 2     # column A, in characters
+NETWORK_PICTURE_ROW = 3      # the diagram's top left cell: B4
+NETWORK_PICTURE_COL = 1
+NETWORK_TEXT_WIDTH = 70      # the column of the equations, in characters (wider for long ones)
+DEFAULT_ROW_PX = 20          # a row whose height was never set
+
+
+@dataclass(frozen=True)
+class TextPlace:
+    """Where the Network sheet's text goes: its first row and its column, and the sheet's width."""
+
+    row: int
+    col: int
+    content_px: int
+
+
+def network_text_place(picture_width_px: int, picture_height_px: int,
+                       text_px: int) -> TextPlace:
+    """Put the equations beside the diagram, or below it where beside would not print legibly.
+
+    The diagram covers the default-width columns from B on and the default-height rows from
+    row 4 on, as many as its size in pixels needs; the text starts clear of them.
+    """
+    from sheetgen import printing
+
+    margin_px = printing.column_px(NETWORK_MARGIN_WIDTH)
+    picture_cols = -(-picture_width_px // printing.DEFAULT_COLUMN_PX)
+    beside = TextPlace(row=2, col=NETWORK_PICTURE_COL + picture_cols + 1,
+                       content_px=margin_px + (picture_cols + 1) * printing.DEFAULT_COLUMN_PX
+                       + text_px)
+    if beside.content_px * printing.LEGIBLE_SCALE <= printing.PRINTABLE_WIDTH_PX * 100:
+        return beside
+    picture_rows = -(-picture_height_px // DEFAULT_ROW_PX)
+    return TextPlace(row=NETWORK_PICTURE_ROW + picture_rows + 1, col=NETWORK_PICTURE_COL,
+                     content_px=margin_px + max(picture_width_px, text_px))
 
 
 def max_iterations() -> int:
