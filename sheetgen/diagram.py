@@ -77,7 +77,12 @@ def draw_network(spec: NetworkSpec) -> Drawing:
     renderer = fig.canvas.get_renderer()
 
     def box(artist):
-        b = artist.get_window_extent(renderer).transformed(ax.transData.inverted())
+        """The artist's extent in inches, its rounded frame included where it has one."""
+        b = artist.get_window_extent(renderer)
+        if artist.get_bbox_patch() is not None:
+            artist.update_bbox_position_size(renderer)
+            b = type(b).union([b, artist.get_bbox_patch().get_window_extent(renderer)])
+        b = b.transformed(ax.transData.inverted())
         return (b.x0, b.y0, b.x1, b.y1)
 
     def node(l, j, x, y):
@@ -173,7 +178,7 @@ def draw_network(spec: NetworkSpec) -> Drawing:
              else f"E1 + … + E{outputs}")
     if spec.n_samples > 1:
         how = "averaged" if spec.reduction == "mean" else "summed"
-        total = f"({total}) {how} over the {spec.n_samples} samples"
+        total = f"{total if outputs == 1 else f'({total})'} {how} over the {spec.n_samples} samples"
     bottom = min(b[1] for _, b in placed)
     artist = ax.text(x_text, bottom - 0.1, "E_total = " + total, fontsize=10, weight="bold",
                      va="top")

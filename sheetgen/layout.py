@@ -50,14 +50,16 @@ class TextPlace:
     row: int
     col: int
     content_px: int
+    default_cols: tuple[int, int] | None  # columns under the picture: set to Excel's default
 
 
 def network_text_place(picture_width_px: int, picture_height_px: int,
                        text_px: int) -> TextPlace:
     """Put the equations beside the diagram, or below it where beside would not print legibly.
 
-    The diagram covers the default-width columns from B on and the default-height rows from
-    row 4 on, as many as its size in pixels needs; the text starts clear of them.
+    The diagram covers default-width columns from B on (the writer sets their width, since
+    LibreOffice's default is wider than Excel's) and default-height rows from row 4 on, as
+    many as its size in pixels needs; the text starts clear of them.
     """
     from sheetgen import printing
 
@@ -65,12 +67,16 @@ def network_text_place(picture_width_px: int, picture_height_px: int,
     picture_cols = -(-picture_width_px // printing.DEFAULT_COLUMN_PX)
     beside = TextPlace(row=2, col=NETWORK_PICTURE_COL + picture_cols + 1,
                        content_px=margin_px + (picture_cols + 1) * printing.DEFAULT_COLUMN_PX
-                       + text_px)
+                       + text_px,
+                       default_cols=(NETWORK_PICTURE_COL, NETWORK_PICTURE_COL + picture_cols))
     if beside.content_px * printing.LEGIBLE_SCALE <= printing.PRINTABLE_WIDTH_PX * 100:
         return beside
     picture_rows = -(-picture_height_px // DEFAULT_ROW_PX)
+    beyond_text = -(-max(0, picture_width_px - text_px) // printing.DEFAULT_COLUMN_PX)
     return TextPlace(row=NETWORK_PICTURE_ROW + picture_rows + 1, col=NETWORK_PICTURE_COL,
-                     content_px=margin_px + max(picture_width_px, text_px))
+                     content_px=margin_px + max(picture_width_px, text_px),
+                     default_cols=(NETWORK_PICTURE_COL + 1, NETWORK_PICTURE_COL + beyond_text)
+                     if beyond_text else None)
 
 
 def max_iterations() -> int:

@@ -14,7 +14,8 @@ PAGE_WIDTH_INCHES = 11.69      # A4 landscape
 PIXELS_PER_INCH = 96
 PRINTABLE_WIDTH_PX = int((PAGE_WIDTH_INCHES - 2 * MARGIN_INCHES) * PIXELS_PER_INCH)
 LEGIBLE_SCALE = 70             # percent: an 11 pt font prints at 7.7 pt, still easy to read
-DEFAULT_COLUMN_PX = 64         # a column whose width was never set
+DEFAULT_COLUMN_WIDTH = 8.43    # Excel's default column, in characters: 64 pixels
+DEFAULT_COLUMN_PX = 64
 
 
 def column_px(width: float) -> int:

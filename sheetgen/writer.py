@@ -135,6 +135,8 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     longest = max(len(line) for _, lines in sections for line in lines)
     text_width = min(255, max(L.NETWORK_TEXT_WIDTH, longest + 2))  # 255: a column's maximum
     place = L.network_text_place(picture.width_px, picture.height_px, printing.column_px(text_width))
+    if place.default_cols:
+        ws.set_column(*place.default_cols, printing.DEFAULT_COLUMN_WIDTH)
     ws.set_column(place.col, place.col, text_width)
     printing.set_up(ws, place.content_px)
     ws.write(0, 1, f"The network: {spec.name}", fmt["title"])
