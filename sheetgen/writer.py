@@ -127,14 +127,15 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     ws.hide_gridlines(2)
     ws.set_column(0, 0, L.NETWORK_MARGIN_WIDTH)
     picture = network_picture(spec)
-    sections = [("How to use this workbook", [
-        "Each 'lr …' sheet trains the network with one learning rate η,",
-        "one row per gradient-descent step.",
-        "Edit a yellow cell (η, inputs, targets, initial weights) and every",
-        "formula, and the chart, follows. 'Overview' compares the learning rates."])] + equations(spec)
+    how_to = ["Each 'lr …' sheet trains the network with one learning rate η,",
+              "one row per gradient-descent step.",
+              "Edit a yellow cell (η, inputs, targets, initial weights) and every",
+              "formula, and the chart, follows. 'Overview' compares the learning rates."]
+    sections = [("How to use this workbook", how_to)] + equations(spec)
     longest = max(len(line) for _, lines in sections for line in lines)
     text_width = min(255, max(L.NETWORK_TEXT_WIDTH, longest + 2))  # 255: a column's maximum
-    place = L.network_text_place(picture.width_px, picture.height_px, printing.column_px(text_width))
+    place = L.network_text_place(picture.width_px, picture.height_px,
+                                 printing.column_px(text_width))
     if place.default_cols:
         ws.set_column(*place.default_cols, printing.DEFAULT_COLUMN_WIDTH)
     ws.set_column(place.col, place.col, text_width)
