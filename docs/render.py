@@ -15,10 +15,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # draw this checkout's workbook, not an installed sheetgen's
 
-from sheetgen.recalc import to_pdf  # noqa: E402
-from sheetgen.spec import load_spec  # noqa: E402
-from sheetgen.training import read_run  # noqa: E402
-from sheetgen.writer import build_workbook  # noqa: E402
+from sheetgen.recalc import to_pdf
+from sheetgen.spec import load_spec
+from sheetgen.training import read_run
+from sheetgen.writer import build_workbook
+
 # (template, text that starts the page, crop box as fractions of the page, file)
 PICTURES = [
     ("seed", "Every learning rate side by side", (0.05, 0.07, 0.95, 0.60), "overview.png"),

@@ -26,11 +26,17 @@ _ALONG = (0.25, 0.75, 0.35, 0.65, 0.15, 0.85, 0.45, 0.55, 0.3, 0.7, 0.2, 0.8, 0.
           0.5, 0.1, 0.9)  # where along its arrow a weight label may sit, in order of preference
 
 
+# The largest picture shown at full size, in pixels: one A4 landscape page holds it, below a
+# sheet's title, at any print scale. A bigger network's picture is shown smaller.
+MAX_SHOWN_PX = (1380, 560)
+
+
 @dataclass(frozen=True)
 class Picture:
-    """A PNG and the size it is shown at on a sheet, in pixels of 1/96 inch."""
+    """A PNG, the scale to show it at, and its size shown on a sheet, in pixels of 1/96 inch."""
 
     png: bytes
+    scale: float
     width_px: int
     height_px: int
 
@@ -90,11 +96,11 @@ def draw_network(spec: NetworkSpec) -> Drawing:
             return ax.text(x, y, "⋮", ha="center", va="center", fontsize=14, color="#555555")
         if l == 0:
             return ax.text(x, y, f"i{j + 1}", ha="center", va="center", fontsize=10,
-                           bbox=dict(boxstyle="round,pad=0.35", fc="#FFF2CC", ec="#7F6000"))
+                           bbox={"boxstyle": "round,pad=0.35", "fc": "#FFF2CC", "ec": "#7F6000"})
         z = unit_label(spec, l - 1, j)
         return ax.text(x, y, f"{z} | a_{z}\n{spec.layers[l - 1].activation}", ha="center",
                        va="center", fontsize=9,
-                       bbox=dict(boxstyle="round,pad=0.35", fc="#DDEBF7", ec="#1F4E79"))
+                       bbox={"boxstyle": "round,pad=0.35", "fc": "#DDEBF7", "ec": "#1F4E79"})
 
     widths = []
     for l, units in enumerate(shown):  # measure each column's widest box first
@@ -133,8 +139,8 @@ def draw_network(spec: NetworkSpec) -> Drawing:
                 (x0, y0), (x1, y1) = centres[l][m], centres[l + 1][i]
                 x0, x1 = x0 + widths[l] / 2 + 0.03, x1 - widths[l + 1] / 2 - 0.05
                 ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                            arrowprops=dict(arrowstyle="->", color="#555555", lw=1,
-                                            shrinkA=0, shrinkB=0))
+                            arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1,
+                                        "shrinkA": 0, "shrinkB": 0})
                 if not labelled[l]:
                     continue
                 name = label(spec, ("w", l, j, k))
@@ -142,7 +148,7 @@ def draw_network(spec: NetworkSpec) -> Drawing:
                 for t in _ALONG:
                     text = ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), name, fontsize=8,
                                    color="#1F4E79", ha="center", va="center",
-                                   bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none"))
+                                   bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"})
                     b = box(text)
                     hits = sum(_overlaps(b, other) for _, other in placed)
                     if best is None or hits < best[0]:
@@ -203,7 +209,9 @@ def network_picture(spec: NetworkSpec) -> Picture:
     buffer = io.BytesIO()
     drawing.figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(drawing.figure)
-    return Picture(buffer.getvalue(), round(width * 96), round(height * 96))
+    scale = min(1.0, MAX_SHOWN_PX[0] / (width * 96), MAX_SHOWN_PX[1] / (height * 96))
+    return Picture(buffer.getvalue(), scale, round(width * 96 * scale),
+                   round(height * 96 * scale))
 
 
 def network_png(spec: NetworkSpec) -> bytes:

@@ -151,7 +151,8 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
             row += 1
         row += 1
     ws.insert_image(L.NETWORK_PICTURE_ROW, L.NETWORK_PICTURE_COL, "network.png",
-                    {"image_data": io.BytesIO(picture.png), "object_position": 3})
+                    {"image_data": io.BytesIO(picture.png), "object_position": 3,
+                     "x_scale": picture.scale, "y_scale": picture.scale})
 
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:

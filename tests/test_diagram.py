@@ -6,7 +6,13 @@ import zipfile
 import openpyxl
 import pytest
 
-from sheetgen.diagram import LABELLED_WEIGHTS, _overlaps, draw_network, network_picture
+from sheetgen.diagram import (
+    LABELLED_WEIGHTS,
+    MAX_SHOWN_PX,
+    _overlaps,
+    draw_network,
+    network_picture,
+)
 from sheetgen.layout import NETWORK_SHEET
 from sheetgen.quantities import label
 from sheetgen.spec import load_spec, spec_from_dict
@@ -81,8 +87,11 @@ def test_every_weight_is_labelled_or_its_range_is(name):
 def test_the_picture_is_sized_to_the_network_and_says_how_big_it_is(name):
     picture = network_picture(SPECS[name])
     width, height = struct.unpack(">II", picture.png[16:24])  # the PNG's IHDR
-    assert (round(width / 2), round(height / 2)) == pytest.approx(
-        (picture.width_px, picture.height_px), abs=1)  # drawn at 192 dpi, shown at 96
+    shown = (width / 2 * picture.scale, height / 2 * picture.scale)  # drawn at 192 dpi
+    assert shown == pytest.approx((picture.width_px, picture.height_px), abs=1)
+    assert picture.width_px <= MAX_SHOWN_PX[0] and picture.height_px <= MAX_SHOWN_PX[1]
+    largest = max(picture.width_px / MAX_SHOWN_PX[0], picture.height_px / MAX_SHOWN_PX[1])
+    assert picture.scale == 1 or largest == pytest.approx(1, abs=0.01)  # shrunk just to fit
 
 
 def test_a_bigger_network_gets_a_bigger_picture():

@@ -13,8 +13,8 @@ import posixpath
 import re
 import shutil
 import subprocess
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -45,7 +45,15 @@ DEEP = {
     ],
     "training": {"learning_rates": [0.5], "iterations": 30},
 }
-BOOKS = TEMPLATES + ["deep", "mnist"]
+# eight units a layer: a picture taller than a page at full size, shown smaller
+WIDE = {**DEEP, "name": "wide", "description": "6-8-8-6, sigmoid and tanh",
+        "loss": "half_squared_error",
+        "data": {"inputs": [[0.1 * k for k in range(1, 7)]], "targets": [[0.5] * 6]},
+        "layers": [{"units": 8, "activation": "sigmoid", "weights": "random", "bias": "random"},
+                   {"units": 8, "activation": "tanh", "weights": "random", "bias": "random"},
+                   {"units": 6, "activation": "sigmoid", "weights": "random"}],
+        "training": {"learning_rates": [0.5], "iterations": 3}}
+BOOKS = TEMPLATES + ["deep", "wide", "mnist"]
 SMALLEST_FONT_PT = 6  # poppler rounds sizes to whole points; 11 pt at 70% prints at 7.7
 NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
       "xdr": "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing",
@@ -61,8 +69,9 @@ def books(tmp_path_factory):
     for name in TEMPLATES:
         paths[name] = folder / f"{name}.xlsx"
         build_workbook(load_spec(ROOT / "templates" / f"{name}.toml"), paths[name])
-    paths["deep"] = folder / "deep.xlsx"
-    build_workbook(spec_from_dict(DEEP), paths["deep"])
+    for name, spec in (("deep", DEEP), ("wide", WIDE)):
+        paths[name] = folder / f"{name}.xlsx"
+        build_workbook(spec_from_dict(spec), paths[name])
     run = read_run(write_run_dir(folder / "run", epochs=15))
     paths["mnist"] = folder / "mnist.xlsx"
     build_workbook(load_spec(ROOT / "templates" / "seed.toml").with_training([0.8], 20),
@@ -94,7 +103,7 @@ def pages(books, tmp_path_factory):
     # Column widths are counted in the default font's digits: without Calibri or its metric
     # twin Carlito, LibreOffice lays every sheet out a quarter wider than Excel does.
     match = subprocess.run(["fc-match", "-f", "%{family}", "Calibri"], capture_output=True,
-                           text=True) if shutil.which("fc-match") else None
+                           text=True, check=False) if shutil.which("fc-match") else None
     if match is None or not re.search("Calibri|Carlito", match.stdout):
         missing.append("fonts-crosextra-carlito (Calibri's metrics)")
     if missing:
