@@ -20,6 +20,7 @@ INPUT_LABEL_ROW = 3
 INPUT_VALUE_ROW = 4
 INPUT_FIRST_COL = 1          # column A labels the block: "input" above "value"
 CHART_ROW = 6
+CHART_COL = 1                # not A: column A (the iteration) is repeated on every printed page
 CHART_ROWS = 18
 GROUP_ROW = CHART_ROW + CHART_ROWS + 1
 HEADER_ROW = GROUP_ROW + 1

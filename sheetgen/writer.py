@@ -201,7 +201,8 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     ws.set_column(1, len(sheet_layout.quantities), L.COLUMN_WIDTH)
     table_px = (printing.column_px(L.ITERATION_WIDTH)
                 + (len(sheet_layout.quantities) - 1) * printing.column_px(L.COLUMN_WIDTH))
-    printing.set_up(ws, max(table_px, charts.LOSS_CHART_SIZE[0]),
+    printing.set_up(ws, max(table_px, printing.column_px(L.ITERATION_WIDTH)
+                            + charts.LOSS_CHART_SIZE[0]),
                     header_rows=(L.GROUP_ROW, L.HEADER_ROW), repeat_first_column=True)
     ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
                              f"{spec.name}, {rows - 1} updates", fmt["title"])
@@ -216,8 +217,8 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     for key in input_keys(spec):
         ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
                         input_value(spec, key, learning_rate), fmt["input"])
-    ws.insert_chart(L.CHART_ROW, 0, charts.loss_chart(workbook, sheet_layout, learning_rate,
-                                                      trace.loss))
+    ws.insert_chart(L.CHART_ROW, L.CHART_COL,
+                    charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss))
     group = None
     for col, quantity in enumerate(sheet_layout.quantities):
         if quantity.group != group:
