@@ -13,7 +13,15 @@ from sheetgen.diagram import (
     draw_network,
     network_picture,
 )
-from sheetgen.layout import NETWORK_SHEET
+from sheetgen.layout import (
+    DEFAULT_ROW_PX,
+    NETWORK_PICTURE_COL,
+    NETWORK_PICTURE_ROW,
+    NETWORK_SHEET,
+    NETWORK_TEXT_WIDTH,
+    network_text_place,
+)
+from sheetgen.printing import DEFAULT_COLUMN_PX, column_px
 from sheetgen.quantities import label
 from sheetgen.spec import load_spec, spec_from_dict
 from sheetgen.writer import build_workbook
@@ -122,3 +130,17 @@ def test_the_diagram_covers_no_cell_of_the_network_sheet(name, tmp_path):
     assert covered == []
     texts = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert any(c.value == "Forward pass" for c in texts)  # the equations are there
+
+
+@pytest.mark.parametrize("width_px, height_px, beside", [
+    (635, 171, True),     # the exercise: the equations beside the diagram
+    (1291, 405, False),   # the deep network: beside would print below 70%, so below it
+])
+def test_the_equations_go_beside_the_diagram_or_below_it(width_px, height_px, beside):
+    place = network_text_place(width_px, height_px, column_px(NETWORK_TEXT_WIDTH))
+    picture_cols = -(-width_px // DEFAULT_COLUMN_PX)
+    if beside:
+        assert place.col > NETWORK_PICTURE_COL + picture_cols  # right of the picture's columns
+    else:
+        assert place.col == NETWORK_PICTURE_COL
+        assert place.row > NETWORK_PICTURE_ROW + height_px / DEFAULT_ROW_PX  # under its rows
