@@ -1,6 +1,6 @@
 """Re-make README's pictures of the workbook: build it, render it with LibreOffice, crop pages.
 
-    python docs/render.py                          # needs LibreOffice and pdftoppm
+    python docs/render.py                          # needs LibreOffice, poppler-utils, Carlito
     python docs/render.py output/runs/demo         # also the MNIST sheets of that run
     python docs/render.py output/runs/demo mnist-live.png   # only the pictures named
 """
@@ -12,29 +12,40 @@ from pathlib import Path
 
 from PIL import Image
 
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # draw this checkout's workbook, not an installed sheetgen's
+
 from sheetgen.recalc import to_pdf
 from sheetgen.spec import load_spec
 from sheetgen.training import read_run
 from sheetgen.writer import build_workbook
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# (template, page of the PDF, crop box as fractions of the page, file)
+# (template, text that starts the page, crop box as fractions of the page, file)
 PICTURES = [
-    ("seed", 2, (0.05, 0.08, 0.93, 0.45), "overview.png"),
-    ("seed", 6, (0.05, 0.08, 0.55, 0.42), "sheet-lr-0.8.png"),
-    ("seed", 1, (0.05, 0.06, 0.95, 0.80), "network.png"),
-    ("xor", 2, (0.43, 0.09, 0.93, 0.45), "xor-overview.png"),
+    ("seed", "Every learning rate side by side", (0.05, 0.07, 0.95, 0.60), "overview.png"),
+    ("seed", "Backpropagation with η = 0.8", (0.05, 0.07, 0.75, 0.62), "sheet-lr-0.8.png"),
+    ("seed", "The network: seed", (0.05, 0.07, 0.95, 0.80), "network.png"),
+    ("xor", "Every learning rate side by side", (0.05, 0.07, 0.95, 0.60), "xor-overview.png"),
 ]
 
 
-# pages 9 and 11 of the seed workbook with a run's MNIST sheets: metrics and confusion matrix
+# the MNIST metrics sheet of the seed workbook with a run's MNIST sheets
 RUN_PICTURES = [
-    ("run", 9, (0.04, 0.05, 0.96, 0.62), "mnist-metrics.png"),
-    # the first page of 'MNIST live' (with the six rate sheets on two pages each, and the four
-    # metrics sheets before it): the panel, the input and conv1's feature maps
-    ("run", 19, (0.04, 0.07, 0.92, 0.92), "mnist-live.png"),
+    ("run", "MNIST training, run", (0.04, 0.07, 0.96, 0.75), "mnist-metrics.png"),
+    # the first page of 'MNIST live': the panel, the input and conv1's feature maps
+    ("run", "The trained CNN, live", (0.04, 0.07, 0.92, 0.92), "mnist-live.png"),
 ]
+
+
+def find_page(pdf: Path, marker: str) -> int:
+    """The first page of `pdf` whose text starts with `marker` (1-based)."""
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                           capture_output=True, text=True).stdout.split("\f")
+    for number, text in enumerate(pages, start=1):
+        if text.strip().startswith(marker):
+            return number
+    raise SystemExit(f"no page of {pdf} starts with {marker!r}")
 
 
 def main() -> None:
@@ -48,12 +59,14 @@ def main() -> None:
         for template in sorted({p[0] for p in pictures}):
             book = temp / f"{template}.xlsx"
             if template == "run":
-                build_workbook(load_spec(), book, training=read_run(run_dir))
+                build_workbook(load_spec(ROOT / "templates" / "seed.toml"), book,
+                               training=read_run(run_dir))
             else:
                 build_workbook(load_spec(ROOT / "templates" / f"{template}.toml"), book)
             pdfs[template] = to_pdf(book, temp)
-        for template, page, (left, top, right, bottom), name in pictures:
+        for template, marker, (left, top, right, bottom), name in pictures:
             pdf = pdfs[template]
+            page = find_page(pdf, marker)
             stem = temp / f"{template}-page{page}"
             subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", "-f", str(page),
                             "-l", str(page), str(pdf), str(stem)], check=True)

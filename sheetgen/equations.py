@@ -95,6 +95,6 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
         ("Gradients", gradients),
         ("Update, every weight from the same row",
          ["w ← w − η·∂E/∂w" + (", b ← b − η·∂E/∂b" if any(
-             layer.trained_bias for layer in spec.layers) else ""), "The next row's weights are this row's weights minus η times "
-          "this row's gradients."]),
+             layer.trained_bias for layer in spec.layers) else ""), "The next row's weights are this row's weights",
+          "minus η times this row's gradients."]),
     ]

@@ -20,20 +20,64 @@ INPUT_LABEL_ROW = 3
 INPUT_VALUE_ROW = 4
 INPUT_FIRST_COL = 1          # column A labels the block: "input" above "value"
 CHART_ROW = 6
+CHART_COL = 1                # not A: column A (the iteration) is repeated on every printed page
 CHART_ROWS = 18
 GROUP_ROW = CHART_ROW + CHART_ROWS + 1
 HEADER_ROW = GROUP_ROW + 1
 FIRST_DATA_ROW = HEADER_ROW + 1
 EXCEL_ROWS = 1_048_576
+ITERATION_WIDTH = 10         # column A of a learning-rate sheet, in characters
+COLUMN_WIDTH = 12            # every other column: room for 0.0123456789
 
 # Overview sheet.
 OVERVIEW_SHEET = "Overview"
 OVERVIEW_THRESHOLD_ROW = 3   # label in A, value in B
 OVERVIEW_TABLE_HEADER_ROW = 5
 OVERVIEW_CHART_ROW = 1
-OVERVIEW_CHART_COL = 5
+OVERVIEW_CHART_COL = 3
 
 NETWORK_SHEET = "Network"
+NETWORK_MARGIN_WIDTH = 2     # column A, in characters
+NETWORK_PICTURE_ROW = 3      # the diagram's top left cell: B4
+NETWORK_PICTURE_COL = 1
+NETWORK_TEXT_WIDTH = 70      # the column of the equations, in characters (wider for long ones)
+DEFAULT_ROW_PX = 20          # a row whose height was never set
+
+
+@dataclass(frozen=True)
+class TextPlace:
+    """Where the Network sheet's text goes: its first row and its column, and the sheet's width."""
+
+    row: int
+    col: int
+    content_px: int
+    default_cols: tuple[int, int] | None  # columns under the picture: set to Excel's default
+
+
+def network_text_place(picture_width_px: int, picture_height_px: int,
+                       text_px: int) -> TextPlace:
+    """Put the equations beside the diagram, or below it where beside would not print legibly.
+
+    The diagram covers default-width columns from B on (the writer sets their width, since
+    LibreOffice's default is wider than Excel's) and default-height rows from row 4 on, as
+    many as its size in pixels needs; the text starts clear of them.
+    """
+    from sheetgen import printing
+
+    margin_px = printing.column_px(NETWORK_MARGIN_WIDTH)
+    picture_cols = -(-picture_width_px // printing.DEFAULT_COLUMN_PX)
+    beside = TextPlace(row=2, col=NETWORK_PICTURE_COL + picture_cols + 1,
+                       content_px=margin_px + (picture_cols + 1) * printing.DEFAULT_COLUMN_PX
+                       + text_px,
+                       default_cols=(NETWORK_PICTURE_COL, NETWORK_PICTURE_COL + picture_cols))
+    if beside.content_px * printing.LEGIBLE_SCALE <= printing.PRINTABLE_WIDTH_PX * 100:
+        return beside
+    picture_rows = -(-picture_height_px // DEFAULT_ROW_PX)
+    beyond_text = -(-max(0, picture_width_px - text_px) // printing.DEFAULT_COLUMN_PX)
+    return TextPlace(row=NETWORK_PICTURE_ROW + picture_rows + 1, col=NETWORK_PICTURE_COL,
+                     content_px=margin_px + max(picture_width_px, text_px),
+                     default_cols=(NETWORK_PICTURE_COL + 1, NETWORK_PICTURE_COL + beyond_text)
+                     if beyond_text else None)
 
 
 def max_iterations() -> int:

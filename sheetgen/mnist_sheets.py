@@ -8,6 +8,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from sheetgen import printing
 from sheetgen.training import METRIC_COLUMNS, TrainingRecord
 
 METRICS_SHEET = "MNIST metrics"
@@ -18,6 +19,14 @@ SHEETS = (METRICS_SHEET, MODEL_SHEET, CONFUSION_SHEET, ERRORS_SHEET)
 
 TABLE_HEADER_ROW = 2   # the metrics table: header here, one row per epoch below
 GALLERY_SIZE = 24      # misclassified digits in the picture
+# What a reader sees above each column; metrics.csv keeps METRIC_COLUMNS, the names programs use.
+METRIC_HEADERS = {"epoch": "Epoch", "train_loss": "Train loss",
+                  "train_accuracy": "Train accuracy (%)", "test_loss": "Test loss",
+                  "test_accuracy": "Test accuracy (%)", "lr": "Learning rate",
+                  "seconds": "Time (s)"}
+METRICS_WIDTH = 18     # characters per column of the metrics table
+CHART_SIZE = (620, 340)
+GALLERY_WIDTH_PX = 880  # the gallery picture: 8 digits of 1.1 inches at most
 
 
 def write_mnist_sheets(workbook, fmt: dict, record: TrainingRecord) -> None:
@@ -34,17 +43,19 @@ def write_mnist_sheets(workbook, fmt: dict, record: TrainingRecord) -> None:
 
 def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
     ws = workbook.add_worksheet(METRICS_SHEET)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 1)
-    ws.set_column(0, len(METRIC_COLUMNS) - 1, 14)
+    ws.set_column(0, len(METRIC_COLUMNS) - 1, METRICS_WIDTH)
+    printing.set_up(ws, max(len(METRIC_COLUMNS) * printing.column_px(METRICS_WIDTH),
+                            10 + 2 * (CHART_SIZE[0] + 20)),
+                    header_rows=(TABLE_HEADER_ROW, TABLE_HEADER_ROW))
     ws.write(0, 0, f"MNIST training, run {record.run_name}: one row per epoch", fmt["title"])
     ws.write(1, 0, f"{len(record.metrics)} epochs, {record.total_parameters:,} parameters; "
                    "accuracies in percent, losses averaged per sample.", fmt["note"])
     for col, name in enumerate(METRIC_COLUMNS):
-        ws.write(TABLE_HEADER_ROW, col, name, fmt["header"])
+        ws.write(TABLE_HEADER_ROW, col, METRIC_HEADERS[name], fmt["header"])
     for i, row in enumerate(record.metrics):
         for col, name in enumerate(METRIC_COLUMNS):
-            ws.write_number(TABLE_HEADER_ROW + 1 + i, col, row[name])
+            ws.write_number(TABLE_HEADER_ROW + 1 + i, col, row[name],
+                            fmt["scientific"] if name == "lr" else fmt["centered"])
     last = TABLE_HEADER_ROW + len(record.metrics)
 
     def series(name: str, label: str, colour: str) -> dict:
@@ -52,6 +63,9 @@ def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
         return {"name": label,
                 "categories": [METRICS_SHEET, TABLE_HEADER_ROW + 1, 0, last, 0],
                 "values": [METRICS_SHEET, TABLE_HEADER_ROW + 1, col, last, col],
+                # the charts' caches: the sheet is written in constant_memory mode
+                "categories_data": [row["epoch"] for row in record.metrics],
+                "values_data": [row[name] for row in record.metrics],
                 "line": {"color": colour, "width": 2},
                 "marker": {"type": "circle", "size": 5,
                            "border": {"color": colour}, "fill": {"color": colour}}}
@@ -71,17 +85,17 @@ def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
             y_axis.update({"min": 5 * int(lowest // 5), "max": 100})
         chart.set_y_axis(y_axis)
         chart.set_legend({"position": "bottom"})
-        chart.set_size({"width": 620, "height": 340})
-        ws.insert_chart(last + 2, 0, chart, {"x_offset": 10 + n * 640, "y_offset": 5})
+        chart.set_size({"width": CHART_SIZE[0], "height": CHART_SIZE[1]})
+        ws.insert_chart(last + 2, 0, chart,
+                        {"x_offset": 10 + n * (CHART_SIZE[0] + 20), "y_offset": 5})
 
 
 def _model_sheet(workbook, fmt, record: TrainingRecord) -> None:
     ws = workbook.add_worksheet(MODEL_SHEET)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 1)
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 1, 42)
-    ws.set_column(2, 4, 16)
+    widths = (14, 42, 16, 16, 16)
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    printing.set_up(ws, sum(map(printing.column_px, widths)), header_rows=(3, 3))
     ws.write(0, 0, "The MNIST model, layer by layer", fmt["title"])
     ws.write(1, 0, "Output shape per image (channels x height x width); receptive field: the "
                    "side of the input square one output value sees.", fmt["note"])
@@ -107,8 +121,7 @@ def _model_sheet(workbook, fmt, record: TrainingRecord) -> None:
 
 def _confusion_sheet(workbook, fmt, record: TrainingRecord) -> None:
     ws = workbook.add_worksheet(CONFUSION_SHEET)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 1)
+    printing.set_up(ws, printing.column_px(12) * 2 + printing.column_px(7) * 10)
     ws.write(0, 0, "Confusion matrix on the test set (latest epoch)", fmt["title"])
     if record.confusion is None:
         ws.write(1, 0, "This run recorded no evaluation yet.", fmt["note"])
@@ -124,7 +137,7 @@ def _confusion_sheet(workbook, fmt, record: TrainingRecord) -> None:
     ws.write(3, 11, "recall (%)", fmt["header"])
     for t, row in enumerate(record.confusion):
         r = 4 + t
-        ws.write(r, 0, t, fmt["header"])
+        ws.write(r, 0, t, fmt["row_header"])  # one border down the side, not one per digit
         for p, count in enumerate(row):
             ws.write_number(r, 1 + p, count, fmt["diagonal"] if p == t else fmt["centered"])
         cells = f"{xl_rowcol_to_cell(r, 1)}:{xl_rowcol_to_cell(r, 10)}"
@@ -150,8 +163,7 @@ def _confusion_sheet(workbook, fmt, record: TrainingRecord) -> None:
 def _errors_sheet(workbook, fmt, record: TrainingRecord) -> None:
     ws = workbook.add_worksheet(ERRORS_SHEET)
     ws.hide_gridlines(2)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 1)
+    printing.set_up(ws, GALLERY_WIDTH_PX)
     ws.write(0, 0, "Misclassified test digits (latest epoch)", fmt["title"])
     if not record.misclassified:
         ws.write(1, 0, "No misclassified digits recorded.", fmt["note"])

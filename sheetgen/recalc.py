@@ -85,6 +85,11 @@ def to_pdf(path: str | Path, out_dir: str | Path, timeout: float = 600) -> Path:
     return _run(path, out_dir, "pdf", timeout)
 
 
+def to_pdf_many(paths, out_dir: str | Path, timeout: float = 600) -> list[Path]:
+    """to_pdf() for several workbooks in one LibreOffice run (file names must differ)."""
+    return _run(paths, out_dir, "pdf", timeout)
+
+
 def recalculate_many(paths, out_dir: str | Path, timeout: float = 600) -> list[Path]:
     """recalculate() for several workbooks in one LibreOffice run, which is much faster.
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from sheetgen import __version__, charts, engine, formulas, layout as L, mnist_sheets
-from sheetgen.diagram import network_png
+from sheetgen import __version__, charts, engine, formulas, layout as L, mnist_sheets, printing
+from sheetgen.diagram import network_picture
 from sheetgen.engine import Trace
 from sheetgen.equations import equations
 from sheetgen.files import atomic_path
@@ -89,6 +89,8 @@ def _formats(workbook) -> dict:
         "group": workbook.add_format({"italic": True, "font_color": "#7F7F7F"}),
         "header": workbook.add_format({"bold": True, "align": "center", "bottom": 2,
                                        "bg_color": "#DDEBF7"}),
+        "row_header": workbook.add_format({"bold": True, "align": "center", "right": 1,
+                                           "bg_color": "#DDEBF7"}),
         "iteration": workbook.add_format({"align": "center", "font_color": "#595959"}),
         "centered": workbook.add_format({"align": "center"}),
         "diagonal": workbook.add_format({"align": "center", "bold": True,
@@ -124,42 +126,45 @@ def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | No
 
 def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     ws = workbook.add_worksheet(L.NETWORK_SHEET)
-    _print_on_one_page(ws)
     ws.hide_gridlines(2)
-    ws.set_column(0, 0, 2)
-    ws.set_column(11, 11, 70)
+    ws.set_column(0, 0, L.NETWORK_MARGIN_WIDTH)
+    picture = network_picture(spec)
+    how_to = ["Each 'lr …' sheet trains the network with one learning rate η,",
+              "one row per gradient-descent step.",
+              "Edit a yellow cell (η, inputs, targets, initial weights) and every",
+              "formula, and the chart, follows. 'Overview' compares the learning rates."]
+    sections = [("How to use this workbook", how_to)] + equations(spec)
+    longest = max(len(line) for _, lines in sections for line in lines)
+    text_width = min(255, max(L.NETWORK_TEXT_WIDTH, longest + 2))  # 255: a column's maximum
+    place = L.network_text_place(picture.width_px, picture.height_px,
+                                 printing.column_px(text_width))
+    if place.default_cols:
+        ws.set_column(*place.default_cols, printing.DEFAULT_COLUMN_WIDTH)
+    ws.set_column(place.col, place.col, text_width)
+    printing.set_up(ws, place.content_px)
     ws.write(0, 1, f"The network: {spec.name}", fmt["title"])
     ws.write(1, 1, spec.description, fmt["note"])
-    ws.write(2, 11, "How to use this workbook", fmt["heading"])
-    ws.write(3, 11, "Each 'lr …' sheet trains the network with one learning rate η, one row "
-                    "per gradient-descent step.")
-    ws.write(4, 11, "Edit a yellow cell (η, inputs, targets, initial weights) and every "
-                    "formula, and the chart, follows.")
-    ws.write(5, 11, "'Overview' compares the learning rates.")
-    row = 7
-    for heading, lines in equations(spec):
-        ws.write(row, 11, heading, fmt["heading"])
+    row = place.row
+    for heading, lines in sections:
+        ws.write(row, place.col, heading, fmt["heading"])
         row += 1
         for line in lines:
-            ws.write(row, 11, line)
+            ws.write(row, place.col, line)
             row += 1
         row += 1
-    ws.insert_image(3, 1, "network.png", {"image_data": io.BytesIO(network_png(spec)),
-                                              "object_position": 3})
-
-
-def _print_on_one_page(ws) -> None:
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 1)
+    ws.insert_image(L.NETWORK_PICTURE_ROW, L.NETWORK_PICTURE_COL, "network.png",
+                    {"image_data": io.BytesIO(picture.png), "object_position": 3,
+                     "x_scale": picture.scale, "y_scale": picture.scale})
 
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
     ws = workbook.add_worksheet(L.OVERVIEW_SHEET)
-    _print_on_one_page(ws)
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 16)
-    ws.set_column(2, 2, 34)
+    widths = (16, 16, 34)  # learning rate, final E_total, updates until below the threshold
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    gap_cols = L.OVERVIEW_CHART_COL - len(widths)
+    printing.set_up(ws, sum(map(printing.column_px, widths))
+                    + gap_cols * printing.DEFAULT_COLUMN_PX + charts.OVERVIEW_CHART_SIZE[0])
     ws.write(0, 0, "Every learning rate side by side", fmt["title"])
     ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.",
              fmt["note"])
@@ -186,7 +191,7 @@ def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> N
         ws.write_array_formula(row, 2, row, 2,
                                formulas.updates_until_below(column, threshold_cell, NEVER),
                                fmt["centered"], cached)
-    chart = charts.overview_chart(workbook, sheet_layout, spec.learning_rates, rows)
+    chart = charts.overview_chart(workbook, sheet_layout, traces)
     ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
 
 
@@ -194,12 +199,13 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     learning_rate = trace.learning_rate
     rows = trace.rows
     ws = workbook.add_worksheet(sheet_name(learning_rate))
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 0)  # as wide as one page, as long as it takes
-    ws.repeat_rows(L.HEADER_ROW)
-    ws.set_column(0, 0, 10)
-    ws.set_column(1, len(sheet_layout.quantities), 12)
+    ws.set_column(0, 0, L.ITERATION_WIDTH)
+    ws.set_column(1, len(sheet_layout.quantities), L.COLUMN_WIDTH)
+    table_px = (printing.column_px(L.ITERATION_WIDTH)
+                + (len(sheet_layout.quantities) - 1) * printing.column_px(L.COLUMN_WIDTH))
+    printing.set_up(ws, max(table_px, printing.column_px(L.ITERATION_WIDTH)
+                            + charts.LOSS_CHART_SIZE[0]),
+                    header_rows=(L.GROUP_ROW, L.HEADER_ROW), repeat_first_column=True)
     ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
                              f"{spec.name}, {rows - 1} updates", fmt["title"])
     ws.write(L.NOTE_ROW, 0, "Yellow cells are inputs: edit them and the whole sheet "
@@ -213,8 +219,8 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     for key in input_keys(spec):
         ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
                         input_value(spec, key, learning_rate), fmt["input"])
-    ws.insert_chart(L.CHART_ROW, 0, charts.loss_chart(workbook, sheet_layout, learning_rate,
-                                                      rows))
+    ws.insert_chart(L.CHART_ROW, L.CHART_COL,
+                    charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss))
     group = None
     for col, quantity in enumerate(sheet_layout.quantities):
         if quantity.group != group:

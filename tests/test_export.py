@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from sheetgen.cli import main
 from sheetgen.layout import SheetLayout, sheet_name
-from sheetgen.mnist_sheets import CONFUSION_SHEET, ERRORS_SHEET, METRICS_SHEET, MODEL_SHEET
+from sheetgen.mnist_sheets import (CONFUSION_SHEET, ERRORS_SHEET, METRIC_HEADERS, METRICS_SHEET,
+                                   MODEL_SHEET)
+from sheetgen.training import METRIC_COLUMNS
 from sheetgen.recalc import recalculate
 from sheetgen.record import RECORD_SHEET, read_record
 from sheetgen.spec import load_spec
@@ -71,8 +73,21 @@ def test_metrics_cells_equal_metrics_csv(built, run_dir):
     assert run("export", run_dir, "--workbook", path).exit_code == 0
     csv = pd.read_csv(run_dir / "metrics.csv")
     sheet = pd.read_excel(path, sheet_name=METRICS_SHEET, header=2)
-    assert list(sheet.columns) == list(csv.columns)
+    # people read the sheet's headers; metrics.csv keeps the names programs use
+    assert list(sheet.columns) == ["Epoch", "Train loss", "Train accuracy (%)", "Test loss",
+                                   "Test accuracy (%)", "Learning rate", "Time (s)"]
+    assert list(csv.columns) == list(METRIC_COLUMNS)
+    sheet.columns = [METRIC_COLUMNS[list(METRIC_HEADERS.values()).index(h)] for h in sheet.columns]
     pd.testing.assert_frame_equal(sheet, csv, check_dtype=False, rtol=0, atol=0)
+
+
+def test_metrics_sheet_shows_learning_rates_in_scientific_notation(built, run_dir):
+    _, path = built
+    assert run("export", run_dir, "--workbook", path).exit_code == 0
+    ws = openpyxl.load_workbook(path)[METRICS_SHEET]
+    lr_col = METRIC_COLUMNS.index("lr") + 1
+    formats = {ws.cell(row=4 + i, column=lr_col).number_format for i in range(4)}
+    assert formats == {"0.0000E+00"}
 
 
 def test_backprop_cells_still_match_autograd_after_export(built, run_dir, tmp_path):

@@ -88,8 +88,26 @@ def test_sheets_charts_and_spec_record(seed_workbook, seed_spec):
     assert len([n for n in names if n.startswith("xl/charts/chart")]) == 7  # 6 sheets + overview
     assert any(n.startswith("xl/media/image") for n in names)  # the network diagram
     with zipfile.ZipFile(seed_workbook) as package:
-        overview_chart = [package.read(n).decode() for n in names if n.startswith("xl/charts/")]
-    assert sum("<c:logBase" in xml for xml in overview_chart) == 1
+        charts = [package.read(n).decode() for n in names if n.startswith("xl/charts/chart")]
+    overview = [xml for xml in charts if "every learning rate" in xml]
+    assert len(overview) == 1 and "<c:logBase" in overview[0]
+
+
+@pytest.mark.parametrize("learning_rate, log_scale", [
+    (0.1, False), (0.2, False), (0.5, False),   # E_total falls by less than two decades
+    (0.8, True), (1.0, True), (2.0, True),      # by more: a linear axis shows a flat zero
+])
+def test_a_loss_chart_is_log_scale_where_e_total_spans_two_decades(
+        seed_workbook, seed_spec, learning_rate, log_scale):
+    with zipfile.ZipFile(seed_workbook) as package:
+        charts = [package.read(n).decode() for n in package.namelist()
+                  if n.startswith("xl/charts/chart")]
+    title = f"E_total per iteration, η = {learning_rate:g}"
+    (xml,) = [xml for xml in charts if title in xml]
+    assert ("<c:logBase" in xml) == log_scale
+    assert (f"{title} (log scale)" in xml) == log_scale
+    loss = engine.train(seed_spec, learning_rate).loss
+    assert (loss.max() / loss.min() > 100) == log_scale
 
 
 def test_same_inputs_give_a_byte_identical_file(tmp_path, seed_spec):
