@@ -1,0 +1,215 @@
+"""Issue 11: bad input, hostile files and interruptions end in one clear line, a non-zero exit,
+nothing lost and nothing left behind. One test (or table) per case of the issue; every hostile
+file is made here."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sheetgen.cli import main
+from sheetgen.mnist_sheets import MODEL_SHEET
+from tests.run_fixtures import write_run_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = (ROOT / "templates" / "seed.toml").read_text()
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def part_texts(path):
+    with zipfile.ZipFile(path) as package:
+        return {name: package.read(name).decode("utf-8", "replace")
+                for name in package.namelist()}
+
+
+def template(tmp_path, text, name="t.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# Case 1: outputs that are not regular files, and names that are not .xlsx -----------------
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda p: os.mkfifo(p), "a device, FIFO or socket"),
+    (lambda p: os.symlink(p.parent / "elsewhere.xlsx", p), "a symbolic link"),
+])
+def test_case1_only_a_regular_file_is_replaced(tmp_path, make, kind):
+    target = tmp_path / "out.xlsx"
+    make(target)
+    result = run("build", "-o", target)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: cannot write {target}: it is {kind}, not a regular file; "
+                             "only a regular file is ever replaced\n")
+    assert not target.is_file() or target.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
+
+
+def test_case1_dev_null_is_not_replaced():
+    result = run("build", "-o", "/dev/null")
+    assert result.exit_code == 1
+    assert result.output == ("Error: cannot write /dev/null: it is a device, FIFO or socket, not "
+                             "a regular file; only a regular file is ever replaced\n")
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("name", ["notes.csv", "book.xlsm", "book"])
+def test_case1_a_workbook_must_be_named_xlsx(tmp_path, name):
+    target = tmp_path / name
+    result = run("build", "-o", target)
+    assert result.exit_code == 1
+    suffix = target.suffix or "nothing"
+    assert result.output == (f"Error: cannot write {target}: a workbook's name must end in "
+                             f".xlsx, not {suffix!r}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+# Case 2: text from templates and run dirs is text, never a formula or a link --------------
+
+HOSTILE_TEXTS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "=cmd|'/c calc'!A1",
+                 "external:c:/secret.xlsx", "http://evil.example/x"]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_case2_template_description_is_written_as_text(tmp_path, text):
+    path = template(tmp_path, SEED.replace(
+        'description = "2-2-2 sigmoid network, no biases, E = 1/2(t1-a_o1)^2 + 1/2(t2-a_o2)^2"',
+        f"description = {json.dumps(text)}"))
+    out = tmp_path / "b.xlsx"
+    result = run("build", "--template", path, "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    written = openpyxl.load_workbook(out)["Network"]["B2"]
+    assert (written.value, written.data_type) == (text, "s")
+    parts = part_texts(out)
+    assert "<f>" not in parts["xl/worksheets/sheet1.xml"]
+    assert not any("<hyperlink" in body or "relationships/hyperlink" in body
+                   for body in parts.values())
+
+
+def test_case2_run_dir_layer_text_is_written_as_text(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["layers"][0]["name"] = HOSTILE_TEXTS[1]
+    summary["layers"][1]["description"] = HOSTILE_TEXTS[0]
+    summary["layers"][2]["name"] = HOSTILE_TEXTS[2]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "b.xlsx"
+    result = run("export", run_dir, "--workbook", out)
+    assert result.exit_code == 0, result.output
+    model = openpyxl.load_workbook(out)[MODEL_SHEET]
+    cells = {(c.value, c.data_type) for row in model.iter_rows() for c in row if c.value}
+    assert {(HOSTILE_TEXTS[1], "s"), (HOSTILE_TEXTS[0], "s"), (HOSTILE_TEXTS[2], "s")} <= cells
+    parts = part_texts(out)
+    formulas = [f.split("</f>")[0] for body in parts.values() for f in body.split("<f>")[1:]]
+    assert formulas and not any("cmd|" in f or "HYPERLINK" in f for f in formulas)
+    assert not any("<hyperlink" in body or "relationships/hyperlink" in body
+                   for body in parts.values())
+
+
+# Case 3: sizes a spreadsheet (or memory) cannot hold, refused from the spec alone ----------
+
+WIDE = """name = "wide"
+description = "3,000 hidden units"
+loss = "half_squared_error"
+[data]
+inputs = [[0, 1]]
+targets = [[1]]
+[init]
+seed = 1
+scale = 0.5
+[[layers]]
+name = "h"
+units = 3000
+activation = "sigmoid"
+weights = "random"
+[[layers]]
+name = "o"
+units = 1
+activation = "sigmoid"
+weights = "random"
+"""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--iterations", "1048548"],
+     "Error: this workbook would hold 207,612,702 formula cells (6 learning rates × 1,048,549 "
+     "rows × 33 columns); sheetgen builds at most 20,000,000 (about 17 bytes of memory each): "
+     "use fewer iterations, learning rates or units\n"),
+    ([arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
+     "Error: 300 learning rates: the Overview chart holds at most 255 series (one per learning "
+     "rate); give fewer\n"),
+])
+def test_case3_sizes_beyond_a_spreadsheet_are_refused_up_front(tmp_path, args, message):
+    out = tmp_path / "b.xlsx"
+    started = time.monotonic()
+    result = run("build", *args, "-o", out)
+    assert result.output == message
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 10  # refused from the spec, not after the work
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_case3_a_network_wider_than_xfd_is_refused(tmp_path):
+    path = tmp_path / "wide.toml"
+    path.write_text(WIDE)
+    result = run("build", "--template", path, "-o", tmp_path / "b.xlsx")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: this network needs ")
+    assert result.output.endswith(" columns per sheet, but a sheet has 16,384 (A to XFD); use "
+                                  "fewer units or layers\n")
+    assert not (tmp_path / "b.xlsx").exists()
+
+
+# Case 4: nothing but the message -------------------------------------------------------------
+
+def test_case4_no_numpy_warnings_before_the_error(tmp_path):
+    text = SEED.replace('activation = "sigmoid"', 'activation = "identity"').replace(
+        "inputs = [[0.05, 0.10]]", "inputs = [[5, 10]]")
+    path = template(tmp_path, text)
+    done = subprocess.run([sys.executable, "-m", "sheetgen", "build", "--template", str(path),
+                           "--lr", "50", "-o", str(tmp_path / "b.xlsx")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: learning rate 50: ")
+    assert "Warning" not in done.stderr
+
+
+# Case 5: no leftovers after Ctrl-C, SIGTERM or SIGHUP ---------------------------------------
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_case5_signals_leave_nothing_behind(tmp_path, signum):
+    scratch, out_dir = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    out_dir.mkdir()
+    target = out_dir / "b.xlsx"
+    target.write_bytes(b"the previous workbook")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "build", "--lr", "0.5", "--iterations", "20000",
+         "-o", str(target)], cwd=ROOT, env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # wait until XlsxWriter has scratch files and the temporary workbook exists
+    while not (list(scratch.rglob("*")) and len(list(out_dir.iterdir())) > 1):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.strip().splitlines()[-1] == "Aborted!"
+    assert "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+    assert [p.name for p in out_dir.iterdir()] == ["b.xlsx"]
+    assert target.read_bytes() == b"the previous workbook"
