@@ -26,6 +26,7 @@ from sheetgen.quantities import input_keys, input_value, label, values, with_inp
 from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
 from sheetgen.recalc import recalculate
 from sheetgen.spec import NetworkSpec, SpecError
+from sheetgen.untrusted import guard_workbook
 from sheetgen.writer import NEVER
 
 
@@ -114,11 +115,13 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         the first differing cell of each sheet with its formula.
 
     Raises:
-        reading.WorkbookError: the file is missing or unreadable.
+        reading.WorkbookError: the file is missing, unreadable or beyond the limits of
+            sheetgen.untrusted.
         reading.NoSpecError: the workbook was not built by sheetgen.
         recalc.RecalcError: LibreOffice is missing or failed.
     """
     path = Path(path)
+    guard_workbook(path)  # before LibreOffice, which has no such limits, sees the file
     formulas = load_grids(path, formulas=True)
     spec = read_spec(formulas, path)
     cached = load_grids(path, formulas=False)

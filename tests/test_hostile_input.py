@@ -213,3 +213,160 @@ def test_case5_signals_leave_nothing_behind(tmp_path, signum):
     assert list(scratch.iterdir()) == []
     assert [p.name for p in out_dir.iterdir()] == ["b.xlsx"]
     assert target.read_bytes() == b"the previous workbook"
+
+
+# Cases 6 and 7: hostile XML and decompression amplification in check and verify -------------
+
+SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+              b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+DTD_SHEETS = {
+    "xxe": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+           b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row>'
+           b'</sheetData></worksheet>',
+    "billion laughs": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "lol">'
+           + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), bytes([97 + i]) * 0 +
+                                              (b"&" + bytes([97 + i]) + b";") * 10)
+                      for i in range(9))
+           + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&j;</t></is></c></row>'
+           b'</sheetData></worksheet>',
+    "quadratic blow-up": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "'
+           + b"x" * 50_000 + b'">]><worksheet xmlns="http://schemas.openxmlformats.org/'
+           b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+           + b"&a;" * 50_000 + b"</t></is></c></row></sheetData></worksheet>",
+}
+
+
+def hostile_workbook(path, sheet, compresslevel=6):
+    """A real workbook (openpyxl's) whose first sheet is replaced by `sheet`: bytes, or an
+    iterable of byte chunks streamed into the zip."""
+    plain = path.with_name("plain-" + path.name)
+    openpyxl.Workbook().save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(
+            path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as target:
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info, source.read(info.filename))
+                continue
+            with target.open(info.filename, "w", force_zip64=True) as stream:
+                for chunk in ([sheet] if isinstance(sheet, bytes) else sheet):
+                    stream.write(chunk)
+    plain.unlink()
+    return path
+
+
+def peak_of(*command):
+    """Exit status, output and peak RSS (MiB) of a command and everything it started."""
+    measure = ("import resource, subprocess, sys; "
+               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               "print(done.returncode); print(done.stdout + done.stderr, end=''); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "sheetgen",
+                           *map(str, command)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    lines = done.stdout.splitlines()
+    return int(lines[0]), "\n".join(lines[1:-1]) + "\n", float(lines[-1])
+
+
+@pytest.mark.parametrize("command", ["check", "verify"])
+@pytest.mark.parametrize("kind", [*DTD_SHEETS, "NUL bytes"])
+def test_case6_hostile_xml_is_one_line_and_exit_2(tmp_path, command, kind, monkeypatch):
+    sheet = DTD_SHEETS.get(kind, SHEET_HEAD + b"<sheetData>\0</sheetData></worksheet>")
+    path = hostile_workbook(tmp_path / "hostile.xlsx", sheet)
+    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: pytest.fail("LibreOffice ran"))
+    result = run(command, path)
+    why = ("holds NUL bytes, which XML forbids" if kind == "NUL bytes" else
+           "declares an XML document type (entities), which no workbook needs")
+    assert result.output == (f"Error: {path} is not a readable workbook: part "
+                             f"xl/worksheets/sheet1.xml {why}\n")
+    assert result.exit_code == 2
+    assert "root:" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["xxe", "billion laughs"])
+def test_case6_openpyxl_parses_with_defusedxml(tmp_path, kind):
+    """Behind the guard, openpyxl itself refuses entities because defusedxml is installed."""
+    import defusedxml
+
+    path = hostile_workbook(tmp_path / "hostile.xlsx", DTD_SHEETS[kind])
+    with pytest.raises(ValueError) as caught:  # at load, or once the sheet is read
+        book = openpyxl.load_workbook(path, read_only=True)
+        list(book.worksheets[0].iter_rows(values_only=True))
+    error = caught.value
+    cause = error if isinstance(error, defusedxml.DefusedXmlException) else error.__cause__
+    assert isinstance(cause, defusedxml.DefusedXmlException)
+
+
+def rows_at_xfd(count=1_048_576, per_chunk=4096):
+    yield SHEET_HEAD + b"<sheetData>"
+    for start in range(1, count + 1, per_chunk):
+        yield b"".join(b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (r, r)
+                       for r in range(start, min(start + per_chunk, count + 1)))
+    yield b"</sheetData></worksheet>"
+
+
+def digit_string(size=2**30, chunk=2**22):
+    yield SHEET_HEAD + b'<sheetData><row r="1"><c r="A1"><v>'
+    for _ in range(size // chunk):
+        yield b"1" * chunk
+    yield b"</v></c></row></sheetData></worksheet>"
+
+
+def unreferenced_cells(rows=5_100, columns=2_000):
+    import base64
+    import random
+
+    noise = random.Random(11)
+    yield SHEET_HEAD + b"<sheetData>"
+    for _ in range(rows):
+        yield b"<row>" + b"<c/>" * columns + b"</row><!--" + base64.b64encode(
+            noise.randbytes(120)) + b"-->"
+    yield b"</sheetData></worksheet>"
+
+
+AMPLIFIED = {
+    # 1,048,576 rows with one cell in column XFD: 43 MB of XML, 17 billion cells to a reader
+    "a cell at XFD on every row": (
+        lambda: rows_at_xfd(),
+        "xl/worksheets/sheet1.xml spans 1,048,576 rows × 16,384 columns (17,179,869,184 "
+        "cells); sheetgen reads at most 10,000,000"),
+    # a declared used range of the whole sheet, one cell of content
+    "a whole-sheet dimension": (
+        lambda: SHEET_HEAD + b'<dimension ref="A1:XFD1048576"/><sheetData><row r="1">'
+        b'<c r="A1"><v>1</v></c></row></sheetData></worksheet>',
+        "xl/worksheets/sheet1.xml declares a used range of 1,048,576 rows × 16,384 columns "
+        "(17,179,869,184 cells); sheetgen reads at most 10,000,000"),
+    # a part of 1 GiB (a single digit string) packed into about 1 MB
+    "a 1 GiB digit string": (
+        lambda: digit_string(),
+        f"part xl/worksheets/sheet1.xml unpacks to {2**30 + 206:,} bytes; sheetgen reads at "
+        "most 67,108,864 (64 MiB) per part"),
+    # 5,100 rows of 2,000 unreferenced cells, with random comments so that it packs no
+    # better than 100:1: only the reader's own count can catch them
+    "cells without references": (
+        lambda: unreferenced_cells(),
+        "its sheets hold more than 10,000,000 cells; sheetgen reads at most that"),
+}
+
+
+@pytest.mark.parametrize("kind", AMPLIFIED)
+@pytest.mark.parametrize("command", ["check", "verify"])
+def test_case7_amplification_is_refused_under_500_mb(tmp_path, kind, command):
+    make, why = AMPLIFIED[kind]
+    path = hostile_workbook(tmp_path / "amplified.xlsx", make(), compresslevel=1)
+    status, output, peak = peak_of(command, path)
+    assert output == f"Error: {path} is not a readable workbook: {why}\n"
+    assert status == 2
+    print(f"{command} on {kind}: peak RSS {peak:.0f} MiB")  # shown with pytest -s
+    assert peak < 500, f"peak RSS {peak:.0f} MiB"
+
+
+def test_case7_verify_refuses_before_libreoffice_sees_the_file(tmp_path, monkeypatch):
+    path = hostile_workbook(tmp_path / "amplified.xlsx", digit_string(), compresslevel=1)
+    assert path.stat().st_size < 8 * 2**20
+    monkeypatch.setattr("sheetgen.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    result = run("verify", path)
+    assert result.exit_code == 2
+    assert "sheetgen reads at most 67,108,864 (64 MiB) per part" in result.output
+    assert result.output.count("\n") == 1
