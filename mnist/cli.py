@@ -71,7 +71,7 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
         export = TrainingExport(workbook, warn=lambda message: click.echo(message, err=True))
         try:
             export.start()  # before any training time is spent on it
-        except RecordError as error:
+        except (RecordError, OutputError) as error:
             raise click.ClickException(str(error)) from None
 
     def report(run_dir: Path, rows: list[dict]) -> None:

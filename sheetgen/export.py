@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from sheetgen import __version__
+from sheetgen.files import check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record
 from sheetgen.spec import load_spec
 from sheetgen.training import TrainingRecord
@@ -77,9 +78,16 @@ class WorkbookExporter:
         return self._spec
 
     def prepare(self) -> None:
-        """Check the workbook now, before any training time is spent (raises RecordError)."""
+        """Check the workbook now, before any training time is spent.
+
+        Raises:
+            RecordError: the workbook is not sheetgen's, or was edited since.
+            files.OutputError: its name does not end in .xlsx, or it is not a regular file.
+        """
         if self._spec is not None:
             return
+        check_workbook_suffix(self.path)  # notes.txt or an .ods is refused before any work
+        check_replaceable(self.path)
         if self.path.exists():
             self._spec = check_untouched(self.path).spec
             self._digest = _digest(self.path)
@@ -120,7 +128,8 @@ class TrainingExport:
         self._written = False   # the last epoch's record is in the workbook
 
     def start(self) -> None:
-        """Check the workbook before training (raises RecordError for one not to touch)."""
+        """Check the workbook before training (raises RecordError or files.OutputError for one
+        not to touch)."""
         self._exporter.prepare()
 
     def after_epoch(self, run_dir: str | Path) -> None:

@@ -58,18 +58,29 @@ def read_record(path: str | Path) -> WorkbookRecord:
     """
     import openpyxl
 
+    from sheetgen.reading import WorkbookError
+    from sheetgen.untrusted import guard_workbook
+
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"workbook {path} does not exist")
     try:
+        guard_workbook(path)
+    except WorkbookError as exc:
+        raise RecordError(str(exc)) from None
+    try:
         book = openpyxl.load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever fails on a file that is not ours
         raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     try:
         if RECORD_SHEET not in book.sheetnames:
             raise RecordError(f"{path} was not made by sheetgen (it has no '{RECORD_SHEET}' "
                               "record sheet)")
         rows = list(book[RECORD_SHEET].iter_rows(values_only=True))
+    except RecordError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the sheet's XML is parsed only as it is read
+        raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     finally:
         book.close()
     if not rows or rows[0][0] != "sheetgen":
@@ -82,7 +93,7 @@ def read_record(path: str | Path) -> WorkbookRecord:
         spec = spec_from_json(column(SPEC_COLUMN))
         training_json = column(TRAINING_COLUMN)
         training = TrainingRecord.from_json(training_json) if training_json else None
-    except (SpecError, RunError, ValueError, KeyError, TypeError) as exc:
+    except (SpecError, RunError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise RecordError(f"{path}: its sheetgen record cannot be read ({exc})") from None
     return WorkbookRecord(spec, training, str(rows[0][1]))
 
