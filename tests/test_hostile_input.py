@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from sheetgen.cli import main
 from sheetgen.mnist_sheets import MODEL_SHEET
+from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
 from tests.run_fixtures import write_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -474,3 +475,60 @@ def test_case9_hostile_run_dirs_change_nothing(tmp_path, kind, damage, message):
     assert result.exit_code == 1
     assert path.read_bytes() == before
     assert sorted(p.name for p in run_dir.iterdir()) == files  # no plots either
+
+
+# Case 10: checkpoints that load but are malformed --------------------------------------------
+
+def _checkpoint_damage():
+    def config(change):
+        return lambda state: change(state["config"])
+
+    def shrink_weight(state):
+        name = next(k for k, v in state["model"].items() if v.ndim == 4)
+        state["model"][name] = state["model"][name][:1]
+
+    def past_the_schedule(state):
+        state["metrics"] = state["metrics"][:1]  # epoch 2 to go, but the schedule is spent
+
+    return [
+        ("epochs as text", config(lambda c: c.update(epochs="2")),
+         "holds malformed settings (setting epochs is '2', not a whole number)"),
+        ("lr as a list", config(lambda c: c.update(lr=[0.1])),
+         "holds malformed settings (setting lr is '[0.1]', not a number)"),
+        ("no model", lambda s: s.pop("model"),
+         "is malformed (its model is missing or not a dict)"),
+        ("a weight of the wrong shape", shrink_weight, "does not fit the model (Error(s) in "),
+        ("optimizer state of another model", lambda s: s["optimizer"].update(param_groups=[]),
+         "does not fit the model ("),
+        ("metrics that are not rows", lambda s: s.update(metrics=["x", "y"]),
+         "does not fit the model (metrics row 1 is not epoch 1's metrics)"),
+        ("a schedule past its steps", past_the_schedule,
+         "is malformed (its schedule is at step 8 after 1 epochs of 4 steps)"),
+    ]
+
+
+@pytest.mark.parametrize("kind, damage, message", _checkpoint_damage(),
+                         ids=[d[0] for d in _checkpoint_damage()])
+def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tmp_path, kind,
+                                                     damage, message):
+    import shutil
+
+    import torch
+
+    from mnist.cli import cli
+
+    result, _ = mnist_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    damage(state)
+    torch.save(state, checkpoint)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    done = CliRunner().invoke(cli, ["train", "--out", str(run_dir), "--resume", "--quiet",
+                                    "--data-dir", str(mnist_data_dir), "--no-download",
+                                    "--device", "cpu"])
+    assert done.exit_code == 1, done.output
+    assert done.output.startswith(f"Error: cannot resume: {checkpoint} {message}")
+    assert done.output.endswith("; start a new run\n") and done.output.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
