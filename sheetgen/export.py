@@ -136,11 +136,20 @@ class TrainingExport:
         """Re-render the workbook and the PNG plots from the run dir as it is now."""
         from sheetgen.files import OutputError
         from sheetgen.mnist_sheets import write_pngs
-        from sheetgen.training import read_run
+        from sheetgen.training import RunError, read_run
 
-        record = read_run(run_dir)
-        write_pngs(record, run_dir)
         self._written = False
+        try:
+            record = read_run(run_dir)
+            write_pngs(record, run_dir)
+        except (RunError, OutputError) as exc:
+            # the run dir is the trainer's own; if it cannot be read now, the next epoch or
+            # finish() tries again, and training goes on as for a locked workbook
+            if not self._failing:
+                self._warn(f"warning: {exc}; training goes on, and the workbook is written "
+                           "again after each epoch and at the end")
+            self._failing = True
+            return
         if self._refused:
             return
         try:

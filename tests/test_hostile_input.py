@@ -532,3 +532,95 @@ def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tm
     assert done.output.startswith(f"Error: cannot resume: {checkpoint} {message}")
     assert done.output.endswith("; start a new run\n") and done.output.count("\n") == 1
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+# Case 13: smaller things -------------------------------------------------------------------
+
+def test_case13_a_full_disk_on_close_is_one_line(tmp_path, monkeypatch):
+    def full(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("xlsxwriter.workbook.Workbook._store_workbook", full)
+    out = tmp_path / "b.xlsx"
+    out.write_bytes(b"previous")
+    result = run("build", "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.output == f"Error: cannot write {out}: No space left on device\n"
+    assert result.exit_code == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["b.xlsx"] and out.read_bytes() == b"previous"
+
+
+def test_case13_an_unreadable_run_dir_after_an_epoch_does_not_stop_training(tmp_path):
+    from sheetgen.export import TrainingExport
+
+    run_dir = write_run_dir(tmp_path / "run")
+    warnings = []
+    export = TrainingExport(tmp_path / "b.xlsx", warn=warnings.append)
+    export.start()
+    (run_dir / "metrics.csv").write_bytes(b"\xff\xfe garbage")
+    export.after_epoch(run_dir)  # no exception: training goes on
+    export.after_epoch(run_dir)
+    assert warnings == [f"warning: cannot read {run_dir / 'metrics.csv'}: it is not UTF-8 text; "
+                        "training goes on, and the workbook is written again after each epoch "
+                        "and at the end"]
+    write_run_dir(run_dir)  # readable again: the next epoch writes the workbook
+    export.after_epoch(run_dir)
+    assert (tmp_path / "b.xlsx").is_file()
+
+
+def test_case13_replace_keeps_the_mode_fsyncs_first_and_leaves_the_umask(tmp_path, monkeypatch):
+    out = tmp_path / "b.xlsx"
+    out.write_bytes(b"previous")
+    out.chmod(0o600)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr("sheetgen.files.os.umask", lambda *a: pytest.fail("umask changed"))
+    monkeypatch.setattr("sheetgen.files.os.fsync",
+                        lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr("sheetgen.files.os.replace",
+                        lambda a, b: events.append("replace") or real_replace(a, b))
+    result = run("build", "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert events == ["fsync", "replace"]
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_case13_a_softmax_output_excel_cannot_store_is_refused():
+    import numpy as np
+
+    from sheetgen.engine import Forward, NumericalError, _check_range
+    from sheetgen.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "s", "loss": "cross_entropy",
+        "data": {"inputs": [[1.0, 0.0]], "targets": [[1.0, 0.0]]},
+        "layers": [{"name": "o", "units": 2, "activation": "softmax",
+                    "weights": [[0.1, 0.2], [0.3, 0.4]]}]})
+    tiny = Forward(nets=(np.array([[0.0, 700.0]]),), acts=(np.array([[1e-310, 1.0]]),))
+    with pytest.raises(NumericalError, match="a softmax output of layer 'o' falls below "
+                                             "2.2e-308 at iteration 3"):
+        _check_range(spec, tiny, 0.5, 3)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--lr", "0.5", "--iterations", "1"], "1 learning rate × 1 iteration, "),
+    (["--lr", "0.5", "--lr", "1", "--iterations", "2"], "2 learning rates × 2 iterations, "),
+])
+def test_case13_counts_of_one_are_singular(tmp_path, args, expected):
+    out = tmp_path / "b.xlsx"
+    result = run("build", *args, "-o", out)
+    assert result.output.startswith(f"wrote {out}: {expected}")
+    run_dir = write_run_dir(tmp_path / "run", epochs=1)
+    result = run("export", run_dir, "--workbook", out)
+    assert result.exit_code == 0, result.output
+    assert "(1 epoch, final test accuracy" in result.output
+
+
+def test_case13_one_epoch_charts_span_an_axis(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run", epochs=1)
+    out = tmp_path / "b.xlsx"
+    assert run("export", run_dir, "--workbook", out).exit_code == 0
+    charts = [body for name, body in part_texts(out).items()
+              if name.startswith("xl/charts/") and "MNIST" in body]
+    assert len(charts) == 2
+    for chart in charts:
+        assert '<c:max val="2"/>' in chart and '<c:min val="0"/>' in chart
