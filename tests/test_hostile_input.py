@@ -624,3 +624,43 @@ def test_case13_one_epoch_charts_span_an_axis(tmp_path):
     assert len(charts) == 2
     for chart in charts:
         assert '<c:max val="2"/>' in chart and '<c:min val="0"/>' in chart
+
+
+# Case 11: verify at the README's benchmark size ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def long_workbook(tmp_path_factory):
+    from tests.conftest import require_libreoffice
+
+    require_libreoffice()
+    path = tmp_path_factory.mktemp("long") / "long.xlsx"
+    result = run("build", "--lr", "0.1", "--lr", "0.5", "--lr", "2", "--iterations", "2000",
+                 "-o", path)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_case11_a_correct_workbook_verifies_at_2000_iterations(long_workbook):
+    """δ_o1 = (a - t)·a·(1 - a) becomes a difference of nearly equal numbers; LibreOffice gives
+    0 where the engine has 4.2e-16. Judged by its terms, that agrees."""
+    result = run("verify", long_workbook)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("OK: 198,108 computed cells agree")
+
+
+def test_case11_a_mistake_at_row_1990_is_still_caught(long_workbook, tmp_path):
+    """A flipped sign in one weight update, 1,990 rows down, on a sheet that has not converged."""
+    path = tmp_path / "planted.xlsx"
+    with zipfile.ZipFile(long_workbook) as source, zipfile.ZipFile(
+            path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet3.xml":  # 'lr 0.1'
+                right = b"<f>B1989-$B$5*AA1989</f>"
+                assert data.count(right) == 1
+                data = data.replace(right, b"<f>B1989+$B$5*AA1989</f>")
+            target.writestr(info, data)
+    result = run("verify", path)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith(
+        "DIFFERS on 2 sheets: first at lr 0.1!B1990 (w1) =B1989+$B$5*AA1989: LibreOffice gives ")
