@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sheetgen import __version__
 from sheetgen.files import check_replaceable, check_workbook_suffix
-from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record
+from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
 from sheetgen.spec import load_spec
 from sheetgen.training import TrainingRecord
 from sheetgen.writer import BuildReport, build_workbook
@@ -35,7 +35,10 @@ def _digest(path: Path) -> str:
 
 
 def check_untouched(path: str | Path) -> WorkbookRecord:
-    """The record of a workbook that is exactly what sheetgen would write from it.
+    """The record of a workbook that is exactly what sheetgen wrote.
+
+    A sealed workbook is compared with the digests of its parts recorded as it was written;
+    an older one with a fresh rendering of its own record.
 
     Raises:
         RecordError: not a sheetgen workbook.
@@ -44,6 +47,15 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
     """
     path = Path(path)
     record = read_record(path)
+    if record.seal is not None:
+        # the digests sheetgen recorded as it wrote the file: the same verdict on any machine
+        if untouched(path, record) is not None:
+            raise EditedWorkbookError(
+                f"{path} has changed since sheetgen wrote it (edited by hand); it is "
+                "left as it is. Give another --workbook for the metrics, or rebuild it with "
+                "`sheetgen build`")
+        return record
+    # a workbook from before seals: render its record again and compare
     with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
         again = Path(temp) / path.name
         build_workbook(record.spec, again, training=record.training)

@@ -23,7 +23,7 @@ from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
 from sheetgen.limits import check_build_size
 from sheetgen.layout import SheetLayout, sheet_name
 from sheetgen.quantities import input_keys, input_value, label, values
-from sheetgen.record import write_record
+from sheetgen.record import seal, write_record
 from sheetgen.spec import NetworkSpec, format_rate
 from sheetgen.training import TrainingRecord
 
@@ -113,7 +113,9 @@ def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | No
             "constant_memory": True, "tmpdir": scratch,
             "strings_to_formulas": False, "strings_to_urls": False})
         try:
-            return _write_sheets(workbook, spec, traces, training)
+            count = _write_sheets(workbook, spec, traces, training)
+            seal(path, spec, training)
+            return count
         except xlsxwriter.exceptions.FileCreateError as exc:
             # a full disk or a vanished folder on close(); atomic_path names the target
             cause = exc.__context__

@@ -664,3 +664,55 @@ def test_case11_a_mistake_at_row_1990_is_still_caught(long_workbook, tmp_path):
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith(
         "DIFFERS on 2 sheets: first at lr 0.1!B1990 (w1) =B1989+$B$5*AA1989: LibreOffice gives ")
+
+
+# Case 14: a workbook built on another machine is not "edited by hand" -----------------------
+
+def _rezip(source_path, target_path, change):
+    with zipfile.ZipFile(source_path) as source, zipfile.ZipFile(
+            target_path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, change(info.filename, source.read(info.filename)))
+
+
+def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
+    from sheetgen.record import package_parts
+    from sheetgen.spec import load_spec
+    from sheetgen.writer import build_workbook
+
+    path = tmp_path / "laptop.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "10", "-o", path).exit_code == 0
+    # this machine draws the diagram differently (other fonts, another matplotlib)
+    real_png = __import__("sheetgen.diagram", fromlist=["network_png"]).network_png
+    monkeypatch.setattr("sheetgen.writer.network_png",
+                        lambda spec: real_png(spec) + b"\0other machine")
+    again = tmp_path / "again.xlsx"
+    build_workbook(load_spec().with_training([0.5], 10), again)
+    assert package_parts(again) != package_parts(path)  # a re-render would call it edited
+    result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"wrote {path}: MNIST sheets for run run")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda name, data: data.replace(b"<v>0.5</v>", b"<v>0.7</v>", 1)
+    if name == "xl/worksheets/sheet3.xml" else data,
+    lambda name, data: data.replace(b'"iterations":10', b'"iterations":11')
+    if name == "xl/worksheets/sheet4.xml" else data,
+], ids=["an input cell", "the recorded spec"])
+def test_case14_a_real_hand_edit_is_still_refused(tmp_path, edit):
+    built = tmp_path / "built.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "10", "-o", built).exit_code == 0
+    path = tmp_path / "edited.xlsx"
+    _rezip(built, path, edit)
+    from sheetgen.record import package_parts
+
+    changed = [n for n, data in package_parts(path).items() if package_parts(built)[n] != data]
+    assert len(changed) == 1  # the edit took, and only there
+    edited = path.read_bytes()
+    result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
+    assert result.output == (f"Error: {path} has changed since sheetgen wrote it (edited by "
+                             "hand); it is left as it is. Give another --workbook for the "
+                             "metrics, or rebuild it with `sheetgen build`\n")
+    assert result.exit_code == 1
+    assert path.read_bytes() == edited
