@@ -208,5 +208,5 @@ def term_magnitude(template: str, column: Callable[[str, str], np.ndarray],
     expression = re.sub(r"(?<![0-9][Ee])-", "+", expression).replace("^", "**")
     with np.errstate(all="ignore"):
         # the names hold only our own arrays and numpy functions; templates are our own text
-        value = eval(expression, {"__builtins__": {}}, names)  # noqa: S307
+        value = eval(expression, {"__builtins__": {}}, names)
     return np.abs(np.asarray(value, dtype=float))

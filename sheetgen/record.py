@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,14 +142,13 @@ def _combined(digests: dict[str, str], record: str) -> str:
     return _sha256(text.encode())
 
 
-def _record_part(package: zipfile.ZipFile, marker: bytes) -> str | None:
-    """The worksheet part holding the record sheet's first row (its seal cell)."""
-    for info in package.infolist():
-        if info.filename.startswith("xl/worksheets/sheet") and info.filename.endswith(".xml"):
-            with package.open(info) as stream:
-                if marker in stream.read(4096):
-                    return info.filename
-    return None
+def _record_part(package: zipfile.ZipFile) -> str | None:
+    """The record sheet's part: write_record adds it last, and XlsxWriter numbers the parts
+    sheet1.xml, sheet2.xml, … in the order the sheets were added. (Found by position, not by
+    content: a description may hold any text.)"""
+    numbers = [int(match.group(1)) for name in package.namelist()
+               if (match := re.fullmatch(r"xl/worksheets/sheet([0-9]+)\.xml", name))]
+    return f"xl/worksheets/sheet{max(numbers)}.xml" if numbers else None
 
 
 def seal(path: str | Path, spec: NetworkSpec, training: TrainingRecord | None) -> None:
@@ -164,8 +164,8 @@ def seal(path: str | Path, spec: NetworkSpec, training: TrainingRecord | None) -
     record = _sha256(spec.to_json().encode() + b"\0"
                      + (training.to_json().encode() if training is not None else b""))
     with zipfile.ZipFile(path) as package:
-        record_part = _record_part(package, marker)
-        if record_part is None:
+        record_part = _record_part(package)
+        if record_part is None or marker not in package.read(record_part)[:4096]:
             raise RecordError(f"{path}: the record sheet's seal cell is missing")
         digests = _part_digests(package, record_part)
         # per-part digests name what changed; beyond a cell's 32,767 characters, only the sum
@@ -197,7 +197,7 @@ def untouched(path: str | Path, record: WorkbookRecord) -> str | None:
     if record.seal is None:
         raise RecordError(f"{path} has no seal")
     with zipfile.ZipFile(path) as package:
-        record_part = _record_part(package, b'"all":"')
+        record_part = _record_part(package)
         digests = _part_digests(package, record_part)
     if _combined(digests, record.seal["record"]) == record.seal["all"]:
         return None
