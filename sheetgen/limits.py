@@ -1,9 +1,12 @@
 """How big a workbook sheetgen agrees to build, decided from the spec alone before any work.
 
 A spreadsheet holds 16,384 columns (A to XFD) and 1,048,576 rows; an Excel chart holds 255
-series. The build keeps every engine trace in memory (about 17 bytes a formula cell, measured:
-81 MiB peak at 396,198 cells, 144 MiB at 3,960,198), so the cells of one workbook are capped
-where that stays a few hundred MiB.
+series. The file itself is streamed, but the build holds every engine trace (8 bytes a cell of
+the workbook) and, while one learning rate trains and its sheet is written, that rate's
+per-iteration arrays and cached values: measured 4.1 KB per row of the default network's 33
+columns in engine.train (428 MiB peak at 100,000 iterations), so about 160 bytes a cell of one
+sheet, rounded up. The estimate below is conservative: 6 rates x 20,000 iterations estimates
+218 MiB and measured 144 MiB peak.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from sheetgen.spec import NetworkSpec, SpecError
 
 MAX_COLUMNS = 16_384          # XFD, the last column of a sheet
 MAX_CHART_SERIES = 255        # series in one Excel chart: the Overview has one per rate
-MAX_FORMULA_CELLS = 20_000_000  # about 350 MiB of traces; 6 rates x 100,000 rows of the seed
+MAX_BUILD_BYTES = 2**30      # estimated peak; default network: 144,208 iterations at 6 rates
+BASE_BYTES = 80 * 2**20      # Python, NumPy, XlsxWriter, matplotlib
+TRACE_BYTES_PER_CELL = 8     # every sheet's trace, kept for the whole build
+SHEET_BYTES_PER_CELL = 160   # one sheet at a time: the engine's per-iteration arrays, the lists
 
 
 def check_build_size(spec: NetworkSpec) -> None:
@@ -21,7 +27,7 @@ def check_build_size(spec: NetworkSpec) -> None:
 
     Raises:
         SpecError: the sheet needs more than 16,384 columns or 1,048,576 rows, the Overview
-            chart more than 255 series, or the workbook more than MAX_FORMULA_CELLS cells.
+            chart more than 255 series, or the build an estimated MAX_BUILD_BYTES of memory.
     """
     if len(spec.learning_rates) > MAX_CHART_SERIES:
         raise SpecError(f"{len(spec.learning_rates)} learning rates: the Overview chart holds "
@@ -35,10 +41,14 @@ def check_build_size(spec: NetworkSpec) -> None:
         raise SpecError(f"{spec.iterations:,} iterations need more rows than a sheet's "
                         f"1,048,576; at most {max_iterations():,}")
     rows = spec.iterations + 1
-    cells = rows * (len(layout.quantities) - 1) * len(spec.learning_rates)
-    if cells > MAX_FORMULA_CELLS:
-        raise SpecError(f"this workbook would hold {cells:,} formula cells "
-                        f"({len(spec.learning_rates)} learning rates × {rows:,} rows × "
-                        f"{len(layout.quantities) - 1} columns); sheetgen builds at most "
-                        f"{MAX_FORMULA_CELLS:,} (about 17 bytes of memory each): use fewer "
+    sheet_cells = rows * (len(layout.quantities) - 1)
+    cells = sheet_cells * len(spec.learning_rates)
+    estimate = BASE_BYTES + TRACE_BYTES_PER_CELL * cells + SHEET_BYTES_PER_CELL * sheet_cells
+    if estimate > MAX_BUILD_BYTES:
+        rates = len(spec.learning_rates)
+        raise SpecError(f"this workbook would need about {estimate / 2**20:,.0f} MiB of memory "
+                        f"to build ({rates} learning rate{'' if rates == 1 else 's'} × "
+                        f"{rows:,} rows × "
+                        f"{len(layout.quantities) - 1} columns, {cells:,} formula cells); "
+                        f"sheetgen builds at most {MAX_BUILD_BYTES / 2**20:,.0f} MiB: use fewer "
                         "iterations, learning rates or units")

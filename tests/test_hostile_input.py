@@ -144,9 +144,13 @@ weights = "random"
 
 @pytest.mark.parametrize("args, message", [
     (["--iterations", "1048548"],
-     "Error: this workbook would hold 207,612,702 formula cells (6 learning rates × 1,048,549 "
-     "rows × 33 columns); sheetgen builds at most 20,000,000 (about 17 bytes of memory each): "
-     "use fewer iterations, learning rates or units\n"),
+     "Error: this workbook would need about 6,944 MiB of memory to build (6 learning rates × "
+     "1,048,549 rows × 33 columns, 207,612,702 formula cells); sheetgen builds at most 1,024 "
+     "MiB: use fewer iterations, learning rates or units\n"),
+    (["--lr", "1", "--iterations", "200000"],
+     "Error: this workbook would need about 1,137 MiB of memory to build (1 learning rate × "
+     "200,001 rows × 33 columns, 6,600,033 formula cells); sheetgen builds at most 1,024 "
+     "MiB: use fewer iterations, learning rates or units\n"),
     ([arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
      "Error: 300 learning rates: the Overview chart holds at most 255 series (one per learning "
      "rate); give fewer\n"),
