@@ -84,7 +84,8 @@ def signals_unwind() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # None: a handler installed outside Python, which cannot be put back; the default
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _create_beside(target: Path, folder: Path) -> Path:
