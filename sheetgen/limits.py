@@ -7,7 +7,7 @@ per-iteration arrays and cached values: measured 4.1 KB per row of the default n
 columns in engine.train (428 MiB peak at 100,000 iterations), so about 160 bytes a cell of one
 sheet, rounded up. The estimate below is conservative: 6 rates x 20,000 iterations estimates
 218 MiB and measured 144 MiB peak; at the limit, 1 rate x 178,544 iterations (5,891,985
-formulas) estimates 1,024 MiB and measured 737 MiB peak in 516 s (2-core sandbox, shared).
+formulas) estimates 1,024 MiB and measured 738 MiB peak (benchmarks/bench_limit.py).
 """
 
 from __future__ import annotations
