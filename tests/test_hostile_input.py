@@ -720,3 +720,33 @@ def test_case14_a_real_hand_edit_is_still_refused(tmp_path, edit):
                              "metrics, or rebuild it with `sheetgen build`\n")
     assert result.exit_code == 1
     assert path.read_bytes() == edited
+
+
+def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monkeypatch):
+    """The directory says 1,000 bytes; the part unpacks to 80 MB. zipfile stops at the declared
+    size and the CRC no longer matches, so neither openpyxl nor LibreOffice ever sees it."""
+    import struct
+
+    sheet = SHEET_HEAD + b"<sheetData>" + b"<row/>" * 13_000_000 + b"</sheetData></worksheet>"
+    path = hostile_workbook(tmp_path / "understated.xlsx", [sheet])
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    at = 0
+    while True:  # the part's entry in the central directory
+        at = data.index(b"PK\x01\x02", at + 1)
+        length = struct.unpack_from("<H", data, at + 28)[0]
+        if bytes(data[at + 46:at + 46 + length]) == name:
+            break
+    if struct.unpack_from("<I", data, at + 24)[0] == 0xFFFFFFFF:  # zip64: the size is in the extra
+        struct.pack_into("<Q", data, at + 46 + length + 4, 1000)
+    else:
+        struct.pack_into("<I", data, at + 24, 1000)
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as package:
+        assert package.getinfo(name.decode()).file_size == 1000
+    monkeypatch.setattr("sheetgen.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    for command in ("verify", "check"):
+        result = run(command, path)
+        assert result.exit_code == 2
+        assert result.output.startswith(f"Error: {path} is not a readable workbook: ")
+        assert result.output.count("\n") == 1
