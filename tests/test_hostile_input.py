@@ -748,5 +748,5 @@ def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monk
     for command in ("verify", "check"):
         result = run(command, path)
         assert result.exit_code == 2
-        assert result.output.startswith(f"Error: {path} is not a readable workbook: ")
-        assert result.output.count("\n") == 1
+        assert result.output == (f"Error: {path} is not a readable workbook: not a zip package "
+                                 "(Bad CRC-32 for file 'xl/worksheets/sheet1.xml')\n")
