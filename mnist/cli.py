@@ -71,7 +71,7 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
         export = TrainingExport(workbook, warn=lambda message: click.echo(message, err=True))
         try:
             export.start()  # before any training time is spent on it
-        except RecordError as error:
+        except (RecordError, OutputError) as error:
             raise click.ClickException(str(error)) from None
 
     def report(run_dir: Path, rows: list[dict]) -> None:
@@ -94,7 +94,9 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
         raise click.ClickException(
             f"interrupted; the finished epochs are in {config.out}: continue with "
             f"--resume --out {config.out}") from None
-    click.echo(f"done: {result.run_dir} after {len(result.metrics)} epochs, test accuracy "
+    epochs = len(result.metrics)
+    click.echo(f"done: {result.run_dir} after {epochs} epoch{'' if epochs == 1 else 's'}, "
+               "test accuracy "
                f"{result.final_test_accuracy:.2f}%, {result.parameters:,} parameters")
     if where is not None:
         click.echo(where)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_KINDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
 class MnistError(Exception):
@@ -107,9 +108,29 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """Inverse of to_dict; unknown keys (from newer versions) are ignored."""
-        known = {f.name for f in fields(cls)}
-        kept = {k: v for k, v in values.items() if k in known}
+        """Inverse of to_dict; unknown keys (from newer versions) are ignored.
+
+        Raises:
+            MnistError: a value is of the wrong type or out of range.
+        """
+        if not isinstance(values, dict):
+            raise MnistError("settings must be a table of names and values")
+        defaults = {f.name: f.default for f in fields(cls)}
+        kept = {k: v for k, v in values.items() if k in defaults}
+        for key, value in kept.items():
+            # a checkpoint is a file anyone can hand us: each value must have its field's type
+            default = defaults[key]
+            if default is None:  # a path, or None
+                ok = value is None or isinstance(value, str)
+            elif isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, type(default)) and not isinstance(value, bool)
+            if not ok:
+                kind = "a path" if default is None else _KINDS[type(default)]
+                raise MnistError(f"setting {key} is {str(value)[:40]!r}, not {kind}")
         for key in ("data_dir", "out"):
             if kept.get(key) is not None:
                 kept[key] = Path(kept[key])

@@ -101,7 +101,47 @@ def read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict:
         raise MnistError(f"cannot resume: {path} is unreadable ({type(error).__name__}); start a new run") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise MnistError(f"cannot resume: {path} is not a checkpoint of this version; start a new run")
+    for key, kind in (("config", dict), ("model", dict), ("optimizer", dict), ("scheduler", dict),
+                      ("metrics", list)):
+        if not isinstance(state.get(key), kind):
+            raise MnistError(f"cannot resume: {path} is malformed (its {key} is missing or not a "
+                             f"{kind.__name__}); start a new run")
+    try:
+        TrainConfig.from_dict(state["config"])
+    except (MnistError, TypeError, ValueError) as error:
+        raise MnistError(f"cannot resume: {path} holds malformed settings ({error}); start a new "
+                         "run") from None
     return state
+
+
+def _restore(checkpoint: dict, path: Path, config: TrainConfig, model, optimizer, scheduler,
+             train_count: int) -> list[dict]:
+    """Load a checkpoint into the run's objects; the epochs it finished, checked against them.
+
+    Raises:
+        MnistError: tensors of the wrong shape, optimizer or schedule states that do not fit,
+            metrics that are not one row per finished epoch.
+    """
+    try:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        rows = list(checkpoint["metrics"])
+        for epoch, row in enumerate(rows, start=1):
+            if not (isinstance(row, dict) and row.get("epoch") == epoch
+                    and all(isinstance(row.get(c), (int, float)) for c in COLUMNS)):
+                raise ValueError(f"metrics row {epoch} is not epoch {epoch}'s metrics")
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise MnistError(f"cannot resume: {path} does not fit the model ({reason}); start a new "
+                         "run") from None
+    steps = num_batches(train_count, config.batch_size)
+    if (len(rows) > config.epochs or scheduler.last_epoch != len(rows) * steps
+            or getattr(scheduler, "total_steps", None) != config.epochs * steps):
+        raise MnistError(f"cannot resume: {path} is malformed (its schedule is at step "
+                         f"{scheduler.last_epoch} after {len(rows)} epochs of {steps} steps); "
+                         "start a new run")
+    return rows
 
 
 def stored_config(run_dir: Path) -> TrainConfig:
@@ -299,10 +339,8 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     optimizer, scheduler = optimizer_and_schedule(model, config, len(data.train_labels))
     rows: list[dict] = []
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        rows = list(checkpoint["metrics"])
+        rows = _restore(checkpoint, run_dir / CHECKPOINT, config, model, optimizer, scheduler,
+                        len(data.train_labels))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     parameters = count_parameters(model)

@@ -89,9 +89,14 @@ def build(template, learning_rates, iterations, output):
     from sheetgen.spec import format_rate
 
     finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
-    click.echo(f"wrote {report.path}: {len(spec.learning_rates)} learning rates × "
-               f"{spec.iterations} iterations, {report.formulas:,} formulas; "
+    click.echo(f"wrote {report.path}: {_count(len(spec.learning_rates), 'learning rate')} × "
+               f"{_count(spec.iterations, 'iteration')}, {report.formulas:,} formulas; "
                f"final E_total {finals}")
+
+
+def _count(count: int, noun: str) -> str:
+    """'1 epoch', '2 epochs'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _number(text: str):
@@ -140,7 +145,7 @@ def export(run_dir, workbook):
         raise click.ClickException(str(exc)) from None
     last = record.metrics[-1]
     click.echo(f"wrote {report.path}: MNIST sheets for run {record.run_name} "
-               f"({len(record.metrics)} epochs, final test accuracy "
+               f"({_count(len(record.metrics), 'epoch')}, final test accuracy "
                f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
                f"{', '.join(p.name for p in pictures)}")
     if record.live is None:

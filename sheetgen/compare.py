@@ -50,3 +50,21 @@ def as_number(value) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return float("nan")
+
+
+def scaled_errors(got, expected, magnitude) -> np.ndarray:
+    """|got - expected| / max(|expected|, magnitude) for each value of a column.
+
+    `magnitude` is how large the terms each value was computed from are (see
+    formulas.term_magnitude): a value that is a small difference of large terms keeps their
+    rounding, so it is judged against them, cell by cell, rather than against a floor shared
+    by its whole column. A value that is not a number is infinitely far off.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    magnitude = np.asarray(magnitude, dtype=np.float64)
+    magnitude = np.where(np.isfinite(magnitude), magnitude, 0.0)
+    scale = np.maximum(np.abs(expected), magnitude)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        errors = np.abs(got - expected) / np.where(scale > 0, scale, 1.0)
+    return np.where(np.isnan(errors), np.inf, errors)

@@ -28,6 +28,9 @@ class NumericalError(ArithmeticError):
 
 # Past this, EXP(x) overflows a double in Excel and LibreOffice and the cell shows #NUM!.
 EXP_LIMIT = 709.0
+# Excel stores no number below the smallest normal double: LN of a smaller softmax output
+# gives #NUM! there, even where LibreOffice computes it.
+SMALLEST_STORED = 2.2250738585072014e-308
 
 
 def _libm(function, values: np.ndarray) -> np.ndarray:
@@ -245,15 +248,18 @@ def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None
               for layer in spec.layers]
     trained = [layer.trained_bias for layer in spec.layers]
     rows: list[tuple] = []
-    for t in range(iterations + 1):
-        fwd = forward(spec.layers, weights, biases, inputs)
-        _check_range(spec, fwd, learning_rate, t)
-        losses = sample_losses(spec.loss, fwd.acts[-1], targets)
-        bwd = backward(spec, weights, inputs, fwd, targets)
-        rows.append((weights, biases, fwd, losses, total_loss(losses, spec.reduction), bwd))
-        weights = update(weights, bwd.grad_weights, learning_rate)
-        biases = [update([b], [g], learning_rate)[0] if train else b
-                  for b, g, train in zip(biases, bwd.grad_biases, trained)]
+    # Overflow is caught by _check_range with a message of its own; NumPy's warnings would
+    # only print noise before it.
+    with np.errstate(all="ignore"):
+        for t in range(iterations + 1):
+            fwd = forward(spec.layers, weights, biases, inputs)
+            _check_range(spec, fwd, learning_rate, t)
+            losses = sample_losses(spec.loss, fwd.acts[-1], targets)
+            bwd = backward(spec, weights, inputs, fwd, targets)
+            rows.append((weights, biases, fwd, losses, total_loss(losses, spec.reduction), bwd))
+            weights = update(weights, bwd.grad_weights, learning_rate)
+            biases = [update([b], [g], learning_rate)[0] if train else b
+                      for b, g, train in zip(biases, bwd.grad_biases, trained)]
 
     def stack(get) -> tuple[np.ndarray, ...]:
         return tuple(np.stack([get(row)[l] for row in rows]) for l in range(len(spec.layers)))
@@ -285,7 +291,7 @@ def _check_range(spec: NetworkSpec, fwd: Forward, learning_rate: float, iteratio
             raise NumericalError(
                 f"{where}: a net input of layer {layer.name!r} reaches {largest:.4g} at "
                 f"iteration {iteration}, where a spreadsheet's EXP overflows (#NUM!); {advice}")
-        if layer.activation == "softmax" and np.any(act == 0):
+        if layer.activation == "softmax" and np.any(act < SMALLEST_STORED):
             raise NumericalError(
-                f"{where}: a softmax output of layer {layer.name!r} underflows to 0 at "
+                f"{where}: a softmax output of layer {layer.name!r} falls below 2.2e-308 at "
                 f"iteration {iteration}, where a spreadsheet's LN gives #NUM!; {advice}")

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record
+from sheetgen.files import check_replaceable, check_workbook_suffix
+from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
 from sheetgen.spec import load_spec
 from sheetgen.training import TrainingRecord
 from sheetgen.writer import BuildReport, build_workbook
@@ -34,7 +35,10 @@ def _digest(path: Path) -> str:
 
 
 def check_untouched(path: str | Path) -> WorkbookRecord:
-    """The record of a workbook that is exactly what sheetgen would write from it.
+    """The record of a workbook that is exactly what sheetgen wrote.
+
+    A sealed workbook is compared with the digests of its parts recorded as it was written;
+    an older one with a fresh rendering of its own record.
 
     Raises:
         RecordError: not a sheetgen workbook.
@@ -43,6 +47,15 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
     """
     path = Path(path)
     record = read_record(path)
+    if record.seal is not None:
+        # the digests sheetgen recorded as it wrote the file: the same verdict on any machine
+        if untouched(path, record) is not None:
+            raise EditedWorkbookError(
+                f"{path} has changed since sheetgen wrote it (edited by hand); it is "
+                "left as it is. Give another --workbook for the metrics, or rebuild it with "
+                "`sheetgen build`")
+        return record
+    # a workbook from before seals: render its record again and compare
     with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
         again = Path(temp) / path.name
         build_workbook(record.spec, again, training=record.training)
@@ -77,9 +90,16 @@ class WorkbookExporter:
         return self._spec
 
     def prepare(self) -> None:
-        """Check the workbook now, before any training time is spent (raises RecordError)."""
+        """Check the workbook now, before any training time is spent.
+
+        Raises:
+            RecordError: the workbook is not sheetgen's, or was edited since.
+            files.OutputError: its name does not end in .xlsx, or it is not a regular file.
+        """
         if self._spec is not None:
             return
+        check_workbook_suffix(self.path)  # notes.txt or an .ods is refused before any work
+        check_replaceable(self.path)
         if self.path.exists():
             self._spec = check_untouched(self.path).spec
             self._digest = _digest(self.path)
@@ -120,18 +140,28 @@ class TrainingExport:
         self._written = False   # the last epoch's record is in the workbook
 
     def start(self) -> None:
-        """Check the workbook before training (raises RecordError for one not to touch)."""
+        """Check the workbook before training (raises RecordError or files.OutputError for one
+        not to touch)."""
         self._exporter.prepare()
 
     def after_epoch(self, run_dir: str | Path) -> None:
         """Re-render the workbook and the PNG plots from the run dir as it is now."""
         from sheetgen.files import OutputError
         from sheetgen.mnist_sheets import write_pngs
-        from sheetgen.training import read_run
+        from sheetgen.training import RunError, read_run
 
-        record = read_run(run_dir)
-        write_pngs(record, run_dir)
         self._written = False
+        try:
+            record = read_run(run_dir)
+            write_pngs(record, run_dir)
+        except (RunError, OutputError) as exc:
+            # the run dir is the trainer's own; if it cannot be read now, the next epoch or
+            # finish() tries again, and training goes on as for a locked workbook
+            if not self._failing:
+                self._warn(f"warning: {exc}; training goes on, and the workbook is written "
+                           "again after each epoch and at the end")
+            self._failing = True
+            return
         if self._refused:
             return
         try:

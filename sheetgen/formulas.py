@@ -7,6 +7,12 @@ the reference engine's arithmetic term for term and in the same order.
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
+
+import numpy as np
+
 from sheetgen.layout import SheetLayout
 from sheetgen.quantities import Key, bias_index
 from sheetgen.spec import NetworkSpec
@@ -212,3 +218,51 @@ def predicted_digit(probabilities: str) -> str:
 
 def largest(probabilities: str) -> str:
     return f"=MAX({probabilities})"
+
+
+# A formula's terms, for judging how far a recalculated value may fairly be from the engine's.
+_RELATIVE_REF = re.compile(r"\$?([A-Z]{1,3})\{(this|prev)\}")
+_ABSOLUTE_REF = re.compile(r"\$([A-Z]{1,3})\$([0-9]+)")
+_MAGNITUDE_FUNCTIONS = {
+    "EXP": np.exp, "LN": np.log, "TANH": np.tanh,
+    "MAX": lambda *args: functools.reduce(np.maximum, args),
+}
+
+
+def term_magnitude(template: str, column: Callable[[str, str], np.ndarray],
+                   constant: Callable[[str, int], float]) -> np.ndarray:
+    """How large the terms of a formula are, cell by cell: the template evaluated with every
+    reference replaced by its absolute value and every minus by a plus.
+
+    A difference of two nearly equal numbers (δ = (a - t)·a·(1 - a) as a approaches t) keeps
+    the rounding of its terms, not of its result: LibreOffice may give 0 where the engine has
+    4e-16. Measured against this magnitude, such a cell agrees, while a wrong formula, off by
+    an amount comparable to its terms, still does not.
+
+    Args:
+        template: a FormulaEmitter template ("=(O{this}-$E$5)*O{this}*(1-O{this})").
+        column: (column letters, "this" or "prev") -> the column's values on the rows judged.
+        constant: (column letters, 1-based row) -> the value of an absolute reference.
+
+    Returns:
+        The magnitudes, an array like column()'s (NaN where they cannot be evaluated).
+    """
+    names: dict[str, object] = dict(_MAGNITUDE_FUNCTIONS)
+
+    def relative(match: re.Match) -> str:
+        name = f"r_{match.group(1)}_{match.group(2)}"
+        names[name] = np.abs(np.asarray(column(match.group(1), match.group(2)), dtype=float))
+        return name
+
+    def absolute(match: re.Match) -> str:
+        name = f"k_{match.group(1)}_{match.group(2)}"
+        names[name] = abs(float(constant(match.group(1), int(match.group(2)))))
+        return name
+
+    expression = _ABSOLUTE_REF.sub(absolute, _RELATIVE_REF.sub(relative, template.lstrip("=")))
+    # every minus a plus (a literal's exponent, 1E-05, keeps its sign), ^ Python's power
+    expression = re.sub(r"(?<![0-9][Ee])-", "+", expression).replace("^", "**")
+    with np.errstate(all="ignore"):
+        # the names hold only our own arrays and numpy functions; templates are our own text
+        value = eval(expression, {"__builtins__": {}}, names)
+    return np.abs(np.asarray(value, dtype=float))

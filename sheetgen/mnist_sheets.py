@@ -48,7 +48,7 @@ def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
                             10 + 2 * (CHART_SIZE[0] + 20)),
                     header_rows=(TABLE_HEADER_ROW, TABLE_HEADER_ROW))
     ws.write(0, 0, f"MNIST training, run {record.run_name}: one row per epoch", fmt["title"])
-    ws.write(1, 0, f"{len(record.metrics)} epochs, {record.total_parameters:,} parameters; "
+    ws.write(1, 0, f"{len(record.metrics)} epoch{'' if len(record.metrics) == 1 else 's'}, {record.total_parameters:,} parameters; "
                    "accuracies in percent, losses averaged per sample.", fmt["note"])
     for col, name in enumerate(METRIC_COLUMNS):
         ws.write(TABLE_HEADER_ROW, col, METRIC_HEADERS[name], fmt["header"])
@@ -76,7 +76,10 @@ def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:
         chart.add_series(series(f"train_{quantity}", f"train {quantity}", "#1F4E79"))
         chart.add_series(series(f"test_{quantity}", f"test {quantity}", "#C55A11"))
         chart.set_title({"name": f"MNIST {quantity} per epoch", "name_font": {"size": 12}})
-        chart.set_x_axis({"name": "epoch", "min": 1, "max": max(1, len(record.metrics)),
+        # one epoch: 0 to 2 with the point in the middle, not an axis from 1 to 1
+        single = len(record.metrics) == 1
+        chart.set_x_axis({"name": "epoch", "min": 0 if single else 1,
+                          "max": 2 if single else len(record.metrics),
                           "major_unit": 1 if len(record.metrics) <= 20 else None})
         y_axis = {"name": unit,
                   "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}}

@@ -9,7 +9,6 @@ openpyxl's read-only mode, which streams even a large workbook quickly.
 from __future__ import annotations
 
 import warnings
-import zipfile
 from pathlib import Path
 
 from sheetgen.spec import NetworkSpec, SpecError, spec_from_json
@@ -35,36 +34,51 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
             (None where a formula cell has none, as in files that openpyxl saved).
 
     Raises:
-        WorkbookError: the file is missing or is not a readable .xlsx workbook.
+        WorkbookError: the file is missing, is not a readable .xlsx workbook, or exceeds the
+            limits of sheetgen.untrusted (checked before anything is parsed).
     """
     import openpyxl  # only what reads workbooks back needs it at import
-    from openpyxl.utils.exceptions import InvalidFileException
+
+    from sheetgen.untrusted import MAX_CELLS, guard_workbook
 
     path = Path(path)
-    if not path.exists():
-        raise WorkbookError(f"{path} does not exist")
-    if path.is_dir():
-        raise WorkbookError(f"{path} is a folder, not a workbook")
+    guard_workbook(path)  # sizes, DTDs and encodings, before any XML is parsed
     try:
         with warnings.catch_warnings():
             # openpyxl warns about parts it drops (sparklines, shapes); none hold a cell
             warnings.simplefilter("ignore", UserWarning)
             book = openpyxl.load_workbook(path, read_only=True, data_only=not formulas)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise WorkbookError(f"cannot read {path} as an .xlsx workbook: "
-                            f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
-                            ) from None
+    except Exception as exc:  # noqa: BLE001 - any failure on someone else's file is theirs
+        raise _unreadable(path, exc) from None
     try:
         # A stale <dimension> (common in hand-made files) would cut rows short; read them all.
-        grids = {}
+        grids, cells = {}, 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)   # parsed lazily, sheet by sheet
             for ws in book.worksheets:
                 ws.reset_dimensions()
-                grids[ws.title] = [tuple(row) for row in ws.iter_rows(values_only=True)]
+                grid = grids[ws.title] = []
+                for row in ws.iter_rows(values_only=True):
+                    cells += len(row)
+                    if cells > MAX_CELLS:  # cells without references escape guard_workbook
+                        raise WorkbookError(f"{path} is not a readable workbook: its sheets "
+                                            f"hold more than {MAX_CELLS:,} cells; sheetgen reads "
+                                            "at most that")
+                    grid.append(tuple(row))
         return grids
+    except WorkbookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a sheet's XML is parsed only as it is read
+        raise _unreadable(path, exc) from None
     finally:
         book.close()
+
+
+def _unreadable(path: Path, exc: Exception) -> WorkbookError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if not reason or type(exc).__module__.startswith("defusedxml"):
+        reason = f"{type(exc).__name__} {reason}".strip()
+    return WorkbookError(f"{path} is not a readable workbook: {reason.splitlines()[0][:200]}")
 
 
 def cell(grid: Grid, row: int, col: int):

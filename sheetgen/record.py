@@ -8,6 +8,10 @@ again and compare the parts of the two packages.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,9 @@ from sheetgen.training import RunError, TrainingRecord
 RECORD_SHEET = "sheetgen"   # very hidden
 JSON_CHUNK = 30_000         # a cell holds at most 32,767 characters
 SPEC_COLUMN, TRAINING_COLUMN = 0, 1
+SEAL_COLUMN = 2             # row 0: the digests of the package's parts, as written
+# Written first, replaced by seal() once every other part's bytes are known.
+SEAL_PLACEHOLDER = "sheetgen-seal-pending"
 
 
 class RecordError(ValueError):
@@ -30,6 +37,7 @@ class WorkbookRecord:
     spec: NetworkSpec
     training: TrainingRecord | None
     version: str
+    seal: dict | None = None   # what seal() recorded; None in workbooks older than seals
 
 
 def write_record(workbook, spec: NetworkSpec, training: TrainingRecord | None) -> None:
@@ -38,6 +46,7 @@ def write_record(workbook, spec: NetworkSpec, training: TrainingRecord | None) -
     ws.very_hidden()
     ws.write(0, 0, "sheetgen")
     ws.write(0, 1, __version__)
+    ws.write_string(0, SEAL_COLUMN, SEAL_PLACEHOLDER)
     columns = [(SPEC_COLUMN, spec.to_json())]
     if training is not None:
         columns.append((TRAINING_COLUMN, training.to_json()))
@@ -58,18 +67,29 @@ def read_record(path: str | Path) -> WorkbookRecord:
     """
     import openpyxl
 
+    from sheetgen.reading import WorkbookError
+    from sheetgen.untrusted import guard_workbook
+
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"workbook {path} does not exist")
     try:
+        guard_workbook(path)
+    except WorkbookError as exc:
+        raise RecordError(str(exc)) from None
+    try:
         book = openpyxl.load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever fails on a file that is not ours
         raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     try:
         if RECORD_SHEET not in book.sheetnames:
             raise RecordError(f"{path} was not made by sheetgen (it has no '{RECORD_SHEET}' "
                               "record sheet)")
         rows = list(book[RECORD_SHEET].iter_rows(values_only=True))
+    except RecordError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the sheet's XML is parsed only as it is read
+        raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     finally:
         book.close()
     if not rows or rows[0][0] != "sheetgen":
@@ -79,15 +99,112 @@ def read_record(path: str | Path) -> WorkbookRecord:
         return "".join(r[col] for r in rows[1:] if len(r) > col and isinstance(r[col], str))
 
     try:
-        spec = spec_from_json(column(SPEC_COLUMN))
-        training_json = column(TRAINING_COLUMN)
+        spec_json, training_json = column(SPEC_COLUMN), column(TRAINING_COLUMN)
+        spec = spec_from_json(spec_json)
         training = TrainingRecord.from_json(training_json) if training_json else None
-    except (SpecError, RunError, ValueError, KeyError, TypeError) as exc:
+        seal_text = rows[0][SEAL_COLUMN] if len(rows[0]) > SEAL_COLUMN else None
+        seal = json.loads(seal_text) if isinstance(seal_text, str) and seal_text.startswith(
+            "{") else None
+        if seal is not None and not (isinstance(seal, dict) and isinstance(seal.get("all"), str)):
+            raise ValueError("its seal is not sheetgen's")
+    except (SpecError, RunError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise RecordError(f"{path}: its sheetgen record cannot be read ({exc})") from None
-    return WorkbookRecord(spec, training, str(rows[0][1]))
+    if seal is not None:
+        seal["record"] = _sha256(spec_json.encode() + b"\0" + training_json.encode())
+    return WorkbookRecord(spec, training, str(rows[0][1]), seal)
 
 
 def package_parts(path: str | Path) -> dict[str, bytes]:
     """Every part of an .xlsx package by name, uncompressed (zip timestamps left out)."""
     with zipfile.ZipFile(path) as package:
         return {name: package.read(name) for name in package.namelist()}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _part_digests(package: zipfile.ZipFile, skip: str | None) -> dict[str, str]:
+    digests = {}
+    for info in package.infolist():
+        if info.filename == skip:
+            continue
+        digest = hashlib.sha256()
+        with package.open(info) as stream:
+            while chunk := stream.read(2**20):
+                digest.update(chunk)
+        digests[info.filename] = digest.hexdigest()
+    return digests
+
+
+def _combined(digests: dict[str, str], record: str) -> str:
+    text = "".join(f"{name}\0{digests[name]}\n" for name in sorted(digests)) + record
+    return _sha256(text.encode())
+
+
+def _record_part(package: zipfile.ZipFile) -> str | None:
+    """The record sheet's part: write_record adds it last, and XlsxWriter numbers the parts
+    sheet1.xml, sheet2.xml, … in the order the sheets were added. (Found by position, not by
+    content: a description may hold any text.)"""
+    numbers = [int(match.group(1)) for name in package.namelist()
+               if (match := re.fullmatch(r"xl/worksheets/sheet([0-9]+)\.xml", name))]
+    return f"xl/worksheets/sheet{max(numbers)}.xml" if numbers else None
+
+
+def seal(path: str | Path, spec: NetworkSpec, training: TrainingRecord | None) -> None:
+    """Record in the workbook a digest of each of its parts as written.
+
+    Whether a workbook is untouched is then decided from the file alone (untouched()), not by
+    rendering it again, whose bytes depend on the machine (the diagram PNG on its fonts and
+    matplotlib). The record sheet's own part cannot hold its own digest; the record it holds
+    is covered by a digest of its JSON. The package is rewritten part by part, streaming.
+    """
+    path = Path(path)
+    marker = SEAL_PLACEHOLDER.encode()
+    record = _sha256(spec.to_json().encode() + b"\0"
+                     + (training.to_json().encode() if training is not None else b""))
+    with zipfile.ZipFile(path) as package:
+        record_part = _record_part(package)
+        if record_part is None or marker not in package.read(record_part)[:4096]:
+            raise RecordError(f"{path}: the record sheet's seal cell is missing")
+        digests = _part_digests(package, record_part)
+        # per-part digests name what changed; beyond a cell's 32,767 characters, only the sum
+        text = json.dumps({"all": _combined(digests, record), "parts": digests},
+                          separators=(",", ":"))
+        if len(text) > 32_000:
+            text = json.dumps({"all": _combined(digests, record)}, separators=(",", ":"))
+        sealed = path.with_name(path.name + ".seal")
+        try:
+            with zipfile.ZipFile(sealed, "w") as target:
+                for info in package.infolist():
+                    with package.open(info) as source, target.open(info, "w") as sink:
+                        if info.filename == record_part:
+                            sink.write(source.read().replace(marker, text.encode(), 1))
+                            continue
+                        while chunk := source.read(2**20):
+                            sink.write(chunk)
+            os.replace(sealed, path)
+        finally:
+            sealed.unlink(missing_ok=True)
+
+
+def untouched(path: str | Path, record: WorkbookRecord) -> str | None:
+    """None if the workbook's parts are those seal() recorded; else what changed.
+
+    Raises:
+        RecordError: the workbook has no seal (made before seals); decide otherwise.
+    """
+    if record.seal is None:
+        raise RecordError(f"{path} has no seal")
+    with zipfile.ZipFile(path) as package:
+        record_part = _record_part(package)
+        digests = _part_digests(package, record_part)
+    if _combined(digests, record.seal["record"]) == record.seal["all"]:
+        return None
+    recorded = record.seal.get("parts")
+    if isinstance(recorded, dict):
+        changed = sorted(set(digests) ^ set(recorded)
+                         | {n for n in digests if n in recorded and digests[n] != recorded[n]})
+        if changed:
+            return ", ".join(changed[:3]) + (" and more" if len(changed) > 3 else "")
+    return "its record"

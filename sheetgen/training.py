@@ -16,6 +16,7 @@ import base64
 import csv
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,17 +84,71 @@ class TrainingRecord:
 
     @classmethod
     def from_json(cls, text: str) -> TrainingRecord:
+        """The record as to_json wrote it, checked as strictly as a run dir (it comes from a
+        workbook, which anyone may have made).
+
+        Raises:
+            RunError: a field is missing, of the wrong type or out of range.
+        """
         data = json.loads(text)
-        return cls(
-            run_name=data["run_name"],
-            metrics=tuple(data["metrics"]),
-            layers=tuple(_layer_row(r) for r in data["layers"]),
-            total_parameters=data["total_parameters"],
-            confusion=None if data["confusion"] is None
-            else tuple(tuple(r) for r in data["confusion"]),
-            misclassified=tuple(_misclassified(m) for m in data["misclassified"]),
-            live=_live(data["live"], "the record") if "live" in data else None,
-        )
+        if not isinstance(data, dict):
+            raise RunError("the training record is not a JSON object")
+        try:
+            metrics = data["metrics"]
+            if not isinstance(metrics, list) or not metrics:
+                raise RunError("metrics must be a non-empty list")
+            return cls(
+                run_name=_text(data["run_name"], "run_name"),
+                metrics=tuple(_metric_row({k: _finite(row.get(k) if isinstance(row, dict)
+                                                      else None, f"metrics {k}")
+                                           for k in METRIC_COLUMNS}, f"metrics row {i + 1}")
+                              for i, row in enumerate(metrics)),
+                layers=_layers(data["layers"]),
+                total_parameters=_whole(data["total_parameters"], "total_parameters"),
+                confusion=None if data["confusion"] is None else _confusion(data["confusion"]),
+                misclassified=_misclassified_list(data["misclassified"]),
+                live=_live(data["live"], "the record") if "live" in data else None,
+            )
+        except KeyError as exc:
+            raise RunError(f"the training record has no {exc}") from None
+
+
+# Bounds on what a run dir may hold: what mnist.train writes is far inside them, and each
+# keeps a hostile file from costing memory or time before it is refused.
+MAX_FILE_BYTES = 16 * 2**20     # metrics.csv, summary.json, evaluation.json
+MAX_EPOCHS = 10_000
+MAX_LAYERS = 1_000
+MAX_TEXT = 1_000                # characters of a layer's name or description
+MAX_COUNT = 10**9               # a confusion-matrix count (the test set has 10,000)
+MAX_MISCLASSIFIED = 1_000
+DIGITS = 10
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise RunError(f"{where} must be text of at most {MAX_TEXT:,} characters")
+    return value
+
+
+def _whole(value: Any, where: str, low: int = 0, high: int = 10**15) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RunError(f"{where} must be a whole number from {low:,} to {high:,}, "
+                       f"not {str(value)[:40]}")
+    return value
+
+
+def _finite(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RunError(f"{where} must be a finite number, not {str(value)[:40]}")
+    return float(value)
+
+
+def _metric_row(row: dict[str, float], where: str) -> dict[str, float]:
+    epoch = row["epoch"]
+    if not (epoch.is_integer() and 1 <= epoch <= MAX_EPOCHS):
+        raise RunError(f"{where}: epoch must be a whole number from 1 to {MAX_EPOCHS:,}, "
+                       f"not {epoch:g}")
+    return {**row, "epoch": int(epoch)}
 
 
 def _live(data, where: str) -> LiveNetwork:
@@ -108,42 +163,105 @@ def _misclassified_dict(m: Misclassified) -> dict[str, Any]:
             "pixels": base64.b64encode(m.pixels).decode("ascii")}
 
 
-def _misclassified(data: dict[str, Any]) -> Misclassified:
-    pixels = base64.b64decode(data["pixels"])
+def _misclassified(data: Any) -> Misclassified:
+    if not isinstance(data, dict):
+        raise RunError("a misclassified digit must be a JSON object")
+    where = f"misclassified digit {str(data.get('index'))[:20]}"
+    text = data["pixels"]
+    try:
+        if not isinstance(text, str) or len(text) > 2 * 28 * 28:
+            raise ValueError
+        pixels = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise RunError(f"{where}: pixels are not base64") from None
     if len(pixels) != 28 * 28:
-        raise RunError(f"misclassified digit {data.get('index')} has {len(pixels)} pixels, "
-                       "not 784")
-    return Misclassified(int(data["index"]), int(data["true"]), int(data["predicted"]), pixels)
+        raise RunError(f"{where} has {len(pixels)} pixels, not 784")
+    return Misclassified(_whole(data["index"], f"{where} index"),
+                         _whole(data["true"], f"{where} true digit", 0, DIGITS - 1),
+                         _whole(data["predicted"], f"{where} predicted digit", 0, DIGITS - 1),
+                         pixels)
 
 
-def _layer_row(data: dict[str, Any]) -> LayerRow:
-    return LayerRow(str(data["name"]), str(data["description"]),
-                    tuple(int(v) for v in data["output_shape"]), int(data["parameters"]),
-                    int(data["receptive_field"]))
+def _misclassified_list(data: Any) -> tuple[Misclassified, ...]:
+    if not isinstance(data, list) or len(data) > MAX_MISCLASSIFIED:
+        raise RunError(f"misclassified must be a list of at most {MAX_MISCLASSIFIED:,} digits")
+    return tuple(_misclassified(m) for m in data)
+
+
+def _confusion(data: Any) -> tuple[tuple[int, ...], ...]:
+    if not (isinstance(data, list) and len(data) == DIGITS
+            and all(isinstance(row, list) and len(row) == DIGITS for row in data)):
+        raise RunError(f"the confusion matrix must be {DIGITS}×{DIGITS} (true digit × "
+                       "predicted digit)")
+    return tuple(tuple(_whole(v, "a confusion-matrix count", 0, MAX_COUNT) for v in row)
+                 for row in data)
+
+
+def _layer_row(data: Any) -> LayerRow:
+    if not isinstance(data, dict):
+        raise RunError("a layer must be a JSON object")
+    shape = data["output_shape"]
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 8:
+        raise RunError("a layer's output_shape must be a list of 1 to 8 whole numbers")
+    return LayerRow(_text(data["name"], "a layer's name"),
+                    _text(data["description"], "a layer's description"),
+                    tuple(_whole(v, "an output_shape size", 0, 10**9) for v in shape),
+                    _whole(data["parameters"], "a layer's parameters"),
+                    _whole(data["receptive_field"], "a layer's receptive_field", 0, 10**9))
+
+
+def _layers(data: Any) -> tuple[LayerRow, ...]:
+    if not isinstance(data, list) or not 1 <= len(data) <= MAX_LAYERS:
+        raise RunError(f"layers must be a list of 1 to {MAX_LAYERS:,} layers")
+    return tuple(_layer_row(r) for r in data)
+
+
+# a number as mnist.train writes it: no "0_26" (Python's float() reads it as 26), no "nan"
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return  # the reader says so in its own words
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise RunError(f"{path} is not a regular file")
+    if size > MAX_FILE_BYTES:
+        raise RunError(f"{path} holds {size:,} bytes; a run dir's files hold at most "
+                       f"{MAX_FILE_BYTES:,} (16 MiB)")
 
 
 def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
-    """metrics.csv as rows of floats (epoch as int), checking its exact columns."""
+    """metrics.csv as rows of floats (epoch as int), checking its exact columns and numbers."""
+    _check_size(path)
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if tuple(reader.fieldnames or ()) != METRIC_COLUMNS:
                 raise RunError(f"{path} has columns {reader.fieldnames}, expected "
                                f"{','.join(METRIC_COLUMNS)}")
             rows = []
             for line, raw in enumerate(reader, start=2):
-                try:
-                    row = {k: float(raw[k]) for k in METRIC_COLUMNS}
-                except (TypeError, ValueError):
-                    raise RunError(f"{path} line {line} holds a value that is not a number") \
-                        from None
+                texts = [raw.get(k) for k in METRIC_COLUMNS]
+                if None in raw or not all(isinstance(t, str) and _NUMBER.fullmatch(t.strip())
+                                          for t in texts):
+                    raise RunError(f"{path} line {line} holds a value that is not a number")
+                row = {k: float(t) for k, t in zip(METRIC_COLUMNS, texts)}
                 if not all(math.isfinite(v) for v in row.values()):
                     raise RunError(f"{path} line {line} holds a value that is not finite")
-                row["epoch"] = int(row["epoch"])
-                rows.append(row)
+                rows.append(_metric_row(row, f"{path} line {line}"))
+                if len(rows) > MAX_EPOCHS:
+                    raise RunError(f"{path} has more than {MAX_EPOCHS:,} epochs")
     except FileNotFoundError:
         raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") \
             from None
+    except UnicodeDecodeError:
+        raise RunError(f"cannot read {path}: it is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise RunError(f"cannot read {path} as CSV: {exc}") from None
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not rows:
@@ -152,7 +270,14 @@ def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
 
 
 def read_run(run_dir: str | Path) -> TrainingRecord:
-    """The training record of a run dir (metrics so far, model table, latest evaluation)."""
+    """The training record of a run dir (metrics so far, model table, latest evaluation).
+
+    Every file is checked whole before anything is returned, so a malformed run dir is
+    refused before a workbook or plot is written.
+
+    Raises:
+        RunError: a file is missing, too large, malformed, or holds values out of range.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"run dir {run_dir} does not exist")
@@ -160,13 +285,19 @@ def read_run(run_dir: str | Path) -> TrainingRecord:
     summary = _read_json(run_dir / SUMMARY_JSON)
     evaluation = _read_json(run_dir / EVALUATION_JSON, required=False)
     try:
-        layers = tuple(_layer_row(r) for r in summary["layers"])
-        total = int(summary["total_parameters"])
+        if not isinstance(summary, dict) or not (evaluation is None
+                                                 or isinstance(evaluation, dict)):
+            raise RunError("not a JSON object")
+        layers = _layers(summary["layers"])
+        total = _whole(summary["total_parameters"], "total_parameters")
         confusion = misclassified = None
         if evaluation is not None:
-            confusion = tuple(tuple(int(v) for v in row) for row in evaluation["confusion"])
-            misclassified = tuple(_misclassified(m) for m in evaluation["misclassified"])
-    except (KeyError, TypeError, ValueError) as exc:
+            confusion = _confusion(evaluation["confusion"])
+            misclassified = _misclassified_list(evaluation["misclassified"])
+    except KeyError as exc:
+        raise RunError(f"{run_dir}: summary.json or evaluation.json is malformed (no {exc})") \
+            from None
+    except RunError as exc:
         raise RunError(f"{run_dir}: summary.json or evaluation.json is malformed ({exc})") \
             from None
     return TrainingRecord(run_name=run_dir.name, metrics=metrics, layers=layers,
@@ -200,6 +331,7 @@ def read_inference(run_dir: Path) -> LiveNetwork | None:
 
 
 def _read_json(path: Path, required: bool = True):
+    _check_size(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -207,5 +339,5 @@ def _read_json(path: Path, required: bool = True):
             raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") \
                 from None
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError
         raise RunError(f"cannot read {path}: {exc}") from None

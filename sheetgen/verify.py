@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from xlsxwriter.utility import xl_col_to_name
 
 from sheetgen import engine, layout as L
-from sheetgen.compare import TOLERANCE, as_number, format_error, relative_errors
+from sheetgen.compare import TOLERANCE, as_number, format_error, relative_errors, scaled_errors
+from sheetgen.formulas import FormulaEmitter, term_magnitude
 from sheetgen.layout import SheetLayout, sheet_name
 from sheetgen.quantities import input_keys, input_value, label, values, with_inputs
 from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
 from sheetgen.recalc import recalculate
 from sheetgen.spec import NetworkSpec, SpecError
 from sheetgen.verify_live import recorded_network, verify_live
+from sheetgen.untrusted import guard_workbook
 from sheetgen.writer import NEVER
 
 
@@ -115,11 +118,13 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         the first differing cell of each sheet with its formula.
 
     Raises:
-        reading.WorkbookError: the file is missing or unreadable.
+        reading.WorkbookError: the file is missing, unreadable or beyond the limits of
+            sheetgen.untrusted.
         reading.NoSpecError: the workbook was not built by sheetgen.
         recalc.RecalcError: LibreOffice is missing or failed.
     """
     path = Path(path)
+    guard_workbook(path)  # before LibreOffice, which has no such limits, sees the file
     formulas = load_grids(path, formulas=True)
     spec = read_spec(formulas, path)
     cached = load_grids(path, formulas=False)
@@ -193,24 +198,64 @@ def _verify_rate_sheet(spec, sheet_layout: SheetLayout, learning_rate: float, fo
     notes = [f"{name}: {note}; compared with what the sheet's inputs give" for note in notes]
     rows = spec.iterations + 1
     cells = [sheet_layout.row(t) for t in range(rows)]
+    magnitudes = _magnitudes(spec, sheet_layout, trace, recalculated[name])
     columns, first = _compare_columns(
-        name, [(q.label, sheet_layout.column_of[q.key], cells, values(trace, q.key))
+        name, [(q.label, sheet_layout.column_of[q.key], cells, values(trace, q.key),
+                magnitudes[q.key])
                for q in sheet_layout.quantities if q.key != ("iteration",)],
         formulas, cached, recalculated, tolerance)
     return SheetCheck(name, columns, first, tuple(notes)), trace
 
 
+def _magnitudes(spec, sheet_layout: SheetLayout, trace: engine.Trace, grid: Grid) -> dict:
+    """Per quantity, how large the terms of each of its cells are (formulas.term_magnitude).
+
+    Within a row the magnitudes propagate: a cell's terms are the magnitudes of the cells it
+    refers to (E_total = E1 + E2 inherits the rounding of each E's t - a), never less than their
+    values; the previous row's cells (the weights an update starts from) count by their values,
+    and the sheet's inputs by theirs. Columns run in dependency order, so one pass suffices.
+    """
+    from xlsxwriter.utility import xl_cell_to_rowcol
+
+    by_column = {xl_col_to_name(sheet_layout.column_of[q.key]): np.abs(np.asarray(
+        values(trace, q.key), dtype=float)) for q in sheet_layout.quantities}
+    propagated = dict(by_column)
+
+    def constant(letters: str, row: int) -> float:
+        value = as_number(cell(grid, *xl_cell_to_rowcol(f"{letters}{row}")))
+        return 0.0 if math.isnan(value) else value
+
+    emitter = FormulaEmitter(spec, sheet_layout)
+    magnitudes = {}
+    for quantity in sheet_layout.quantities:
+        first = emitter.template(quantity.key, first_row=True)
+        later = emitter.template(quantity.key, first_row=False)
+        if first is None or later is None:
+            magnitudes[quantity.key] = None
+            continue
+        head = term_magnitude(first, lambda c, which: propagated[c][:1], constant)
+        tail = term_magnitude(later, lambda c, which: propagated[c][1:] if which == "this"
+                              else by_column[c][:-1], constant)
+        letters = xl_col_to_name(sheet_layout.column_of[quantity.key])
+        magnitude = np.concatenate([np.broadcast_to(head, (1,)),
+                                    np.broadcast_to(tail, (trace.rows - 1,))])
+        magnitude = np.fmax(np.where(np.isfinite(magnitude), magnitude, 0.0), by_column[letters])
+        magnitudes[quantity.key] = propagated[letters] = magnitude
+    return magnitudes
+
+
 def _compare_columns(name, columns, formulas, cached, recalculated, tolerance):
-    """Each (title, col, rows, expected) column's check, and the first differing cell.
+    """Each (title, col, rows, expected[, magnitude]) column's check, and the first differing
+    cell; a column with magnitudes is judged by scaled_errors, one without by relative_errors.
 
     The first differing cell in (row, column) order is where the difference starts: columns
     run in dependency order and every row depends only on the rows above.
     """
     checks, differences = [], []
-    for title, col, rows, expected in columns:
+    for title, col, rows, expected, *magnitude in columns:
         column = _Column(name, title, col, rows, formulas[name])
         check, first = column.compare(recalculated[name], expected, cached and cached[name],
-                                      tolerance)
+                                      tolerance, magnitude[0] if magnitude else None)
         checks.append(check)
         if first is not None:
             differences.append(first)
@@ -268,11 +313,18 @@ class _Column:
                           formula if isinstance(formula, str) else None, got, expected,
                           got_source, expected_source, float(error))
 
-    def compare(self, recalculated: Grid, expected, cached: Grid | None, tolerance: float):
+    def compare(self, recalculated: Grid, expected, cached: Grid | None, tolerance: float,
+                magnitude=None):
         raw = [cell(recalculated, r, self.col) for r in self.rows]
         expected = list(expected)
         numeric = all(isinstance(v, (int, float)) for v in expected)
-        errors = (relative_errors([as_number(v) for v in raw], expected) if numeric
+
+        def judge(got, wanted):
+            if magnitude is not None:
+                return scaled_errors(got, wanted, magnitude)
+            return relative_errors(got, wanted)
+
+        errors = (judge([as_number(v) for v in raw], expected) if numeric
                   else np.array([0.0 if g == e else math.inf for g, e in zip(raw, expected)]))
         first, first_index = None, len(raw)
         bad = np.flatnonzero(errors > tolerance)
@@ -284,8 +336,8 @@ class _Column:
         if cached is not None:
             stored = [cell(cached, r, self.col) for r in self.rows]
             if numeric:
-                cache_errors = relative_errors([as_number(v) for v in stored],
-                                               [as_number(v) for v in raw])
+                cache_errors = judge([as_number(v) for v in stored],
+                                     [as_number(v) for v in raw])
             else:
                 cache_errors = np.array([0.0 if s == g else math.inf
                                          for s, g in zip(stored, raw)])

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from sheetgen import __version__, charts, engine, formulas, layout as L, mnist_sheets, printing
 from sheetgen.diagram import network_picture
 from sheetgen.engine import Trace
 from sheetgen.equations import equations
-from sheetgen.files import atomic_path
+from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
+from sheetgen.limits import check_build_size
 from sheetgen.layout import SheetLayout, sheet_name
 from sheetgen.live_layout import SHEETS as LIVE_SHEETS
 from sheetgen.quantities import input_keys, input_value, label, values
-from sheetgen.record import write_record
+from sheetgen.record import seal, write_record
 from sheetgen.spec import NetworkSpec, format_rate
 from sheetgen.training import TrainingRecord
 
@@ -59,12 +62,16 @@ def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | 
         A BuildReport.
 
     Raises:
+        spec.SpecError: the workbook would not fit a spreadsheet or memory (limits.py).
         engine.NumericalError: a learning rate drives the sheet out of a spreadsheet's range;
             nothing is written.
-        files.OutputError: `output` cannot be written.
+        files.OutputError: `output` cannot be written, or is not named .xlsx.
     """
-    traces = compute_traces(spec) if traces is None else traces
     output = Path(output)
+    check_replaceable(output)
+    check_workbook_suffix(output)
+    check_build_size(spec)
+    traces = compute_traces(spec) if traces is None else traces
     with atomic_path(output) as temporary:
         count = _write(spec, traces, training, temporary)
     return BuildReport(
@@ -102,7 +109,25 @@ def _formats(workbook) -> dict:
 
 def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | None,
            path: Path) -> int:
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    # XlsxWriter's scratch files go in a folder of our own, removed whatever happens (Ctrl-C
+    # included); text is never taken for a formula or a link: templates and run dirs are
+    # untrusted, and "=cmd|..." in a description must stay text.
+    with tempfile.TemporaryDirectory(prefix="sheetgen-build-") as scratch:
+        workbook = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "tmpdir": scratch,
+            "strings_to_formulas": False, "strings_to_urls": False})
+        try:
+            count = _write_sheets(workbook, spec, traces, training)
+            seal(path, spec, training)
+            return count
+        except xlsxwriter.exceptions.FileCreateError as exc:
+            # a full disk or a vanished folder on close(); atomic_path names the target
+            cause = exc.__context__
+            raise (cause if isinstance(cause, OSError) else OSError(str(exc))) from None
+
+
+def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace],
+                  training: TrainingRecord | None) -> int:
     workbook.set_properties({
         "title": f"Backpropagation, step by step: {spec.name}",
         "subject": spec.description,
@@ -143,7 +168,7 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     ws.set_column(place.col, place.col, text_width)
     printing.set_up(ws, place.content_px)
     ws.write(0, 1, f"The network: {spec.name}", fmt["title"])
-    ws.write(1, 1, spec.description, fmt["note"])
+    ws.write_string(1, 1, spec.description, fmt["note"])
     row = place.row
     for heading, lines in sections:
         ws.write(row, place.col, heading, fmt["heading"])

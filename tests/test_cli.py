@@ -103,7 +103,7 @@ def test_folder_without_write_permission(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("sheetgen.files.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("sheetgen.files._create_beside", refuse)
     result = run("build", "-o", str(tmp_path / "b.xlsx"))
     assert result.exit_code == 1
     assert result.output == f"Error: cannot write {tmp_path / 'b.xlsx'}: Permission denied\n"

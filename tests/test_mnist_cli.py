@@ -75,7 +75,7 @@ def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
     lines = result.output.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("epoch  1/1  train loss ")
-    assert lines[1].startswith(f"done: {tmp_path / 'run'} after 1 epochs")
+    assert lines[1].startswith(f"done: {tmp_path / 'run'} after 1 epoch, ")
 
 
 def test_summary_prints_the_model_table():

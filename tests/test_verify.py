@@ -115,7 +115,7 @@ def test_a_workbook_not_built_by_sheetgen_points_to_check(tmp_path):
 
 @pytest.mark.parametrize("name, content, message", [
     ("missing.xlsx", None, "does not exist"),
-    ("text.xlsx", b"not a workbook", "as an .xlsx workbook: File is not a zip file"),
+    ("text.xlsx", b"not a workbook", "is not a readable workbook: not a zip package (File is not a zip file)"),
 ])
 def test_missing_or_unreadable_file_is_one_line(tmp_path, name, content, message):
     path = tmp_path / name

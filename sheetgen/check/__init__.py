@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from sheetgen.check.tables import Skipped, find_tables
 from sheetgen.compare import format_error
 from sheetgen.reading import WorkbookError, load_grids, uncached_formulas
 from sheetgen.recalc import RecalcError, find_soffice, recalculate, recalculate_many
+from sheetgen.untrusted import MAX_PART_BYTES, guard_workbook
 
 __all__ = ["CheckError", "CheckReport", "NoTableError", "Outcome", "check_many",
            "check_workbook", "format_line", "format_report", "format_summary",
@@ -166,13 +168,28 @@ def _with_names(loaded: _Loaded, names: dict[str, str]) -> None:
             for row in grid]
 
 
+def _convertible(path: Path) -> bool:
+    """Whether a file openpyxl could not read may go to LibreOffice: a package that passes
+    guard_workbook's bounds (one refused for its size or its XML never does), or another
+    format (.xls) no larger than a part may be."""
+    if not path.is_file() or find_soffice() is None:
+        return False
+    if zipfile.is_zipfile(path):
+        try:
+            guard_workbook(path)
+        except WorkbookError:
+            return False
+        return True
+    return path.stat().st_size <= MAX_PART_BYTES
+
+
 def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
     """Formulas and cached values; a file openpyxl cannot read is converted by LibreOffice
     first, and one whose formulas have no cached values is recalculated by it."""
     try:
         formulas = load_grids(path, formulas=True)
     except WorkbookError as exc:
-        if not path.is_file() or find_soffice() is None:
+        if not _convertible(path):
             raise
         try:
             (copy,) = convert([path])

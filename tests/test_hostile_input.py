@@ -1,0 +1,752 @@
+"""Issue 11: bad input, hostile files and interruptions end in one clear line, a non-zero exit,
+nothing lost and nothing left behind. One test (or table) per case of the issue; every hostile
+file is made here."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sheetgen.cli import main
+from sheetgen.mnist_sheets import MODEL_SHEET
+from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
+from tests.run_fixtures import write_run_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = (ROOT / "templates" / "seed.toml").read_text()
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def part_texts(path):
+    with zipfile.ZipFile(path) as package:
+        return {name: package.read(name).decode("utf-8", "replace")
+                for name in package.namelist()}
+
+
+def template(tmp_path, text, name="t.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# Case 1: outputs that are not regular files, and names that are not .xlsx -----------------
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda p: os.mkfifo(p), "a device, FIFO or socket"),
+    (lambda p: os.symlink(p.parent / "elsewhere.xlsx", p), "a symbolic link"),
+])
+def test_case1_only_a_regular_file_is_replaced(tmp_path, make, kind):
+    target = tmp_path / "out.xlsx"
+    make(target)
+    result = run("build", "-o", target)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: cannot write {target}: it is {kind}, not a regular file; "
+                             "only a regular file is ever replaced\n")
+    assert not target.is_file() or target.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
+
+
+def test_case1_dev_null_is_not_replaced():
+    result = run("build", "-o", "/dev/null")
+    assert result.exit_code == 1
+    assert result.output == ("Error: cannot write /dev/null: it is a device, FIFO or socket, not "
+                             "a regular file; only a regular file is ever replaced\n")
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("name", ["notes.csv", "book.xlsm", "book"])
+def test_case1_a_workbook_must_be_named_xlsx(tmp_path, name):
+    target = tmp_path / name
+    result = run("build", "-o", target)
+    assert result.exit_code == 1
+    suffix = target.suffix or "nothing"
+    assert result.output == (f"Error: cannot write {target}: a workbook's name must end in "
+                             f".xlsx, not {suffix!r}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+# Case 2: text from templates and run dirs is text, never a formula or a link --------------
+
+HOSTILE_TEXTS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "=cmd|'/c calc'!A1",
+                 "external:c:/secret.xlsx", "http://evil.example/x"]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_case2_template_description_is_written_as_text(tmp_path, text):
+    path = template(tmp_path, SEED.replace(
+        'description = "2-2-2 sigmoid network, no biases, E = 1/2(t1-a_o1)^2 + 1/2(t2-a_o2)^2"',
+        f"description = {json.dumps(text)}"))
+    out = tmp_path / "b.xlsx"
+    result = run("build", "--template", path, "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    written = openpyxl.load_workbook(out)["Network"]["B2"]
+    assert (written.value, written.data_type) == (text, "s")
+    parts = part_texts(out)
+    assert "<f>" not in parts["xl/worksheets/sheet1.xml"]
+    assert not any("<hyperlink" in body or "relationships/hyperlink" in body
+                   for body in parts.values())
+
+
+def test_case2_run_dir_layer_text_is_written_as_text(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["layers"][0]["name"] = HOSTILE_TEXTS[1]
+    summary["layers"][1]["description"] = HOSTILE_TEXTS[0]
+    summary["layers"][2]["name"] = HOSTILE_TEXTS[2]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "b.xlsx"
+    result = run("export", run_dir, "--workbook", out)
+    assert result.exit_code == 0, result.output
+    model = openpyxl.load_workbook(out)[MODEL_SHEET]
+    cells = {(c.value, c.data_type) for row in model.iter_rows() for c in row if c.value}
+    assert {(HOSTILE_TEXTS[1], "s"), (HOSTILE_TEXTS[0], "s"), (HOSTILE_TEXTS[2], "s")} <= cells
+    parts = part_texts(out)
+    formulas = [f.split("</f>")[0] for body in parts.values() for f in body.split("<f>")[1:]]
+    assert formulas and not any("cmd|" in f or "HYPERLINK" in f for f in formulas)
+    assert not any("<hyperlink" in body or "relationships/hyperlink" in body
+                   for body in parts.values())
+
+
+# Case 3: sizes a spreadsheet (or memory) cannot hold, refused from the spec alone ----------
+
+WIDE = """name = "wide"
+description = "3,000 hidden units"
+loss = "half_squared_error"
+[data]
+inputs = [[0, 1]]
+targets = [[1]]
+[init]
+seed = 1
+scale = 0.5
+[[layers]]
+name = "h"
+units = 3000
+activation = "sigmoid"
+weights = "random"
+[[layers]]
+name = "o"
+units = 1
+activation = "sigmoid"
+weights = "random"
+"""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--iterations", "1048548"],
+     "Error: this workbook would need about 6,944 MiB of memory to build (6 learning rates × "
+     "1,048,549 rows × 33 columns, 207,612,702 formula cells); sheetgen builds at most 1,024 "
+     "MiB: use fewer iterations, learning rates or units\n"),
+    (["--lr", "1", "--iterations", "200000"],
+     "Error: this workbook would need about 1,137 MiB of memory to build (1 learning rate × "
+     "200,001 rows × 33 columns, 6,600,033 formula cells); sheetgen builds at most 1,024 "
+     "MiB: use fewer iterations, learning rates or units\n"),
+    ([arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
+     "Error: 300 learning rates: the Overview chart holds at most 255 series (one per learning "
+     "rate); give fewer\n"),
+])
+def test_case3_sizes_beyond_a_spreadsheet_are_refused_up_front(tmp_path, args, message):
+    out = tmp_path / "b.xlsx"
+    started = time.monotonic()
+    result = run("build", *args, "-o", out)
+    assert result.output == message
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 10  # refused from the spec, not after the work
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_case3_a_network_wider_than_xfd_is_refused(tmp_path):
+    path = tmp_path / "wide.toml"
+    path.write_text(WIDE)
+    result = run("build", "--template", path, "-o", tmp_path / "b.xlsx")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: this network needs ")
+    assert result.output.endswith(" columns per sheet, but a sheet has 16,384 (A to XFD); use "
+                                  "fewer units or layers\n")
+    assert not (tmp_path / "b.xlsx").exists()
+
+
+# Case 4: nothing but the message -------------------------------------------------------------
+
+def test_case4_no_numpy_warnings_before_the_error(tmp_path):
+    text = SEED.replace('activation = "sigmoid"', 'activation = "identity"').replace(
+        "inputs = [[0.05, 0.10]]", "inputs = [[5, 10]]")
+    path = template(tmp_path, text)
+    done = subprocess.run([sys.executable, "-m", "sheetgen", "build", "--template", str(path),
+                           "--lr", "50", "-o", str(tmp_path / "b.xlsx")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: learning rate 50: ")
+    assert "Warning" not in done.stderr
+
+
+# Case 5: no leftovers after Ctrl-C, SIGTERM or SIGHUP ---------------------------------------
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_case5_signals_leave_nothing_behind(tmp_path, signum):
+    scratch, out_dir = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    out_dir.mkdir()
+    target = out_dir / "b.xlsx"
+    target.write_bytes(b"the previous workbook")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "build", "--lr", "0.5", "--iterations", "20000",
+         "-o", str(target)], cwd=ROOT, env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # wait until XlsxWriter has scratch files and the temporary workbook exists
+    while not (list(scratch.rglob("*")) and len(list(out_dir.iterdir())) > 1):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.strip().splitlines()[-1] == "Aborted!"
+    assert "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+    assert [p.name for p in out_dir.iterdir()] == ["b.xlsx"]
+    assert target.read_bytes() == b"the previous workbook"
+
+
+# Cases 6 and 7: hostile XML and decompression amplification in check and verify -------------
+
+SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+              b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+DTD_SHEETS = {
+    "xxe": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+           b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row>'
+           b'</sheetData></worksheet>',
+    "billion laughs": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "lol">'
+           + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), bytes([97 + i]) * 0 +
+                                              (b"&" + bytes([97 + i]) + b";") * 10)
+                      for i in range(9))
+           + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&j;</t></is></c></row>'
+           b'</sheetData></worksheet>',
+    "quadratic blow-up": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "'
+           + b"x" * 50_000 + b'">]><worksheet xmlns="http://schemas.openxmlformats.org/'
+           b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+           + b"&a;" * 50_000 + b"</t></is></c></row></sheetData></worksheet>",
+}
+
+
+def hostile_workbook(path, sheet, compresslevel=6):
+    """A real workbook (openpyxl's) whose first sheet is replaced by `sheet`: bytes, or an
+    iterable of byte chunks streamed into the zip."""
+    plain = path.with_name("plain-" + path.name)
+    openpyxl.Workbook().save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(
+            path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as target:
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info, source.read(info.filename))
+                continue
+            with target.open(info.filename, "w", force_zip64=True) as stream:
+                for chunk in ([sheet] if isinstance(sheet, bytes) else sheet):
+                    stream.write(chunk)
+    plain.unlink()
+    return path
+
+
+def peak_of(*command):
+    """Exit status, output and peak RSS (MiB) of a command and everything it started."""
+    measure = ("import resource, subprocess, sys; "
+               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               "print(done.returncode); print(done.stdout + done.stderr, end=''); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "sheetgen",
+                           *map(str, command)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    lines = done.stdout.splitlines()
+    return int(lines[0]), "\n".join(lines[1:-1]) + "\n", float(lines[-1])
+
+
+@pytest.mark.parametrize("command", ["check", "verify"])
+@pytest.mark.parametrize("kind", [*DTD_SHEETS, "NUL bytes"])
+def test_case6_hostile_xml_is_one_line_and_exit_2(tmp_path, command, kind, monkeypatch):
+    sheet = DTD_SHEETS.get(kind, SHEET_HEAD + b"<sheetData>\0</sheetData></worksheet>")
+    path = hostile_workbook(tmp_path / "hostile.xlsx", sheet)
+    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: pytest.fail("LibreOffice ran"))
+    result = run(command, path)
+    why = ("holds NUL bytes, which XML forbids" if kind == "NUL bytes" else
+           "declares an XML document type (entities), which no workbook needs")
+    assert result.output == (f"Error: {path} is not a readable workbook: part "
+                             f"xl/worksheets/sheet1.xml {why}\n")
+    assert result.exit_code == 2
+    assert "root:" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["xxe", "billion laughs"])
+def test_case6_openpyxl_parses_with_defusedxml(tmp_path, kind):
+    """Behind the guard, openpyxl itself refuses entities because defusedxml is installed."""
+    import defusedxml
+
+    path = hostile_workbook(tmp_path / "hostile.xlsx", DTD_SHEETS[kind])
+    with pytest.raises(ValueError) as caught:  # at load, or once the sheet is read
+        book = openpyxl.load_workbook(path, read_only=True)
+        list(book.worksheets[0].iter_rows(values_only=True))
+    error = caught.value
+    cause = error if isinstance(error, defusedxml.DefusedXmlException) else error.__cause__
+    assert isinstance(cause, defusedxml.DefusedXmlException)
+
+
+def rows_at_xfd(count=1_048_576, per_chunk=4096):
+    yield SHEET_HEAD + b"<sheetData>"
+    for start in range(1, count + 1, per_chunk):
+        yield b"".join(b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (r, r)
+                       for r in range(start, min(start + per_chunk, count + 1)))
+    yield b"</sheetData></worksheet>"
+
+
+def digit_string(size=2**30, chunk=2**22):
+    yield SHEET_HEAD + b'<sheetData><row r="1"><c r="A1"><v>'
+    for _ in range(size // chunk):
+        yield b"1" * chunk
+    yield b"</v></c></row></sheetData></worksheet>"
+
+
+def unreferenced_cells(rows, columns):
+    import base64
+    import random
+
+    noise = random.Random(11)
+    yield SHEET_HEAD + b"<sheetData>"
+    for _ in range(rows):
+        yield b"<row>" + b"<c/>" * columns + b"</row><!--" + base64.b64encode(
+            noise.randbytes(120)) + b"-->"
+    yield b"</sheetData></worksheet>"
+
+
+AMPLIFIED = {
+    # 1,048,576 rows with one cell in column XFD: 43 MB of XML, 17 billion cells to a reader
+    "a cell at XFD on every row": (
+        lambda: rows_at_xfd(),
+        "xl/worksheets/sheet1.xml spans 1,048,576 rows × 16,384 columns (17,179,869,184 "
+        "cells); sheetgen reads at most 10,000,000"),
+    # a declared used range of the whole sheet, one cell of content
+    "a whole-sheet dimension": (
+        lambda: SHEET_HEAD + b'<dimension ref="A1:XFD1048576"/><sheetData><row r="1">'
+        b'<c r="A1"><v>1</v></c></row></sheetData></worksheet>',
+        "xl/worksheets/sheet1.xml declares a used range of 1,048,576 rows × 16,384 columns "
+        "(17,179,869,184 cells); sheetgen reads at most 10,000,000"),
+    # a part of 1 GiB (a single digit string) packed into about 1 MB
+    "a 1 GiB digit string": (
+        lambda: digit_string(),
+        f"part xl/worksheets/sheet1.xml unpacks to {2**30 + 206:,} bytes; sheetgen reads at "
+        "most 67,108,864 (64 MiB) per part"),
+}
+
+
+@pytest.mark.parametrize("kind", AMPLIFIED)
+@pytest.mark.parametrize("command", ["check", "verify"])
+def test_case7_amplification_is_refused_under_500_mb(tmp_path, kind, command):
+    make, why = AMPLIFIED[kind]
+    path = hostile_workbook(tmp_path / "amplified.xlsx", make(), compresslevel=1)
+    status, output, peak = peak_of(command, path)
+    assert output == f"Error: {path} is not a readable workbook: {why}\n"
+    assert status == 2
+    print(f"{command} on {kind}: peak RSS {peak:.0f} MiB")  # shown with pytest -s
+    assert peak < 500, f"peak RSS {peak:.0f} MiB"
+
+
+def test_case7_verify_refuses_before_libreoffice_sees_the_file(tmp_path, monkeypatch):
+    path = hostile_workbook(tmp_path / "amplified.xlsx", digit_string(), compresslevel=1)
+    assert path.stat().st_size < 8 * 2**20
+    monkeypatch.setattr("sheetgen.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    result = run("verify", path)
+    assert result.exit_code == 2
+    assert "sheetgen reads at most 67,108,864 (64 MiB) per part" in result.output
+    assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["check", "verify"])
+def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, monkeypatch,
+                                                                        command):
+    """Cells without an r attribute escape guard_workbook's scan; load_grids counts them.
+
+    At the real limit (10,000,000) openpyxl takes over a minute to get there, so the limit is
+    lowered here; the file packs no better than 100:1, so only the count can refuse it.
+    """
+    monkeypatch.setattr("sheetgen.untrusted.MAX_CELLS", 100_000)
+    path = hostile_workbook(tmp_path / "unreferenced.xlsx", unreferenced_cells(60, 2_000))
+    result = run(command, path)
+    assert result.output == (f"Error: {path} is not a readable workbook: its sheets hold more "
+                             "than 100,000 cells; sheetgen reads at most that\n")
+    assert result.exit_code == 2
+
+
+# Case 8: a --workbook that is not a workbook -------------------------------------------------
+
+@pytest.mark.parametrize("name, content, message", [
+    ("notes.txt", b"my notes", "cannot write {path}: a workbook's name must end in .xlsx, "
+                               "not '.txt'"),
+    ("sheet.ods", None, "cannot write {path}: a workbook's name must end in .xlsx, not '.ods'"),
+    ("notes.xlsx", b"my notes", "{path} is not a readable workbook: not a zip package (File "
+                                "is not a zip file)"),
+])
+def test_case8_export_to_something_not_a_workbook(tmp_path, name, content, message):
+    run_dir = write_run_dir(tmp_path / "run")
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    elif name.endswith(".ods"):
+        with zipfile.ZipFile(path, "w") as ods:
+            ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+    before = path.read_bytes()
+    result = run("export", run_dir, "--workbook", path)
+    assert result.output == "Error: " + message.format(path=path) + "\n"
+    assert result.exit_code == 1
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "run"])
+
+
+def test_case8_mnist_train_to_something_not_a_workbook(tmp_path):
+    from mnist.cli import cli
+
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes")
+    result = CliRunner().invoke(cli, ["train", "--data-dir", str(tmp_path / "no-data"),
+                                      "--out", str(tmp_path / "run"), "--no-download",
+                                      "--quiet", "--device", "cpu", "--workbook", str(path)])
+    assert result.output == (f"Error: cannot write {path}: a workbook's name must end in "
+                             ".xlsx, not '.txt'\n")
+    assert result.exit_code == 1
+    assert path.read_text() == "my notes"
+    assert not (tmp_path / "run").exists()
+
+
+# Case 9: hostile run dirs are refused whole, before anything is written ----------------------
+
+def _evaluation(run_dir, change):
+    path = run_dir / "evaluation.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+RUN_DAMAGE = [
+    ("binary metrics.csv", lambda d: (d / "metrics.csv").write_bytes(bytes(range(256)) * 40),
+     "cannot read {run}/metrics.csv: it is not UTF-8 text"),
+    ("0_26 in metrics.csv", lambda d: (d / "metrics.csv").write_text(
+        (d / "metrics.csv").read_text().replace("\n1,", "\n0_1,", 1)),
+     "{run}/metrics.csv line 2 holds a value that is not a number"),
+    ("a 2x2 confusion matrix", lambda d: _evaluation(
+        d, lambda e: e.update(confusion=[[1, 2], [3, 4]])),
+     "{run}: summary.json or evaluation.json is malformed (the confusion matrix must be "
+     "10×10 (true digit × predicted digit))"),
+    ("a ragged confusion matrix", lambda d: _evaluation(
+        d, lambda e: e["confusion"][3].pop()),
+     "{run}: summary.json or evaluation.json is malformed (the confusion matrix must be "
+     "10×10 (true digit × predicted digit))"),
+    ("counts of 10^20", lambda d: _evaluation(
+        d, lambda e: e["confusion"][0].__setitem__(0, 10**20)),
+     "{run}: summary.json or evaluation.json is malformed (a confusion-matrix count must be "
+     "a whole number from 0 to 1,000,000,000, not 100000000000000000000)"),
+    ("a digit 11", lambda d: _evaluation(
+        d, lambda e: e["misclassified"][0].__setitem__("true", 11)),
+     "{run}: summary.json or evaluation.json is malformed (misclassified digit 0 true digit "
+     "must be a whole number from 0 to 9, not 11)"),
+    ("a layer name that is a list", lambda d: (d / "summary.json").write_text(
+        (d / "summary.json").read_text().replace('"normalize"', '["x"]')),
+     "{run}: summary.json or evaluation.json is malformed (a layer's name must be text of at "
+     "most 1,000 characters)"),
+]
+
+
+@pytest.mark.parametrize("kind, damage, message", RUN_DAMAGE, ids=[r[0] for r in RUN_DAMAGE])
+def test_case9_hostile_run_dirs_change_nothing(tmp_path, kind, damage, message):
+    run_dir = write_run_dir(tmp_path / "run")
+    path = tmp_path / "backprop.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "5", "-o", path).exit_code == 0
+    before = path.read_bytes()
+    damage(run_dir)
+    files = sorted(p.name for p in run_dir.iterdir())
+    result = run("export", run_dir, "--workbook", path)
+    assert result.output == "Error: " + message.format(run=run_dir) + "\n"
+    assert result.exit_code == 1
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in run_dir.iterdir()) == files  # no plots either
+
+
+# Case 10: checkpoints that load but are malformed --------------------------------------------
+
+def _checkpoint_damage():
+    def config(change):
+        return lambda state: change(state["config"])
+
+    def shrink_weight(state):
+        name = next(k for k, v in state["model"].items() if v.ndim == 4)
+        state["model"][name] = state["model"][name][:1]
+
+    def past_the_schedule(state):
+        state["metrics"] = state["metrics"][:1]  # epoch 2 to go, but the schedule is spent
+
+    return [
+        ("epochs as text", config(lambda c: c.update(epochs="2")),
+         "holds malformed settings (setting epochs is '2', not a whole number)"),
+        ("lr as a list", config(lambda c: c.update(lr=[0.1])),
+         "holds malformed settings (setting lr is '[0.1]', not a number)"),
+        ("no model", lambda s: s.pop("model"),
+         "is malformed (its model is missing or not a dict)"),
+        ("a weight of the wrong shape", shrink_weight, "does not fit the model (Error(s) in "),
+        ("optimizer state of another model", lambda s: s["optimizer"].update(param_groups=[]),
+         "does not fit the model ("),
+        ("metrics that are not rows", lambda s: s.update(metrics=["x", "y"]),
+         "does not fit the model (metrics row 1 is not epoch 1's metrics)"),
+        ("a schedule past its steps", past_the_schedule,
+         "is malformed (its schedule is at step 8 after 1 epochs of 4 steps)"),
+    ]
+
+
+@pytest.mark.parametrize("kind, damage, message", _checkpoint_damage(),
+                         ids=[d[0] for d in _checkpoint_damage()])
+def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tmp_path, kind,
+                                                     damage, message):
+    import shutil
+
+    import torch
+
+    from mnist.cli import cli
+
+    result, _ = mnist_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    damage(state)
+    torch.save(state, checkpoint)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    done = CliRunner().invoke(cli, ["train", "--out", str(run_dir), "--resume", "--quiet",
+                                    "--data-dir", str(mnist_data_dir), "--no-download",
+                                    "--device", "cpu"])
+    assert done.exit_code == 1, done.output
+    assert done.output.startswith(f"Error: cannot resume: {checkpoint} {message}")
+    assert done.output.endswith("; start a new run\n") and done.output.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+# Case 13: smaller things -------------------------------------------------------------------
+
+def test_case13_a_full_disk_on_close_is_one_line(tmp_path, monkeypatch):
+    def full(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("xlsxwriter.workbook.Workbook._store_workbook", full)
+    out = tmp_path / "b.xlsx"
+    out.write_bytes(b"previous")
+    result = run("build", "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.output == f"Error: cannot write {out}: No space left on device\n"
+    assert result.exit_code == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["b.xlsx"] and out.read_bytes() == b"previous"
+
+
+def test_case13_an_unreadable_run_dir_after_an_epoch_does_not_stop_training(tmp_path):
+    from sheetgen.export import TrainingExport
+
+    run_dir = write_run_dir(tmp_path / "run")
+    warnings = []
+    export = TrainingExport(tmp_path / "b.xlsx", warn=warnings.append)
+    export.start()
+    (run_dir / "metrics.csv").write_bytes(b"\xff\xfe garbage")
+    export.after_epoch(run_dir)  # no exception: training goes on
+    export.after_epoch(run_dir)
+    assert warnings == [f"warning: cannot read {run_dir / 'metrics.csv'}: it is not UTF-8 text; "
+                        "training goes on, and the workbook is written again after each epoch "
+                        "and at the end"]
+    write_run_dir(run_dir)  # readable again: the next epoch writes the workbook
+    export.after_epoch(run_dir)
+    assert (tmp_path / "b.xlsx").is_file()
+
+
+def test_case13_replace_keeps_the_mode_fsyncs_first_and_leaves_the_umask(tmp_path, monkeypatch):
+    out = tmp_path / "b.xlsx"
+    out.write_bytes(b"previous")
+    out.chmod(0o600)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr("sheetgen.files.os.umask", lambda *a: pytest.fail("umask changed"))
+    monkeypatch.setattr("sheetgen.files.os.fsync",
+                        lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr("sheetgen.files.os.replace",  # os itself: the seal's rename counts too
+                        lambda a, b: events.append(("replace", Path(b))) or real_replace(a, b))
+    result = run("build", "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert events[-2:] == ["fsync", ("replace", out)]  # the file is on disk before it is named
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_case13_a_softmax_output_excel_cannot_store_is_refused():
+    import numpy as np
+
+    from sheetgen.engine import Forward, NumericalError, _check_range
+    from sheetgen.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "s", "loss": "cross_entropy",
+        "data": {"inputs": [[1.0, 0.0]], "targets": [[1.0, 0.0]]},
+        "layers": [{"name": "o", "units": 2, "activation": "softmax",
+                    "weights": [[0.1, 0.2], [0.3, 0.4]]}]})
+    tiny = Forward(nets=(np.array([[0.0, 700.0]]),), acts=(np.array([[1e-310, 1.0]]),))
+    with pytest.raises(NumericalError, match="a softmax output of layer 'o' falls below "
+                                             "2.2e-308 at iteration 3"):
+        _check_range(spec, tiny, 0.5, 3)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--lr", "0.5", "--iterations", "1"], "1 learning rate × 1 iteration, "),
+    (["--lr", "0.5", "--lr", "1", "--iterations", "2"], "2 learning rates × 2 iterations, "),
+])
+def test_case13_counts_of_one_are_singular(tmp_path, args, expected):
+    out = tmp_path / "b.xlsx"
+    result = run("build", *args, "-o", out)
+    assert result.output.startswith(f"wrote {out}: {expected}")
+    run_dir = write_run_dir(tmp_path / "run", epochs=1)
+    result = run("export", run_dir, "--workbook", out)
+    assert result.exit_code == 0, result.output
+    assert "(1 epoch, final test accuracy" in result.output
+
+
+def test_case13_one_epoch_charts_span_an_axis(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run", epochs=1)
+    out = tmp_path / "b.xlsx"
+    assert run("export", run_dir, "--workbook", out).exit_code == 0
+    charts = [body for name, body in part_texts(out).items()
+              if name.startswith("xl/charts/") and "MNIST" in body]
+    assert len(charts) == 2
+    for chart in charts:
+        assert '<c:max val="2"/>' in chart and '<c:min val="0"/>' in chart
+
+
+# Case 11: verify at the README's benchmark size ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def long_workbook(tmp_path_factory):
+    from tests.conftest import require_libreoffice
+
+    require_libreoffice()
+    path = tmp_path_factory.mktemp("long") / "long.xlsx"
+    result = run("build", "--lr", "0.1", "--lr", "0.5", "--lr", "2", "--iterations", "2000",
+                 "-o", path)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_case11_a_correct_workbook_verifies_at_2000_iterations(long_workbook):
+    """δ_o1 = (a - t)·a·(1 - a) becomes a difference of nearly equal numbers; LibreOffice gives
+    0 where the engine has 4.2e-16. Judged by its terms, that agrees."""
+    result = run("verify", long_workbook)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("OK: 198,108 computed cells agree")
+
+
+def test_case11_a_mistake_at_row_1990_is_still_caught(long_workbook, tmp_path):
+    """A flipped sign in one weight update, 1,990 rows down, on a sheet that has not converged."""
+    path = tmp_path / "planted.xlsx"
+    with zipfile.ZipFile(long_workbook) as source, zipfile.ZipFile(
+            path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet3.xml":  # 'lr 0.1'
+                right = b"<f>B1989-$B$5*AA1989</f>"
+                assert data.count(right) == 1
+                data = data.replace(right, b"<f>B1989+$B$5*AA1989</f>")
+            target.writestr(info, data)
+    result = run("verify", path)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith(
+        "DIFFERS on 2 sheets: first at lr 0.1!B1990 (w1) =B1989+$B$5*AA1989: LibreOffice gives ")
+
+
+# Case 14: a workbook built on another machine is not "edited by hand" -----------------------
+
+def _rezip(source_path, target_path, change):
+    with zipfile.ZipFile(source_path) as source, zipfile.ZipFile(
+            target_path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, change(info.filename, source.read(info.filename)))
+
+
+def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
+    from sheetgen.record import package_parts
+    from sheetgen.spec import load_spec
+    from sheetgen.writer import build_workbook
+
+    path = tmp_path / "laptop.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "10", "-o", path).exit_code == 0
+    # this machine draws the diagram differently (other fonts, another matplotlib)
+    real_png = __import__("sheetgen.diagram", fromlist=["network_png"]).network_png
+    monkeypatch.setattr("sheetgen.writer.network_png",
+                        lambda spec: real_png(spec) + b"\0other machine")
+    again = tmp_path / "again.xlsx"
+    build_workbook(load_spec().with_training([0.5], 10), again)
+    assert package_parts(again) != package_parts(path)  # a re-render would call it edited
+    result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"wrote {path}: MNIST sheets for run run")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda name, data: data.replace(b"<v>0.5</v>", b"<v>0.7</v>", 1)
+    if name == "xl/worksheets/sheet3.xml" else data,
+    lambda name, data: data.replace(b'"iterations":10', b'"iterations":11')
+    if name == "xl/worksheets/sheet4.xml" else data,
+], ids=["an input cell", "the recorded spec"])
+def test_case14_a_real_hand_edit_is_still_refused(tmp_path, edit):
+    built = tmp_path / "built.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "10", "-o", built).exit_code == 0
+    path = tmp_path / "edited.xlsx"
+    _rezip(built, path, edit)
+    from sheetgen.record import package_parts
+
+    changed = [n for n, data in package_parts(path).items() if package_parts(built)[n] != data]
+    assert len(changed) == 1  # the edit took, and only there
+    edited = path.read_bytes()
+    result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
+    assert result.output == (f"Error: {path} has changed since sheetgen wrote it (edited by "
+                             "hand); it is left as it is. Give another --workbook for the "
+                             "metrics, or rebuild it with `sheetgen build`\n")
+    assert result.exit_code == 1
+    assert path.read_bytes() == edited
+
+
+def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monkeypatch):
+    """The directory says 1,000 bytes; the part unpacks to 80 MB. zipfile stops at the declared
+    size and the CRC no longer matches, so neither openpyxl nor LibreOffice ever sees it."""
+    import struct
+
+    sheet = SHEET_HEAD + b"<sheetData>" + b"<row/>" * 13_000_000 + b"</sheetData></worksheet>"
+    path = hostile_workbook(tmp_path / "understated.xlsx", [sheet])
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    at = 0
+    while True:  # the part's entry in the central directory
+        at = data.index(b"PK\x01\x02", at + 1)
+        length = struct.unpack_from("<H", data, at + 28)[0]
+        if bytes(data[at + 46:at + 46 + length]) == name:
+            break
+    if struct.unpack_from("<I", data, at + 24)[0] == 0xFFFFFFFF:  # zip64: the size is in the extra
+        struct.pack_into("<Q", data, at + 46 + length + 4, 1000)
+    else:
+        struct.pack_into("<I", data, at + 24, 1000)
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as package:
+        assert package.getinfo(name.decode()).file_size == 1000
+    monkeypatch.setattr("sheetgen.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    for command in ("verify", "check"):
+        result = run(command, path)
+        assert result.exit_code == 2
+        assert result.output == (f"Error: {path} is not a readable workbook: not a zip package "
+                                 "(Bad CRC-32 for file 'xl/worksheets/sheet1.xml')\n")
