@@ -21,6 +21,11 @@ class WorkbookError(OSError):
     """The workbook is missing or cannot be read as .xlsx; the message says which."""
 
 
+class RefusedWorkbook(WorkbookError):
+    """A workbook refused for what it holds (beyond a limit, hostile XML), not merely unread:
+    it must not be handed to another program either."""
+
+
 class NoSpecError(ValueError):
     """The workbook has no record of a sheetgen spec (it was not built by sheetgen)."""
 
@@ -61,7 +66,7 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
                 for row in ws.iter_rows(values_only=True):
                     cells += len(row)
                     if cells > MAX_CELLS:  # cells without references escape guard_workbook
-                        raise WorkbookError(f"{path} is not a readable workbook: its sheets "
+                        raise RefusedWorkbook(f"{path} is not a readable workbook: its sheets "
                                             f"hold more than {MAX_CELLS:,} cells; sheetgen reads "
                                             "at most that")
                     grid.append(tuple(row))

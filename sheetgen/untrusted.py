@@ -21,7 +21,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from sheetgen.reading import WorkbookError
+from sheetgen.reading import RefusedWorkbook, WorkbookError
 
 MAX_PARTS = 10_000                   # parts in the package (sheetgen's have a few dozen)
 MAX_PART_BYTES = 64 * 2**20          # one part, unpacked
@@ -40,8 +40,8 @@ _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{0,3})([0-9]{0,9})(?::([A-Z]{
 _DTD = (b"<!DOCTYPE", b"<!ENTITY")
 
 
-def _refuse(path: Path, why: str) -> WorkbookError:
-    return WorkbookError(f"{path} is not a readable workbook: {why}")
+def _refuse(path: Path, why: str) -> RefusedWorkbook:
+    return RefusedWorkbook(f"{path} is not a readable workbook: {why}")
 
 
 def _column_number(letters: bytes) -> int:

@@ -24,9 +24,9 @@ from pathlib import Path
 from sheetgen.check.labels import HINT
 from sheetgen.check.tables import Skipped, find_tables
 from sheetgen.compare import format_error
-from sheetgen.reading import WorkbookError, load_grids, uncached_formulas
+from sheetgen.reading import RefusedWorkbook, WorkbookError, load_grids, uncached_formulas
 from sheetgen.recalc import RecalcError, find_soffice, recalculate, recalculate_many
-from sheetgen.untrusted import MAX_PART_BYTES, guard_workbook
+from sheetgen.untrusted import MAX_PART_BYTES
 
 __all__ = ["CheckError", "CheckReport", "NoTableError", "Outcome", "check_many",
            "check_workbook", "format_line", "format_report", "format_summary",
@@ -168,19 +168,18 @@ def _with_names(loaded: _Loaded, names: dict[str, str]) -> None:
             for row in grid]
 
 
-def _convertible(path: Path) -> bool:
-    """Whether a file openpyxl could not read may go to LibreOffice: a package that passes
-    guard_workbook's bounds (one refused for its size or its XML never does), or another
-    format (.xls) no larger than a part may be."""
-    if not path.is_file() or find_soffice() is None:
+def _convertible(path: Path, error: WorkbookError) -> bool:
+    """Whether a file openpyxl could not read may go to LibreOffice: a package that
+    guard_workbook did not refuse (one refused for its size or its XML never goes), or a file
+    of another format (.xls) no larger than one part may be."""
+    if not path.is_file():
         return False
     if zipfile.is_zipfile(path):
-        try:
-            guard_workbook(path)
-        except WorkbookError:
+        if isinstance(error, RefusedWorkbook):
             return False
-        return True
-    return path.stat().st_size <= MAX_PART_BYTES
+    elif path.stat().st_size > MAX_PART_BYTES:
+        return False
+    return find_soffice() is not None
 
 
 def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
@@ -189,7 +188,7 @@ def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
     try:
         formulas = load_grids(path, formulas=True)
     except WorkbookError as exc:
-        if not _convertible(path):
+        if not _convertible(path, exc):
             raise
         try:
             (copy,) = convert([path])
