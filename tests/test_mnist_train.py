@@ -134,3 +134,29 @@ def test_resume_refuses_changed_settings(mnist_run, mnist_data_dir):
 def test_negative_clean_epochs_are_refused(mnist_data_dir, tmp_path):
     with pytest.raises(MnistError, match="clean epochs must be 0 or more, got -1"):
         tiny_config(mnist_data_dir, tmp_path / "run", clean_epochs=-1)
+
+
+def test_seconds_counts_everything_between_rows(mnist_data_dir, tmp_path, monkeypatch):
+    """A slow export and a slow on_epoch (the CLI's workbook refresh) land in the next row."""
+    import time
+
+    import mnist.train
+
+    pause = 1.0
+    real_export = mnist.train.export_model
+    monkeypatch.setattr(mnist.train, "export_model",
+                        lambda *args: time.sleep(pause) or real_export(*args))
+    started, last_row_at = time.perf_counter(), []
+
+    def slow_refresh(run_dir, rows):
+        last_row_at[:] = [time.perf_counter() - started]
+        time.sleep(pause)
+
+    result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3), slow_refresh, progress=False)
+    seconds = [row["seconds"] for row in result.metrics]
+    assert all(s >= 2 * pause for s in seconds[1:]), seconds  # export + refresh of the row before
+    assert seconds[0] > 0
+    # One running clock: the rows add up to no more than the time until the last row's files
+    # were written (the export after the last row is in no row).
+    assert sum(seconds) <= last_row_at[0]
+    assert sum(seconds) >= last_row_at[0] - pause - 5, (seconds, last_row_at)
