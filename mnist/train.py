@@ -45,6 +45,7 @@ from mnist.data import MnistTensors, eval_batches, load_mnist, num_batches, trai
 from mnist.export import export_model
 from mnist.files import atomic_write, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
+from mnist.threads import thread_policy
 # The files the workbook reads are named once, on the reading side.
 from sheetgen.mnist_sheets import GALLERY_SIZE
 from sheetgen.training import EVALUATION_JSON, METRIC_COLUMNS as COLUMNS, METRICS_CSV, SUMMARY_JSON
@@ -159,11 +160,15 @@ def optimizer_and_schedule(model: torch.nn.Module, config: TrainConfig,
 
 
 def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict | None,
-                batch_size: int, generator: torch.Generator, bar=None) -> tuple[float, float, float]:
+                batch_size: int, generator: torch.Generator, bar=None,
+                threads=None) -> tuple[float, float, float]:
     """One pass over data's training set, augmented by random_affine(**augment) unless augment
-    is None: (mean loss, accuracy %, last lr). bar, if given, is a tqdm bar to advance.
-    benchmarks/bench_mnist.py times this function."""
+    is None: (mean loss, accuracy %, last lr). bar, if given, is a tqdm bar to advance;
+    threads, if given, a mnist.threads policy told of every step (it may change torch's thread
+    count). benchmarks/bench_mnist.py times this function."""
     model.train()
+    if threads is not None:
+        threads.begin()
     device = data.train_labels.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -181,6 +186,8 @@ def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict |
         loss_sum += loss.detach() * len(labels)
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
+        if threads is not None:
+            threads.after_step(len(labels))
         if bar is None:
             continue
         bar.update(len(labels))
@@ -267,6 +274,9 @@ def _write_metrics(run_dir: Path, rows: list[dict], header: dict) -> None:
 def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True) -> RunResult:
     """Train (or resume) a run as config says, writing the run dir after every epoch.
 
+    The CPU thread count is config.threads, or chosen while training (mnist/threads.py); it is
+    recorded per epoch in metrics.json and put back as it was when train returns.
+
     Args:
         config: the settings; config.resume continues config.out (or the latest run).
         on_epoch: called after every epoch's files are written, with (run_dir, rows so far).
@@ -278,6 +288,14 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     Raises:
         MnistError: a problem the user can fix (bad device, missing data, resume conflicts).
     """
+    threads_before = torch.get_num_threads()
+    try:
+        return _train(config, on_epoch, progress)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(config: TrainConfig, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
     from tqdm import tqdm
 
     row_clock = time.perf_counter()  # see the module docstring: rows share one running clock
@@ -298,6 +316,7 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     if device.type == "cuda":  # same seed and device, same metrics: no autotuned kernels
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     data = load_mnist(config.data_dir, device, config.download)
+    threads = thread_policy(config.threads, device)
 
     torch.manual_seed(config.seed)  # the initial weights
     model = DigitNet(config.dropout).to(device)
@@ -308,6 +327,7 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         rows = list(checkpoint["metrics"])
+    thread_epochs = list(checkpoint.get("threads", [])) if checkpoint is not None else []
 
     run_dir.mkdir(parents=True, exist_ok=True)
     parameters = count_parameters(model)
@@ -321,7 +341,8 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
                   leave=False, disable=not progress, dynamic_ncols=True) as bar:
             train_loss, train_accuracy, lr = train_epoch(
                 model, optimizer, scheduler, data, augmentation(config, epoch),
-                config.batch_size, generator, bar)
+                config.batch_size, generator, bar, threads)
+        thread_epochs.append({"epoch": epoch, **threads.epoch_record()})
         test_loss, test_accuracy, predictions = evaluate(model, data.test_images,
                                                          data.test_labels)
         now = time.perf_counter()
@@ -338,9 +359,10 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
         # The checkpoint goes first: a kill between files costs at most a rewrite on resume.
         state = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "metrics": rows}
+                 "metrics": rows, "threads": thread_epochs}
         atomic_write(run_dir / CHECKPOINT, lambda temp: torch.save(state, temp))
         export_model(model, run_dir / MODEL_FILE)
+        header["threads"] = {"mode": threads.mode, "epochs": thread_epochs}
         _write_metrics(run_dir, rows, header)
         write_text(run_dir / EVALUATION_JSON, json.dumps(evaluation_record(
             epoch, data.test_images, data.test_labels, predictions)) + "\n")

@@ -54,6 +54,9 @@ def test_metrics_json_records_settings_versions_machine_and_the_same_rows(mnist_
     assert record["settings"]["seed"] == 0 and record["settings"]["epochs"] == 2
     assert record["versions"]["torch"] == torch.__version__
     assert record["machine"]["device"] == "cpu"
+    assert record["threads"] == {"mode": "fixed", "epochs": [
+        {"epoch": 1, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1},
+        {"epoch": 2, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1}]}
 
 
 def test_summary_json_lists_layers_and_total(mnist_run):
@@ -160,3 +163,29 @@ def test_seconds_counts_everything_between_rows(mnist_data_dir, tmp_path, monkey
     # were written (the export after the last row is in no row).
     assert sum(seconds) <= last_row_at[0]
     assert sum(seconds) >= last_row_at[0] - pause - 5, (seconds, last_row_at)
+
+
+def test_adaptive_threads_are_recorded_per_epoch_and_put_back(mnist_data_dir, tmp_path, monkeypatch):
+    import mnist.threads
+
+    monkeypatch.setattr(mnist.threads, "WINDOW_STEPS", 1)  # tiny epochs: probe within them
+    monkeypatch.setattr(mnist.threads, "FIRST_PROBE_INTERVAL", 2)
+    before = torch.get_num_threads()
+    result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, threads=None), progress=False)
+    assert torch.get_num_threads() == before
+    record = json.loads((result.run_dir / "metrics.json").read_text())["threads"]
+    assert record["mode"] == "adaptive" and [e["epoch"] for e in record["epochs"]] == [1, 2, 3]
+    candidates = {str(n) for n in mnist.threads.candidate_counts(before)}
+    for epoch in record["epochs"]:
+        assert sum(epoch["steps_per_thread_count"].values()) == 4
+        assert set(epoch["steps_per_thread_count"]) <= candidates
+        assert str(epoch["threads_at_end"]) in candidates
+    assert record["epochs"][0]["probes"] >= 1
+
+
+def test_resumed_run_keeps_the_earlier_epochs_thread_record(mnist_data_dir, tmp_path):
+    with pytest.raises(StopAfter):
+        train(tiny_config(mnist_data_dir, tmp_path / "run"), on_epoch=stop_after(1), progress=False)
+    resumed = train(tiny_config(mnist_data_dir, tmp_path / "run", resume=True, threads=2), progress=False)
+    record = json.loads((resumed.run_dir / "metrics.json").read_text())["threads"]
+    assert [e["steps_per_thread_count"] for e in record["epochs"]] == [{"1": 4}, {"2": 4}]
