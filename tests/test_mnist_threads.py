@@ -52,7 +52,7 @@ def test_the_fastest_count_wins_and_follows_the_load(name, load, window, expecte
 
 
 def test_a_drop_in_throughput_triggers_a_probe_within_a_few_windows():
-    tuner, used, _ = simulate(lambda s: IDLE if s < 1000 else BUSY, 3000)
+    _, used, _ = simulate(lambda s: IDLE if s < 1000 else BUSY, 3000)
     first_one_thread_run = next(i for i in range(1000, 3000) if used[i] == 1)
     assert first_one_thread_run - 1000 <= 3 * mnist.threads.WINDOW_STEPS
 
