@@ -99,33 +99,52 @@ class AdaptiveThreads:
         self._steps: Counter[int] = Counter()
         self._probing = False
         self.chosen: int | None = None
-        self.threads = self.candidates[0]
+        # The first probe starts at the fewest threads: on a crowded machine the most threads
+        # lose badly, and a probe that starts with a fast count can cut the slow ones short.
+        self.threads = min(self.candidates)
         set_threads(self.threads)
         self._start_probe()
 
-    def _switch(self, threads: int) -> None:
+    def _switch(self, threads: int, now: float | None = None) -> None:
         if threads != self.threads:
             self._set_threads(threads)
             self.threads = threads
         self.begin()  # the first step at a new count warms its threads up: not timed
+        self._switched_at = now  # ...but it counts when deciding that a probe already lost
 
-    def _start_probe(self) -> None:
+    def _start_probe(self, now: float | None = None) -> None:
         # The current count first: no switch, and it is re-measured under today's conditions.
         self._to_probe = [self.threads] + [c for c in self.candidates if c != self.threads]
         self._probe_rates = {}
         self._probing = True
         self._probes += 1
-        self._switch(self._to_probe.pop(0))
+        self._switch(self._to_probe.pop(0), now)
 
     def begin(self) -> None:
         """Forget the window in progress: what happened since the last step was not training."""
         self._window_start: float | None = None
-        self._window_steps = self._window_images = 0
+        self._switched_at: float | None = None
+        self._window_steps = self._window_images = self._images_since_switch = 0
+
+    def _already_lost(self, now: float, images: int) -> bool:
+        """True when the count being probed has taken longer than the best probed count took
+        for a whole window: a loaded machine can make a losing count ten times slower, and
+        finishing its window would cost that much."""
+        if not (self._probing and self._probe_rates and self._switched_at is not None):
+            return False
+        return (now - self._switched_at) * max(self._probe_rates.values()) > WINDOW_STEPS * images
 
     def after_step(self, images: int) -> None:
         """Account one optimiser step of `images` images; may change torch's thread count."""
         self._steps[self.threads] += 1
         now = self._clock()
+        if self._switched_at is None:
+            self._switched_at = now
+        else:
+            self._images_since_switch += images
+        if self._already_lost(now, images):
+            self._probe_window(self._images_since_switch / (now - self._switched_at), now)
+            return
         if self._window_start is None:
             self._window_start = now
             return
@@ -136,14 +155,14 @@ class AdaptiveThreads:
         rate = self._window_images / max(now - self._window_start, 1e-9)
         self._window_start, self._window_steps, self._window_images = now, 0, 0
         if self._probing:
-            self._probe_window(rate)
+            self._probe_window(rate, now)
         else:
-            self._run_window(rate)
+            self._run_window(rate, now)
 
-    def _probe_window(self, rate: float) -> None:
+    def _probe_window(self, rate: float, now: float) -> None:
         self._probe_rates[self.threads] = rate
         if self._to_probe:
-            self._switch(self._to_probe.pop(0))
+            self._switch(self._to_probe.pop(0), now)
             return
         best = max(self._probe_rates, key=self._probe_rates.__getitem__)
         if best == self.chosen:
@@ -152,16 +171,16 @@ class AdaptiveThreads:
             self._interval = FIRST_PROBE_INTERVAL
         self.chosen, self._probing = best, False
         self._steps_to_probe = self._interval
-        self._switch(best)
+        self._switch(best, now)
 
-    def _run_window(self, rate: float) -> None:
+    def _run_window(self, rate: float, now: float) -> None:
         self._steps_to_probe -= WINDOW_STEPS
         probed = self._probe_rates[self.threads]
         if rate < DROP_RATIO * probed or rate * DROP_RATIO > probed:
             self._interval = FIRST_PROBE_INTERVAL // 2  # doubled back if the choice holds
-            self._start_probe()
+            self._start_probe(now)
         elif self._steps_to_probe <= 0:
-            self._start_probe()
+            self._start_probe(now)
 
     def epoch_record(self) -> dict:
         """This epoch's steps per thread count and probes started, then start counting anew."""

@@ -9,6 +9,7 @@ from mnist.threads import AdaptiveThreads, FixedThreads, candidate_counts, threa
 
 IDLE = {2: 0.005, 1: 0.008}   # seconds per step: two threads win on an idle machine
 BUSY = {2: 0.030, 1: 0.010}   # one competing process: two threads spin, one wins
+CROWDED = {2: 0.300, 1: 0.010}  # heavier load: measured here at 11x between the counts
 
 
 class FakeMachine:
@@ -86,3 +87,11 @@ def test_policy_choice():
         assert isinstance(accelerator, FixedThreads) and accelerator.threads == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_probe_of_a_much_slower_count_is_cut_short():
+    """Finishing a window at a count 30x slower would cost 16 slow steps per probe."""
+    _, used, machine = simulate(lambda s: CROWDED, 5000)
+    best = 5000 * CROWDED[1]
+    assert used.count(2) <= 8  # one step per probe (it already took longer than a window at 1)
+    assert (machine.now - best) / best < 0.05  # 3.5% on this simulated machine
