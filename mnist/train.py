@@ -12,7 +12,8 @@ metrics.csv, metrics.json, summary.json, evaluation.json (confusion matrix and m
 test digits), model.pt2 and checkpoint.pt, all rewritten
 atomically after every epoch; ``--resume`` continues from checkpoint.pt and, because every
 epoch's random numbers derive from (seed, epoch) alone, produces the same metrics as a run
-that was never interrupted.
+that was never interrupted when the thread count is fixed (``--threads N``; an adaptive run
+rounds floats as the thread counts it chose round them, see mnist/threads.py).
 
 A row's ``seconds`` is wall time on one running clock, from the end of the previous row to
 this one: the training pass and test pass, and also the previous epoch's checkpoint, model
