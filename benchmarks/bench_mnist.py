@@ -35,7 +35,7 @@ Measured figures: none yet for this version. The figures in README.md were measu
 issue 12 (a seed re-creation that padded every convolution and used no workers, and epoch
 ``seconds`` that left out the checkpoint, export and files); rerun this script on an idle
 machine and replace them. A ``--quick`` smoke run on the shared 2-core sandbox under other
-people's load (load average about 5) is quoted in README.md only as proof that it runs.
+people's load (load average about 6) is quoted in README.md only as proof that it runs.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ import time
 import warnings
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 import torch
 from torch import nn
@@ -197,7 +198,7 @@ class BusyLoops:
     def __init__(self, count: int) -> None:
         self.count, self.processes = count, []
 
-    def __enter__(self) -> BusyLoops:
+    def __enter__(self) -> Self:
         self.processes = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(self.count)]
         time.sleep(0.5)  # let the scheduler see them before anything is timed
         return self
@@ -325,6 +326,7 @@ def main() -> None:
             # Fresh pipelines per condition: our thread policy starts from scratch, as a new run does.
             seed, ours = SeedPipeline(args.data_dir), OurPipeline(data, args.our_images)
             results[condition] = paired_throughput(seed, ours, args.rounds, args.seed_batches)
+            torch.set_num_threads(DEFAULT_THREADS)  # train() adapts from torch's count: give it all
             if not args.quick:
                 epochs[condition] = whole_epoch_seconds(args.data_dir, args.out / f"epoch-{condition}")
         torch.set_num_threads(DEFAULT_THREADS)

@@ -192,8 +192,9 @@ class AdaptiveThreads:
 
 
 def thread_policy(threads: int | None, device: torch.device) -> FixedThreads | AdaptiveThreads:
-    """--threads N fixes the count; without it a CPU run adapts, and an accelerator run keeps
-    torch's count (its CPU side only feeds the device, so timing steps would time the device)."""
+    """--threads N fixes the count; without it a CPU run adapts between 1 and torch's current
+    count (so OMP_NUM_THREADS or torch.set_num_threads still cap it), and an accelerator run
+    keeps torch's count (its CPU side only feeds the device: timing steps would time the device)."""
     if threads is not None:
         return FixedThreads(threads)
     if device.type != "cpu":

@@ -317,7 +317,6 @@ def _train(config: TrainConfig, on_epoch: EpochCallback | None, progress: bool) 
     if device.type == "cuda":  # same seed and device, same metrics: no autotuned kernels
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     data = load_mnist(config.data_dir, device, config.download)
-    threads = thread_policy(config.threads, device)
 
     torch.manual_seed(config.seed)  # the initial weights
     model = DigitNet(config.dropout).to(device)
@@ -335,6 +334,7 @@ def _train(config: TrainConfig, on_epoch: EpochCallback | None, progress: bool) 
     write_text(run_dir / SUMMARY_JSON, json.dumps(summary_dict(model), indent=2) + "\n")
     header = {"settings": config.to_dict(), "parameters": parameters,
               "versions": _versions(), "machine": machine_info(device)}
+    threads = thread_policy(config.threads, device)  # after machine_info: it records torch's default
 
     for epoch in range(len(rows) + 1, config.epochs + 1):
         generator = _epoch_generators(config.seed, epoch, device)

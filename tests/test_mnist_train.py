@@ -173,7 +173,9 @@ def test_adaptive_threads_are_recorded_per_epoch_and_put_back(mnist_data_dir, tm
     before = torch.get_num_threads()
     result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, threads=None), progress=False)
     assert torch.get_num_threads() == before
-    record = json.loads((result.run_dir / "metrics.json").read_text())["threads"]
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["machine"]["torch_threads"] == before  # torch's default, not a probe's count
+    record = metrics["threads"]
     assert record["mode"] == "adaptive" and [e["epoch"] for e in record["epochs"]] == [1, 2, 3]
     candidates = {str(n) for n in mnist.threads.candidate_counts(before)}
     for epoch in record["epochs"]:
