@@ -98,6 +98,7 @@ class AdaptiveThreads:
         self._probes = 0
         self._steps: Counter[int] = Counter()
         self._probing = False
+        self._batch = 0  # the largest step seen: an epoch's short last batch is no yardstick
         self.chosen: int | None = None
         # The first probe starts at the fewest threads: on a crowded machine the most threads
         # lose badly, and a probe that starts with a fast count can cut the slow ones short.
@@ -126,23 +127,24 @@ class AdaptiveThreads:
         self._switched_at: float | None = None
         self._window_steps = self._window_images = self._images_since_switch = 0
 
-    def _already_lost(self, now: float, images: int) -> bool:
+    def _already_lost(self, now: float) -> bool:
         """True when the count being probed has taken longer than the best probed count took
         for a whole window: a loaded machine can make a losing count ten times slower, and
         finishing its window would cost that much."""
         if not (self._probing and self._probe_rates and self._switched_at is not None):
             return False
-        return (now - self._switched_at) * max(self._probe_rates.values()) > WINDOW_STEPS * images
+        return (now - self._switched_at) * max(self._probe_rates.values()) > WINDOW_STEPS * self._batch
 
     def after_step(self, images: int) -> None:
         """Account one optimiser step of `images` images; may change torch's thread count."""
         self._steps[self.threads] += 1
+        self._batch = max(self._batch, images)
         now = self._clock()
         if self._switched_at is None:
             self._switched_at = now
         else:
             self._images_since_switch += images
-        if self._already_lost(now, images):
+        if self._already_lost(now):
             self._probe_window(self._images_since_switch / (now - self._switched_at), now)
             return
         if self._window_start is None:
