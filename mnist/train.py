@@ -110,6 +110,17 @@ def read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict:
     return state
 
 
+def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
+    """The finished epochs' thread records from a checkpoint, when it holds sound ones. They
+    only inform, so odd ones (an older version, an edited file) are dropped, not an error."""
+    history = checkpoint.get("threads") if checkpoint is not None else None
+    if isinstance(history, list) and len(history) == finished and all(
+            isinstance(entry, dict) and entry.get("epoch") == epoch
+            for epoch, entry in enumerate(history, start=1)):
+        return list(history)
+    return []
+
+
 def stored_config(run_dir: Path) -> TrainConfig:
     """The settings a run was started with (the CLI resumes with these plus explicit options)."""
     return TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
@@ -327,7 +338,7 @@ def _train(config: TrainConfig, on_epoch: EpochCallback | None, progress: bool) 
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         rows = list(checkpoint["metrics"])
-    thread_epochs = list(checkpoint.get("threads", [])) if checkpoint is not None else []
+    thread_epochs = _thread_history(checkpoint, len(rows))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     parameters = count_parameters(model)

@@ -191,3 +191,16 @@ def test_resumed_run_keeps_the_earlier_epochs_thread_record(mnist_data_dir, tmp_
     resumed = train(tiny_config(mnist_data_dir, tmp_path / "run", resume=True, threads=2), progress=False)
     record = json.loads((resumed.run_dir / "metrics.json").read_text())["threads"]
     assert [e["steps_per_thread_count"] for e in record["epochs"]] == [{"1": 4}, {"2": 4}]
+
+
+@pytest.mark.parametrize("history", [5, "x", [{"epoch": 7}], None])
+def test_an_odd_thread_record_in_a_checkpoint_is_dropped_not_fatal(mnist_data_dir, tmp_path, history):
+    with pytest.raises(StopAfter):
+        train(tiny_config(mnist_data_dir, tmp_path / "run"), on_epoch=stop_after(1), progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    state["threads"] = history
+    torch.save(state, path)
+    resumed = train(tiny_config(mnist_data_dir, tmp_path / "run", resume=True), progress=False)
+    record = json.loads((resumed.run_dir / "metrics.json").read_text())["threads"]
+    assert [e["epoch"] for e in record["epochs"]] == [2]  # only what this process saw
