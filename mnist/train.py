@@ -110,17 +110,6 @@ def read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict:
     return state
 
 
-def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
-    """The finished epochs' thread records from a checkpoint, when it holds sound ones. They
-    only inform, so odd ones (an older version, an edited file) are dropped, not an error."""
-    history = checkpoint.get("threads") if checkpoint is not None else None
-    if isinstance(history, list) and len(history) == finished and all(
-            isinstance(entry, dict) and entry.get("epoch") == epoch
-            for epoch, entry in enumerate(history, start=1)):
-        return list(history)
-    return []
-
-
 def stored_config(run_dir: Path) -> TrainConfig:
     """The settings a run was started with (the CLI resumes with these plus explicit options)."""
     return TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
@@ -281,6 +270,17 @@ def _write_metrics(run_dir: Path, rows: list[dict], header: dict) -> None:
     writer.writerows(rows)
     write_text(run_dir / METRICS_CSV, text.getvalue())
     write_text(run_dir / METRICS_JSON, json.dumps({**header, "epochs": rows}, indent=2) + "\n")
+
+
+def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
+    """The finished epochs' thread records from a checkpoint, when it holds sound ones. They
+    only inform, so odd ones (an older version, an edited file) are dropped, not an error."""
+    history = checkpoint.get("threads") if checkpoint is not None else None
+    if isinstance(history, list) and len(history) == finished and all(
+            isinstance(entry, dict) and entry.get("epoch") == epoch
+            for epoch, entry in enumerate(history, start=1)):
+        return list(history)
+    return []
 
 
 def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True) -> RunResult:
