@@ -50,10 +50,11 @@ class TrainConfig:
     resume: bool = False
     # Fetch MNIST when it is not in data_dir (needs network); False fails with a clear message.
     download: bool = True
-    # CPU threads for training; None measures the fastest count while training (mnist/threads.py:
+    # CPU threads for training; 0 measures the fastest count while training (mnist/threads.py:
     # on a busy machine fewer threads can be several times faster). A fixed count keeps a seed
-    # reproducible; an adaptive run's numbers depend on the counts it picked.
-    threads: int | None = None
+    # reproducible; an adaptive run's numbers depend on the counts it picked. An int, not None,
+    # so that a checkpoint's settings keep one type per field.
+    threads: int = 0
 
     # Recipe details, not on the command line; the benchmark measured these values.
     momentum: float = 0.9
@@ -92,8 +93,8 @@ class TrainConfig:
                 f"device must be one of {', '.join(DEVICES)}; got {self.device!r}",
             ),
             (
-                self.threads is None or self.threads >= 1,
-                f"threads must be at least 1, got {self.threads}",
+                self.threads >= 0,
+                f"threads must be 0 (choose while training) or more, got {self.threads}",
             ),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.clean_epochs >= 0, f"clean epochs must be 0 or more, got {self.clean_epochs}"),

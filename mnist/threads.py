@@ -193,11 +193,11 @@ class AdaptiveThreads:
         return record
 
 
-def thread_policy(threads: int | None, device: torch.device) -> FixedThreads | AdaptiveThreads:
-    """--threads N fixes the count; without it a CPU run adapts between 1 and torch's current
+def thread_policy(threads: int, device: torch.device) -> FixedThreads | AdaptiveThreads:
+    """--threads N (N >= 1) fixes the count; with 0, the default, a CPU run adapts between 1 and torch's current
     count (so OMP_NUM_THREADS or torch.set_num_threads still cap it), and an accelerator run
     keeps torch's count (its CPU side only feeds the device: timing steps would time the device)."""
-    if threads is not None:
+    if threads > 0:
         return FixedThreads(threads)
     if device.type != "cpu":
         return FixedThreads(torch.get_num_threads())

@@ -286,7 +286,7 @@ def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
 def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True) -> RunResult:
     """Train (or resume) a run as config says, writing the run dir after every epoch.
 
-    The CPU thread count is config.threads, or chosen while training (mnist/threads.py); it is
+    The CPU thread count is config.threads, or with 0 chosen while training (mnist/threads.py); it is
     recorded per epoch in metrics.json and put back as it was when train returns.
 
     Args:

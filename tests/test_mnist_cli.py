@@ -23,7 +23,7 @@ def run(*args):
         (["--lr", "nan"], "learning rate must be a positive number, got nan"),
         (["--device", "tpu"], "device must be one of auto, cpu, cuda, mps; got 'tpu'"),
         (["--seed", "-1"], "seed must be in 0..4294967295, got -1"),
-        (["--threads", "0"], "threads must be at least 1, got 0"),
+        (["--threads", "-1"], "threads must be 0 (choose while training) or more, got -1"),
     ],
 )
 def test_bad_values_give_one_line_errors(tmp_path, options, message):

@@ -82,8 +82,8 @@ def test_policy_choice():
     before = torch.get_num_threads()
     try:
         assert isinstance(thread_policy(1, torch.device("cpu")), FixedThreads)
-        assert isinstance(thread_policy(None, torch.device("cpu")), AdaptiveThreads)
-        accelerator = thread_policy(None, torch.device("cuda"))
+        assert isinstance(thread_policy(0, torch.device("cpu")), AdaptiveThreads)
+        accelerator = thread_policy(0, torch.device("cuda"))
         assert isinstance(accelerator, FixedThreads) and accelerator.threads == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)

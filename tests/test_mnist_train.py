@@ -171,7 +171,7 @@ def test_adaptive_threads_are_recorded_per_epoch_and_put_back(mnist_data_dir, tm
     monkeypatch.setattr(mnist.threads, "WINDOW_STEPS", 1)  # tiny epochs: probe within them
     monkeypatch.setattr(mnist.threads, "FIRST_PROBE_INTERVAL", 2)
     before = torch.get_num_threads()
-    result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, threads=None), progress=False)
+    result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, threads=0), progress=False)
     assert torch.get_num_threads() == before
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert metrics["machine"]["torch_threads"] == before  # torch's default, not a probe's count
