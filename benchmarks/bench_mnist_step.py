@@ -61,7 +61,8 @@ def main() -> None:
     results: dict[tuple[str, int], list[float]] = {key: [] for key in variants}
     for _ in range(args.repeats):
         for (name, batch), make in variants.items():
-            config = replace(defaults, batch_size=batch)
+            # A fixed count: the variants are compared at equal threads, not at what adapts.
+            config = replace(defaults, batch_size=batch, threads=torch.get_num_threads())
             results[name, batch].append(OurPipeline(data, args.images, make(), config).speed())
     width = max(len(f"{name}, batch {batch}") for name, batch in results)
     for (name, batch), speeds in results.items():

@@ -36,6 +36,9 @@ def cli() -> None:
               help="Continue RUN_DIR (default: the latest run) from its checkpoint.")
 @click.option("--download/--no-download", default=True, show_default=True,
               help="Fetch MNIST when it is missing.")
+@click.option("--threads", type=int, default=TrainConfig.threads, show_default=True, metavar="N",
+              help="CPU threads to train with (reproducible); 0: the fastest count, measured "
+                   "while training (fewer help when other work shares the CPU).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workbook", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Add (or refresh) the MNIST sheets of this sheetgen workbook after every "

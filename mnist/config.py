@@ -51,6 +51,11 @@ class TrainConfig:
     resume: bool = False
     # Fetch MNIST when it is not in data_dir (needs network); False fails with a clear message.
     download: bool = True
+    # CPU threads for training; 0 measures the fastest count while training (mnist/threads.py:
+    # on a busy machine fewer threads can be several times faster). A fixed count keeps a seed
+    # reproducible; an adaptive run's numbers depend on the counts it picked. An int, not None,
+    # so that a checkpoint's settings keep one type per field.
+    threads: int = 0
 
     # Recipe details, not on the command line; the benchmark measured these values.
     momentum: float = 0.9
@@ -87,6 +92,10 @@ class TrainConfig:
             (
                 self.device in DEVICES,
                 f"device must be one of {', '.join(DEVICES)}; got {self.device!r}",
+            ),
+            (
+                self.threads >= 0,
+                f"threads must be 0 (choose while training) or more, got {self.threads}",
             ),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.clean_epochs >= 0, f"clean epochs must be 0 or more, got {self.clean_epochs}"),
@@ -138,7 +147,7 @@ class TrainConfig:
 
 
 # Settings that may change when a run is resumed: where things are, not what is computed.
-RESUMABLE_CHANGES = frozenset({"data_dir", "device", "out", "resume", "download"})
+RESUMABLE_CHANGES = frozenset({"data_dir", "device", "out", "resume", "download", "threads"})
 
 
 def config_differences(stored: TrainConfig, requested: TrainConfig) -> list[str]:

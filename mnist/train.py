@@ -13,7 +13,14 @@ test digits), model.pt2, inference.json (the model with BatchNorm folded, and th
 test digits, for the workbook's live sheet) and checkpoint.pt, all rewritten
 atomically after every epoch; ``--resume`` continues from checkpoint.pt and, because every
 epoch's random numbers derive from (seed, epoch) alone, produces the same metrics as a run
-that was never interrupted.
+that was never interrupted when the thread count is fixed (``--threads N``; an adaptive run
+rounds floats as the thread counts it chose round them, see mnist/threads.py).
+
+A row's ``seconds`` is wall time on one running clock, from the end of the previous row to
+this one: the training pass and test pass, and also the previous epoch's checkpoint, model
+export, metrics files and ``on_epoch`` work (the CLI's workbook refresh). The first row also
+counts loading the data and building the model, so the running sum of ``seconds`` is the time
+the user waited for that row. The work after the final row is in no row.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from mnist.data import MnistTensors, eval_batches, load_mnist, num_batches, trai
 from mnist.export import export_model, inference_dict
 from mnist.files import atomic_write, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
+from mnist.threads import thread_policy
 # The files the workbook reads are named once, on the reading side.
 from sheetgen.mnist_sheets import GALLERY_SIZE
 from sheetgen.training import (EVALUATION_JSON, INFERENCE_JSON, METRIC_COLUMNS as COLUMNS,
@@ -195,11 +203,15 @@ def optimizer_and_schedule(model: torch.nn.Module, config: TrainConfig,
 
 
 def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict | None,
-                batch_size: int, generator: torch.Generator, bar=None) -> tuple[float, float, float]:
+                batch_size: int, generator: torch.Generator, bar=None,
+                threads=None) -> tuple[float, float, float]:
     """One pass over data's training set, augmented by random_affine(**augment) unless augment
-    is None: (mean loss, accuracy %, last lr). bar, if given, is a tqdm bar to advance.
-    benchmarks/bench_mnist.py times this function."""
+    is None: (mean loss, accuracy %, last lr). bar, if given, is a tqdm bar to advance;
+    threads, if given, a mnist.threads policy told of every step (it may change torch's thread
+    count). benchmarks/bench_mnist.py times this function."""
     model.train()
+    if threads is not None:
+        threads.begin()
     device = data.train_labels.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -217,6 +229,8 @@ def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict |
         loss_sum += loss.detach() * len(labels)
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
+        if threads is not None:
+            threads.after_step(len(labels))
         if bar is None:
             continue
         bar.update(len(labels))
@@ -300,8 +314,22 @@ def _write_metrics(run_dir: Path, rows: list[dict], header: dict) -> None:
     write_text(run_dir / METRICS_JSON, json.dumps({**header, "epochs": rows}, indent=2) + "\n")
 
 
+def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
+    """The finished epochs' thread records from a checkpoint, when it holds sound ones. They
+    only inform, so odd ones (an older version, an edited file) are dropped, not an error."""
+    history = checkpoint.get("threads") if checkpoint is not None else None
+    if isinstance(history, list) and len(history) == finished and all(
+            isinstance(entry, dict) and entry.get("epoch") == epoch
+            for epoch, entry in enumerate(history, start=1)):
+        return list(history)
+    return []
+
+
 def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True) -> RunResult:
     """Train (or resume) a run as config says, writing the run dir after every epoch.
+
+    The CPU thread count is config.threads, or with 0 chosen while training (mnist/threads.py); it is
+    recorded per epoch in metrics.json and put back as it was when train returns.
 
     Args:
         config: the settings; config.resume continues config.out (or the latest run).
@@ -314,8 +342,17 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     Raises:
         MnistError: a problem the user can fix (bad device, missing data, resume conflicts).
     """
+    threads_before = torch.get_num_threads()
+    try:
+        return _train(config, on_epoch, progress)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(config: TrainConfig, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
     from tqdm import tqdm
 
+    row_clock = time.perf_counter()  # see the module docstring: rows share one running clock
     device = resolve_device(config.device)
     checkpoint = None
     if config.resume:
@@ -341,24 +378,27 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     if checkpoint is not None:
         rows = _restore(checkpoint, run_dir / CHECKPOINT, config, model, optimizer, scheduler,
                         len(data.train_labels))
+    thread_epochs = _thread_history(checkpoint, len(rows))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     parameters = count_parameters(model)
     write_text(run_dir / SUMMARY_JSON, json.dumps(summary_dict(model), indent=2) + "\n")
     header = {"settings": config.to_dict(), "parameters": parameters,
               "versions": _versions(), "machine": machine_info(device)}
+    threads = thread_policy(config.threads, device)  # after machine_info: it records torch's default
 
     for epoch in range(len(rows) + 1, config.epochs + 1):
         generator = _epoch_generators(config.seed, epoch, device)
-        started = time.perf_counter()
         with tqdm(total=len(data.train_labels), desc=f"epoch {epoch}/{config.epochs}", unit="img",
                   leave=False, disable=not progress, dynamic_ncols=True) as bar:
             train_loss, train_accuracy, lr = train_epoch(
                 model, optimizer, scheduler, data, augmentation(config, epoch),
-                config.batch_size, generator, bar)
+                config.batch_size, generator, bar, threads)
+        thread_epochs.append({"epoch": epoch, **threads.epoch_record()})
         test_loss, test_accuracy, predictions = evaluate(model, data.test_images,
                                                          data.test_labels)
-        seconds = time.perf_counter() - started
+        now = time.perf_counter()
+        seconds, row_clock = now - row_clock, now
         rows.append({
             "epoch": epoch,
             "train_loss": round(train_loss, 6),
@@ -371,11 +411,12 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
         # The checkpoint goes first: a kill between files costs at most a rewrite on resume.
         state = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "metrics": rows}
+                 "metrics": rows, "threads": thread_epochs}
         atomic_write(run_dir / CHECKPOINT, lambda temp: torch.save(state, temp))
         export_model(model, run_dir / MODEL_FILE)
         write_text(run_dir / INFERENCE_JSON, json.dumps(inference_dict(
             model, data.test_images, data.test_labels)) + "\n")
+        header["threads"] = {"mode": threads.mode, "epochs": thread_epochs}
         _write_metrics(run_dir, rows, header)
         write_text(run_dir / EVALUATION_JSON, json.dumps(evaluation_record(
             epoch, data.test_images, data.test_labels, predictions)) + "\n")

@@ -23,6 +23,7 @@ def run(*args):
         (["--lr", "nan"], "learning rate must be a positive number, got nan"),
         (["--device", "tpu"], "device must be one of auto, cpu, cuda, mps; got 'tpu'"),
         (["--seed", "-1"], "seed must be in 0..4294967295, got -1"),
+        (["--threads", "-1"], "threads must be 0 (choose while training) or more, got -1"),
     ],
 )
 def test_bad_values_give_one_line_errors(tmp_path, options, message):
@@ -76,6 +77,18 @@ def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
     assert len(lines) == 2
     assert lines[0].startswith("epoch  1/1  train loss ")
     assert lines[1].startswith(f"done: {tmp_path / 'run'} after 1 epoch, ")
+
+
+def test_threads_option_fixes_the_count_and_is_recorded(mnist_data_dir, tmp_path):
+    import json
+
+    result = run("train", "--data-dir", mnist_data_dir, "--out", tmp_path / "run", "--epochs", "1",
+                 "--device", "cpu", "--no-download", "--quiet", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["settings"]["threads"] == 1
+    assert record["threads"]["mode"] == "fixed"
+    assert record["threads"]["epochs"][0]["steps_per_thread_count"] == {"1": 4}
 
 
 def test_summary_prints_the_model_table():

@@ -54,6 +54,9 @@ def test_metrics_json_records_settings_versions_machine_and_the_same_rows(mnist_
     assert record["settings"]["seed"] == 0 and record["settings"]["epochs"] == 2
     assert record["versions"]["torch"] == torch.__version__
     assert record["machine"]["device"] == "cpu"
+    assert record["threads"] == {"mode": "fixed", "epochs": [
+        {"epoch": 1, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1},
+        {"epoch": 2, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1}]}
 
 
 def test_summary_json_lists_layers_and_total(mnist_run):
@@ -134,3 +137,70 @@ def test_resume_refuses_changed_settings(mnist_run, mnist_data_dir):
 def test_negative_clean_epochs_are_refused(mnist_data_dir, tmp_path):
     with pytest.raises(MnistError, match="clean epochs must be 0 or more, got -1"):
         tiny_config(mnist_data_dir, tmp_path / "run", clean_epochs=-1)
+
+
+def test_seconds_counts_everything_between_rows(mnist_data_dir, tmp_path, monkeypatch):
+    """A slow export and a slow on_epoch (the CLI's workbook refresh) land in the next row."""
+    import time
+
+    import mnist.train
+
+    pause = 1.0
+    real_export = mnist.train.export_model
+    monkeypatch.setattr(mnist.train, "export_model",
+                        lambda *args: time.sleep(pause) or real_export(*args))
+    started, last_row_at = time.perf_counter(), []
+
+    def slow_refresh(run_dir, rows):
+        last_row_at[:] = [time.perf_counter() - started]
+        time.sleep(pause)
+
+    result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3), slow_refresh, progress=False)
+    seconds = [row["seconds"] for row in result.metrics]
+    assert all(s >= 2 * pause for s in seconds[1:]), seconds  # export + refresh of the row before
+    assert seconds[0] > 0
+    # One running clock: the rows add up to no more than the time until the last row's files
+    # were written (the export after the last row is in no row).
+    assert sum(seconds) <= last_row_at[0]
+    assert sum(seconds) >= last_row_at[0] - pause - 5, (seconds, last_row_at)
+
+
+def test_adaptive_threads_are_recorded_per_epoch_and_put_back(mnist_data_dir, tmp_path, monkeypatch):
+    import mnist.threads
+
+    monkeypatch.setattr(mnist.threads, "WINDOW_STEPS", 1)  # tiny epochs: probe within them
+    monkeypatch.setattr(mnist.threads, "FIRST_PROBE_INTERVAL", 2)
+    before = torch.get_num_threads()
+    result = train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, threads=0), progress=False)
+    assert torch.get_num_threads() == before
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["machine"]["torch_threads"] == before  # torch's default, not a probe's count
+    record = metrics["threads"]
+    assert record["mode"] == "adaptive" and [e["epoch"] for e in record["epochs"]] == [1, 2, 3]
+    candidates = {str(n) for n in mnist.threads.candidate_counts(before)}
+    for epoch in record["epochs"]:
+        assert sum(epoch["steps_per_thread_count"].values()) == 4
+        assert set(epoch["steps_per_thread_count"]) <= candidates
+        assert str(epoch["threads_at_end"]) in candidates
+    assert record["epochs"][0]["probes"] >= 1
+
+
+def test_resumed_run_keeps_the_earlier_epochs_thread_record(mnist_data_dir, tmp_path):
+    with pytest.raises(StopAfter):
+        train(tiny_config(mnist_data_dir, tmp_path / "run"), on_epoch=stop_after(1), progress=False)
+    resumed = train(tiny_config(mnist_data_dir, tmp_path / "run", resume=True, threads=2), progress=False)
+    record = json.loads((resumed.run_dir / "metrics.json").read_text())["threads"]
+    assert [e["steps_per_thread_count"] for e in record["epochs"]] == [{"1": 4}, {"2": 4}]
+
+
+@pytest.mark.parametrize("history", [5, "x", [{"epoch": 7}], None])
+def test_an_odd_thread_record_in_a_checkpoint_is_dropped_not_fatal(mnist_data_dir, tmp_path, history):
+    with pytest.raises(StopAfter):
+        train(tiny_config(mnist_data_dir, tmp_path / "run"), on_epoch=stop_after(1), progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    state["threads"] = history
+    torch.save(state, path)
+    resumed = train(tiny_config(mnist_data_dir, tmp_path / "run", resume=True), progress=False)
+    record = json.loads((resumed.run_dir / "metrics.json").read_text())["threads"]
+    assert [e["epoch"] for e in record["epochs"]] == [2]  # only what this process saw
