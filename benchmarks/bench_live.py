@@ -34,16 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mnist.train import cpu_name  # noqa: E402  (one definition; figures come from subprocesses)
+
 # recalc.py's profile with "never recalculate on load" instead of "always"
 NEVER_PROFILE_VALUE = "1"
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def timed(command: list[str], **options) -> tuple[float, float]:

@@ -325,7 +325,7 @@ def _damaged(change):
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "inference.json").write_text("{"), "cannot read"),
     (lambda d: (d / "inference.json").write_bytes(b" " * (16 * 1024 * 1024 + 1)),
-     "inference.json is 16,777,217 bytes, more than the 16,777,216"),
+     "inference.json holds 16,777,217 bytes; a run dir's files hold at most 16,777,216"),
     (lambda d: (d / "inference.json").write_text("[" * 100_000), "cannot read"),
     (_damaged(lambda x: x.update(format=2)), "has format 2; this sheetgen reads format 1"),
     (_damaged(lambda x: x["convs"][1]["weight"].pop()),
