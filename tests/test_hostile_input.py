@@ -203,7 +203,10 @@ def test_case5_signals_leave_nothing_behind(tmp_path, signum):
     process = subprocess.Popen(
         [sys.executable, "-m", "sheetgen", "build", "--lr", "0.5", "--iterations", "20000",
          "-o", str(target)], cwd=ROOT, env={**os.environ, "TMPDIR": str(scratch)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a test run started in the background inherits SIGINT ignored, and Python then never
+        # turns Ctrl-C into KeyboardInterrupt: give the build the terminal's default, as a user's has
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     # wait until XlsxWriter has scratch files and the temporary workbook exists
     while not (list(scratch.rglob("*")) and len(list(out_dir.iterdir())) > 1):
