@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,70 +87,56 @@ _SYMBOL = str.maketrans("abcdefghijklmnopqrstuvwxyzABDGLPSW¶",
                         "αβχδεφγηιϕκλμνοπθρστυϖωξψζΑΒΔΓΛΠΣΩ∂")
 
 
-def _as_seen(path: Path, loaded: "_Loaded") -> None:
-    """Short labels in the Symbol font, rewritten as the Greek letters a reader sees."""
+def _with_extras(path: Path, loaded: _Loaded) -> _Loaded:
+    """What the grids alone do not say, from one more (read-only) pass over the file: labels
+    in the Symbol font rewritten as the Greek a reader sees, and named cells written into the
+    formulas as the references they stand for (=E33-LR*X33 reads LR's cell)."""
+    import openpyxl
+
     short = {name: {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
                     if isinstance(v, str) and len(v.rstrip("=: ")) == 1}
              for name, grid in loaded.values.items()}
-    if not any(short.values()):
-        return
-    import openpyxl
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            book = openpyxl.load_workbook(path, read_only=True)
-    except Exception:   # the grids were read; fonts are a nicety
-        return
     with warnings.catch_warnings():
-        _rewrite_symbols(book, short, loaded)
-
-
-def _rewrite_symbols(book, short, loaded) -> None:
-    try:
-        warnings.simplefilter("ignore", UserWarning)
-        for ws in book.worksheets:
-            wanted = short.get(ws.title)
-            if not wanted:
-                continue
-            last = max(r for r, _ in wanted)
-            ws.reset_dimensions()
-            for r, row in enumerate(ws.iter_rows(min_row=1, max_row=last + 1, min_col=1)):
-                for c, cell_ in enumerate(row):
-                    if (r, c) not in wanted or getattr(cell_, "font", None) is None:
-                        continue
-                    if (cell_.font.name or "").lower() == "symbol":
-                        for grids in (loaded.values, loaded.formulas):
-                            grid = grids[ws.title]
-                            text = grid[r][c] if c < len(grid[r]) else None
-                            if isinstance(text, str):
-                                grid[r] = (grid[r][:c] + (text.translate(_SYMBOL),)
-                                           + grid[r][c + 1:])
-    finally:
-        book.close()
-
-
-def _named_cells(path: Path) -> dict[str, str]:
-    """The workbook's names for single cells ({"LR": "'Sheet1'!$G$1"}), so that a formula
-    =E33-LR*X33 reads as the cell it means."""
-    import openpyxl
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", UserWarning)   # parts openpyxl drops hold no cell
+        try:
             book = openpyxl.load_workbook(path, read_only=True)
-    except Exception:   # the grids were read; names are a nicety
-        return {}
-    try:
-        names = {}
-        for name, defined in book.defined_names.items():
-            destinations = list(defined.destinations)
-            if len(destinations) == 1 and ":" not in destinations[0][1]:
-                sheet, ref = destinations[0]
-                names[name] = "'" + sheet.replace("'", "''") + "'!" + ref
-        return names
-    finally:
-        book.close()
+        except Exception:   # noqa: BLE001 - the grids were read; these are niceties
+            return loaded
+        try:
+            for ws in book.worksheets:
+                if short.get(ws.title):
+                    _symbol_labels(ws, short[ws.title], loaded)
+            names = _named_cells(book)
+        finally:
+            book.close()
+    _with_names(loaded, names)
+    return loaded
+
+
+def _symbol_labels(ws, wanted: set[tuple[int, int]], loaded: _Loaded) -> None:
+    ws.reset_dimensions()
+    last = max(r for r, _ in wanted)
+    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=last + 1, min_col=1)):
+        for c, cell_ in enumerate(row):
+            if (r, c) not in wanted or getattr(cell_, "font", None) is None:
+                continue
+            if (cell_.font.name or "").lower() != "symbol":
+                continue
+            for grids in (loaded.values, loaded.formulas):
+                grid = grids[ws.title]
+                if c < len(grid[r]) and isinstance(grid[r][c], str):
+                    grid[r] = grid[r][:c] + (grid[r][c].translate(_SYMBOL),) + grid[r][c + 1:]
+
+
+def _named_cells(book) -> dict[str, str]:
+    """The workbook's names for single cells ({"LR": "'Sheet1'!$G$1"})."""
+    names = {}
+    for name, defined in book.defined_names.items():
+        destinations = list(defined.destinations)
+        if len(destinations) == 1 and ":" not in destinations[0][1]:
+            sheet, ref = destinations[0]
+            names[name] = "'" + sheet.replace("'", "''") + "'!" + ref
+    return names
 
 
 def _with_names(loaded: _Loaded, names: dict[str, str]) -> None:
@@ -182,39 +167,51 @@ def _convertible(path: Path, error: WorkbookError) -> bool:
     return find_soffice() is not None
 
 
-def _load(path: Path, convert: Callable[[list[Path]], list[Path]]) -> _Loaded:
-    """Formulas and cached values; a file openpyxl cannot read is converted by LibreOffice
-    first, and one whose formulas have no cached values is recalculated by it."""
+@dataclass
+class _Pending:
+    """A file that needs LibreOffice before it can be checked: converted, when openpyxl could
+    not read it (`unreadable` says why), or recalculated, when its formulas have no cached
+    values (`formulas` are the file's own)."""
+
+    formulas: dict | None = None
+    unreadable: WorkbookError | None = None
+
+
+def _read(path: Path) -> _Loaded | _Pending:
+    """The file's formulas and cached values, or what LibreOffice must do first."""
     try:
         formulas = load_grids(path, formulas=True)
     except WorkbookError as exc:
         if not _convertible(path, exc):
             raise
-        try:
-            (copy,) = convert([path])
-            loaded = _Loaded(load_grids(copy, formulas=True), load_grids(copy, formulas=False),
-                             recalculated=True)
-        except (RecalcError, WorkbookError) as again:
-            raise WorkbookError(f"{exc}; LibreOffice could not convert it either ({again})"
-                                ) from None
-        loaded.converted = str(exc)
-        return loaded
+        return _Pending(unreadable=exc)
     values = load_grids(path, formulas=False)
     if uncached_formulas(formulas, values):
+        return _Pending(formulas=formulas)
+    return _with_extras(path, _Loaded(formulas, values))
+
+
+def _after_libreoffice(path: Path, pending: _Pending, copy: Path | None,
+                       problem: RecalcError | None) -> _Loaded:
+    """The grids of a pending file from LibreOffice's copy (None: `problem` says why not)."""
+    if pending.unreadable is not None:
         try:
-            (copy,) = convert([path])
-        except RecalcError as exc:
-            raise CheckError(f"{path} has formulas without cached values, so it must be "
-                             f"recalculated first: {exc}") from None
-        loaded = _Loaded(formulas, load_grids(copy, formulas=False), recalculated=True)
-    else:
-        loaded = _Loaded(formulas, values)
-    _as_seen(path, loaded)
-    _with_names(loaded, _named_cells(path))
-    return loaded
+            if copy is None:
+                raise problem
+            loaded = _Loaded(load_grids(copy, formulas=True), load_grids(copy, formulas=False),
+                             recalculated=True, converted=str(pending.unreadable))
+        except (RecalcError, WorkbookError) as again:
+            raise WorkbookError(f"{pending.unreadable}; LibreOffice could not convert it "
+                                f"either ({again})") from None
+        return _with_extras(copy, loaded)
+    if copy is None:
+        raise CheckError(f"{path} has formulas without cached values, so it must be "
+                         f"recalculated first: {problem}")
+    return _with_extras(path, _Loaded(pending.formulas, load_grids(copy, formulas=False),
+                                      recalculated=True))
 
 
-def check_workbook(path: str | Path, *, _convert=None) -> CheckReport:
+def check_workbook(path: str | Path) -> CheckReport:
     """Check every training table of a hand-made workbook.
 
     Values are the file's cached ones; a file with formulas but no cached values (as openpyxl
@@ -227,9 +224,14 @@ def check_workbook(path: str | Path, *, _convert=None) -> CheckReport:
         CheckError: torch is missing, or LibreOffice is needed and missing.
     """
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
-        convert = _convert or (lambda paths: [recalculate(p, temp) for p in paths])
-        loaded = _load(path, convert)
+    loaded = _read(path)
+    if isinstance(loaded, _Pending):
+        with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
+            try:
+                copy, problem = recalculate(path, temp), None
+            except RecalcError as exc:
+                copy, problem = None, exc
+            loaded = _after_libreoffice(path, loaded, copy, problem)
     return _check_loaded(path, loaded)
 
 
@@ -305,41 +307,33 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
     Raises:
         CheckError: torch is missing (nothing can be checked then).
     """
-    loaded: dict[int, _Loaded] = {}
     outcomes = [Outcome(path) for path in paths]
-    pending: dict[int, Path] = {}
-    with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
-        def defer(index):
-            def convert(sources):
-                pending[index] = sources[0]
-                raise _Deferred
-            return convert
-
-        for i, path in enumerate(paths):
-            try:
-                loaded[i] = _load(path, defer(i))
-            except _Deferred:
-                pass
-            except (WorkbookError, CheckError) as exc:
-                outcomes[i].error = str(exc)
-        if pending:
-            # one LibreOffice start for every file that needs it; names made unique
-            copies = {}
-            for i, source in pending.items():
+    loaded: dict[int, _Loaded | _Pending] = {}
+    for i, path in enumerate(paths):
+        try:
+            loaded[i] = _read(path)
+        except (WorkbookError, CheckError) as exc:
+            outcomes[i].error = str(exc)
+    pending = [i for i, item in loaded.items() if isinstance(item, _Pending)]
+    if pending:
+        with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
+            # one LibreOffice start for every file that needs it; copies named apart
+            copies = []
+            for i in pending:
+                source = paths[i]
                 copy = Path(temp) / "in" / f"{i:05d}-{source.stem}{source.suffix}"
                 copy.parent.mkdir(exist_ok=True)
                 shutil.copyfile(source, copy)
-                copies[i] = copy
+                copies.append(copy)
             try:
-                converted = dict(zip(copies, recalculate_many(list(copies.values()),
-                                                              Path(temp) / "out")))
-            except RecalcError:
-                converted = {}
-            for i, source in pending.items():
-                done = converted.get(i)
+                results, problem = recalculate_many(copies, Path(temp) / "out"), None
+            except RecalcError as exc:
+                results, problem = [None] * len(pending), exc
+            for i, result in zip(pending, results):
                 try:
-                    loaded[i] = _load(source, lambda _, done=done: _converted_or_fail(done))
+                    loaded[i] = _after_libreoffice(paths[i], loaded[i], result, problem)
                 except (WorkbookError, CheckError) as exc:
+                    del loaded[i]
                     outcomes[i].error = str(exc)
     for i, outcome in enumerate(outcomes):
         if i in loaded:
@@ -350,19 +344,6 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
         if progress is not None:
             progress(outcome.path)
     return outcomes
-
-
-class _Deferred(Exception):
-    """A file that needs LibreOffice, put aside for the batch's single run."""
-
-
-def _converted_or_fail(path: Path | None) -> list[Path]:
-    if path is None:
-        soffice = find_soffice()
-        raise RecalcError("LibreOffice is not installed; install it with: "
-                          "sudo apt-get install -y libreoffice-calc-nogui" if soffice is None
-                          else "LibreOffice could not convert it")
-    return [path]
 
 
 def _number(value):

@@ -23,7 +23,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_c
 
 from sheetgen.check.autograd import autograd_rows
 from sheetgen.check.refs import references
-from sheetgen.check.tables import Table
+from sheetgen.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS, Table
 from sheetgen.compare import as_number, relative_errors
 from sheetgen.quantities import Key, columns as canonical_columns, label as canonical_label
 from sheetgen.reading import Grid, cell
@@ -31,7 +31,6 @@ from sheetgen.reading import Grid, cell
 # Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
 # that moves the last bits only. Every mistake in the catalogue is many orders larger.
 CHECK_TOLERANCE = 1e-9
-_CONSTANT_KINDS = ("eta", "input", "target", "init_b")
 _STAGES = {"eta": -1, "input": -1, "target": -1, "init_b": -1, "net": 0, "act": 0, "E": 1, "E_total": 1,
            "grad_act": 2, "delta": 2, "grad_w": 3, "w": 4}
 
@@ -208,40 +207,32 @@ def _half_units(raw: list) -> np.ndarray:
     return out
 
 
-def typed_precision(table: Table, values: Grid) -> float:
-    """The typical relative rounding of a typed table's computed numbers (median of half a
-    unit in the last digit over the value): 1e-6 for numbers typed to six digits."""
-    ratios = []
+def typed_rounding(table: Table, values: Grid) -> tuple[float, int]:
+    """How a typed table's computed numbers are rounded: the median of half a unit in the last
+    digit over the value (1e-6 for six digits), and the median count of significant digits."""
+    ratios, digits = [], []
     for key, col in table.columns.items():
         if key[0] in _CONSTANT_KINDS:
             continue
         for r in table.rows[1:]:
             value = as_number(cell(values, r, col))
             if math.isfinite(value) and value != 0:
-                ratios.append(_half_units([value])[0] / abs(value))
-    return float(np.median(ratios)) if ratios else 0.0
-
-
-def typed_digits(table: Table, values: Grid) -> int:
-    """The typical number of significant digits a typed table's computed numbers show."""
-    counts = []
-    for key, col in table.columns.items():
-        if key[0] in _CONSTANT_KINDS or key[0] == "w":
-            continue
-        for r in table.rows:
-            value = as_number(cell(values, r, col))
-            if math.isfinite(value) and value != 0:
-                counts.append(len(Decimal(repr(value)).normalize().as_tuple().digits))
-    return int(np.median(counts)) if counts else 0
+                decimal = Decimal(repr(value)).normalize().as_tuple()
+                ratios.append(0.5 * 10.0 ** decimal.exponent / abs(value))
+                digits.append(len(decimal.digits))
+    if not ratios:
+        return 0.0, 0
+    return float(np.median(ratios)), int(np.median(digits))
 
 
 def _rounding_bound(evaluate: Callable, source: dict[Key, np.ndarray],
-                    halves: dict[Key, np.ndarray], keys) -> np.ndarray | dict:
-    """How far a value computed from typed numbers can move when each of them moves within its
-    rounding: the sum over the numbers it reads of |change| when that one moves by its half
-    unit (a first-order bound, one evaluation per number read)."""
+                    halves: dict[Key, np.ndarray], keys) -> dict[Key, np.ndarray]:
+    """How far values computed from typed numbers can move when each of them moves within its
+    rounding: for each value, the sum over the numbers read of |change| when that one moves by
+    its half unit (a first-order bound, one evaluation per number read). `evaluate` maps a
+    source to {key: values}."""
     base = evaluate(source)
-    bound = None
+    bound = {k: np.zeros_like(v) for k, v in base.items()}
     for key in keys:
         if key not in halves or not halves[key].any():
             continue
@@ -249,15 +240,8 @@ def _rounding_bound(evaluate: Callable, source: dict[Key, np.ndarray],
         moved[key] = source[key] + halves[key]
         with np.errstate(all="ignore"):
             change = evaluate(moved)
-            if isinstance(base, dict):
-                change = {k: np.abs(change[k] - base[k]) for k in base}
-                bound = change if bound is None else {k: bound[k] + change[k] for k in base}
-            else:
-                change = np.abs(change - base)
-                bound = change if bound is None else bound + change
-    if bound is None:
-        return {k: np.zeros_like(v) for k, v in base.items()} if isinstance(base, dict) \
-            else np.zeros_like(base)
+            for k in base:
+                bound[k] = bound[k] + np.abs(change[k] - base[k])
     return bound
 
 
@@ -297,6 +281,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         return ref
 
     reference = reference_of(source)
+    precision, digits = typed_rounding(table, values) if table.typed else (None, None)
     if table.typed:
         reference_bound = _rounding_bound(reference_of, source, halves, list(halves))
     rank = _ranks(table)
@@ -322,8 +307,8 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         wrong_here = local_errors > tolerance
         if table.typed:
             own = halves.get(key, np.zeros(n))
-            local_bound = _rounding_bound(lambda src: _Evaluator(table, src).value(key),
-                                          source, halves, {k for k, _ in record})
+            local_bound = _rounding_bound(lambda src: {key: _Evaluator(table, src).value(key)},
+                                          source, halves, {k for k, _ in record})[key]
             with np.errstate(invalid="ignore"):
                 right |= (np.abs(got - reference[key])
                           <= 2 * (own + reference_bound[key]) + 1e-15)
@@ -341,8 +326,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             finding.wrong_cells = len(rows)
             _describe_cell(finding, table, first, raw[key][first], formulas, float(local[first]))
             # a typed number matches a known mistake at its own rounding
-            explain_tolerance = (max(tolerance, 10 * typed_precision(table, values))
-                                 if table.typed else tolerance)
+            explain_tolerance = max(tolerance, 10 * precision) if table.typed else tolerance
             finding.mistake = (_eta_reference_mistake(table, key, first, formulas)
                                or _explain(table, evaluator, key, record, rows, got,
                                            finding.formula, explain_tolerance))
@@ -373,8 +357,6 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         cause = min(causes, key=lambda f: (distance[f.key], f.order), default=None)
         findings[key].follows_from = cause.label if cause else None
     constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
-    precision = typed_precision(table, values) if table.typed else None
-    digits = typed_digits(table, values) if table.typed else None
     return TableFinding(table.sheet, table.header_row + 1, table.rows[0] + 1,
                         table.rows[-1] + 1, table.shape, constants, list(findings.values()),
                         notes=list(table.notes), typed=table.typed, precision=precision,

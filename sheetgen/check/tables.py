@@ -37,7 +37,8 @@ from sheetgen.spec import NetworkSpec, spec_from_dict
 # A header must name at least this many weights: a row of two labels is not a table.
 MIN_WEIGHTS = 4
 _COMPUTED = {"E_total", "grad_w#", "E", "delta", "net", "act", "grad_act"}
-_CONSTANT_KINDS = ("eta", "input", "target", "init_b")
+# η, inputs, targets, fixed biases: given, not computed (a column of one repeats its first row)
+CONSTANT_KINDS = ("eta", "input", "target", "init_b")
 # How far right of a label its value may sit (a merged label cell spans a few columns).
 _LABEL_REACH = 4
 
@@ -49,7 +50,6 @@ class Constant:
     value: float
     cell: str    # "Sheet1!B3", or a description ("typed into the update formulas")
     label: str
-    source: str = "label"   # "formula" (the table's formulas read it), "label", "numbers"
 
 
 @dataclass
@@ -120,7 +120,7 @@ def find_tables(values: dict[str, Grid], formulas: dict[str, Grid] | None = None
         grid, fgrid = values[name], formulas.get(name, [])
         # η or an input labelled in the header row but with nothing below it is a labelled
         # value beside the table, not a column of it
-        for key in [k for k in cols if k[0] in _CONSTANT_KINDS]:
+        for key in [k for k in cols if k[0] in CONSTANT_KINDS]:
             if cell(grid, r + 1, cols[key]) is None:
                 del cols[key]
         rows = _body(grid, fgrid, r, cols)
@@ -183,7 +183,7 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
     """
     first_weight = min((k for k in cols if k[0] == "w#"), key=lambda k: k[1])
     weight_col = cols[first_weight]
-    computed = [c for k, c in cols.items() if k[0] not in _CONSTANT_KINDS]
+    computed = [c for k, c in cols.items() if k[0] not in CONSTANT_KINDS]
     # the fill-down pattern is judged on a dozen columns spread over the table: as telling,
     # and a long table is read in a fraction of the time
     computed = computed[:: max(1, len(computed) // 12)]
@@ -249,7 +249,7 @@ def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> T
     if absent:
         raise ValueError(f"the header names no column for {', '.join(absent)}")
     fgrid = formulas.get(name, [])
-    computed = [c for k, c in columns.items() if k[0] not in _CONSTANT_KINDS
+    computed = [c for k, c in columns.items() if k[0] not in CONSTANT_KINDS
                 and not (k[0] == "w")]
     typed = bool(rows) and not any(
         isinstance(cell(fgrid, r, c), str) and cell(fgrid, r, c).startswith("=")
@@ -315,7 +315,7 @@ class _Context:
                 if not math.isnan(value):
                     table.eta_reference = ref
                     table.constants[("eta",)] = Constant(
-                        value, self.where(ref), self._label_for(ref) or "η", "formula")
+                        value, self.where(ref), self._label_for(ref) or "η")
                     labelled = self._labelled(("eta",))
                     if (labelled is not None and labelled.cell != self.where(ref)
                             and labelled.value != value):
@@ -326,7 +326,7 @@ class _Context:
                     return
             elif choice[0] == "literal":
                 table.constants[("eta",)] = Constant(choice[1], "typed into the weight updates",
-                                                     "η", "formula")
+                                                     "η")
                 return
         labelled = self._labelled(("eta",))
         if labelled is not None:
@@ -334,8 +334,7 @@ class _Context:
             return
         inferred = self._eta_from_numbers()
         if inferred is not None:
-            table.constants[("eta",)] = Constant(inferred, "the weight updates' numbers", "η",
-                                                 "numbers")
+            table.constants[("eta",)] = Constant(inferred, "the weight updates' numbers", "η")
             return
         table.missing.append("η")
 
@@ -461,8 +460,7 @@ class _Context:
                     if not math.isnan(value):
                         where = self.where(ref)
                         found.setdefault(where, Constant(value, where,
-                                                         self._label_for(ref) or where,
-                                                         "formula"))
+                                                         self._label_for(ref) or where))
         for key in group:
             labelled = self._labelled(key)
             if labelled is not None:
@@ -470,8 +468,7 @@ class _Context:
             if key[0] == "init_b":   # a bias typed into the net formulas: =E3*C3+F3*D3+0.35
                 for number in self._net_literals(key[1]):
                     found.setdefault(f"{number!r}", Constant(number, "typed into the net "
-                                                             "formulas", f"b{key[1] + 1}",
-                                                             "formula"))
+                                                             "formulas", f"b{key[1] + 1}"))
         return list(found.values())
 
     def _net_formulas(self, l: int) -> list[str]:
@@ -584,7 +581,7 @@ class _Context:
                 continue
             distance = (table.header_row - r) + abs(c - first_col) / 100
             if best is None or distance < best[0]:
-                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", text, "label"))
+                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", text))
         return None if best is None else best[1]
 
     def _label_for(self, ref: Reference) -> str | None:
@@ -640,7 +637,7 @@ def _trim_typed(table: Table, grid: Grid) -> None:
 
 def _shape(cols: dict[Key, int], sheet_keys: set[Key]) -> NetworkSpec:
     """The network a header describes: inputs, hidden units and outputs from its labels."""
-    keys = set(cols) | {k for k in sheet_keys if k[0] in _CONSTANT_KINDS}
+    keys = set(cols) | {k for k in sheet_keys if k[0] in CONSTANT_KINDS}
 
     def largest(select) -> int:
         return max((select(k) + 1 for k in keys if select(k) is not None), default=0)
