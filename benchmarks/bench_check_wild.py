@@ -31,9 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mnist.train import cpu_name  # noqa: E402
-from sheetgen.check import (CheckError, NoTableError, check_many, check_workbook,  # noqa: E402
+from sheetgen.analyse.check import (CheckError, NoTableError, check_many, check_workbook,  # noqa: E402
                             workbook_paths)
-from sheetgen.reading import WorkbookError  # noqa: E402
+from sheetgen.analyse.reading import WorkbookError  # noqa: E402
 
 
 def read_expected(corpus: Path) -> dict[str, dict[str, tuple[str, set[str]]]]:

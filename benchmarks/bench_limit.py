@@ -1,4 +1,4 @@
-"""Peak memory of a build at the size limit, against the estimate sheetgen/limits.py refuses by.
+"""Peak memory of a build at the size limit, against the estimate sheetgen/build/limits.py refuses by.
 
     python benchmarks/bench_limit.py                     # 1 learning rate, the largest allowed
     python benchmarks/bench_limit.py --rates 6 --iterations 20000
@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's sheetgen
 
-from sheetgen import limits  # noqa: E402
-from sheetgen.layout import SheetLayout  # noqa: E402
-from sheetgen.spec import load_spec  # noqa: E402
-from sheetgen.writer import build_workbook  # noqa: E402
+from sheetgen.build import limits  # noqa: E402
+from sheetgen.build.layout import SheetLayout  # noqa: E402
+from sheetgen.build.spec import load_spec  # noqa: E402
+from sheetgen.build.writer import build_workbook  # noqa: E402
 
 
 def largest_allowed(spec) -> int:

@@ -61,7 +61,7 @@ def timed_export(run_dir: Path, template: Path, folder: Path) -> tuple[float, fl
 
 def timed_convert(workbook: Path, folder: Path, recalc: bool) -> tuple[float, float]:
     """LibreOffice opening `workbook` and saving it as .xlsx: (wall, CPU) seconds."""
-    from sheetgen.recalc import _PROFILE, find_soffice
+    from sheetgen.analyse.recalc import _PROFILE, find_soffice
 
     profile = folder / ("profile-recalc" if recalc else "profile-never")
     shutil.rmtree(profile, ignore_errors=True)
@@ -91,10 +91,10 @@ def main() -> int:
 
     warnings.filterwarnings("ignore", module="openpyxl")  # it does not know XlsxWriter's extensions
 
-    from sheetgen.live_layout import LIVE_SHEET
-    from sheetgen.spec import load_spec
-    from sheetgen.training import INFERENCE_JSON
-    from sheetgen.writer import build_workbook
+    from sheetgen.runs.live_layout import LIVE_SHEET
+    from sheetgen.build.spec import load_spec
+    from sheetgen.runs.training import INFERENCE_JSON
+    from sheetgen.build.writer import build_workbook
 
     if not (args.run_dir / INFERENCE_JSON).is_file():
         print(f"{args.run_dir} has no {INFERENCE_JSON}; train a run with this sheetgen first")

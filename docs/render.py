@@ -16,10 +16,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # draw this checkout's workbook, not an installed sheetgen's
 
-from sheetgen.recalc import to_pdf
-from sheetgen.spec import load_spec
-from sheetgen.training import read_run
-from sheetgen.writer import build_workbook
+from sheetgen.analyse.recalc import to_pdf
+from sheetgen.build.spec import load_spec
+from sheetgen.runs.training import read_run
+from sheetgen.build.writer import build_workbook
 
 # (template, text that starts the page, crop box as fractions of the page, file)
 PICTURES = [

@@ -68,7 +68,7 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
 
     export = None
     if workbook is not None:
-        from sheetgen.export import TrainingExport
+        from sheetgen.runs.export import TrainingExport
         from sheetgen.record import RecordError
 
         export = TrainingExport(workbook, warn=lambda message: click.echo(message, err=True))

@@ -50,7 +50,7 @@ def inference_dict(model: nn.Module, test_images: torch.Tensor, test_labels: tor
     Each convolution gets its BatchNorm folded in, in float64 from the float32 parameters:
     weight·γ/√(σ²+ε) and one shift β − μ·γ/√(σ²+ε) per channel. Dropout is the identity at
     inference and is left out. The first `digits` test images and labels go with it, so the
-    sheet can show real digits. The layout is sheetgen.cnn.network_from_dict's.
+    sheet can show real digits. The layout is sheetgen.runs.cnn.network_from_dict's.
     """
     convs, pool_after, linear = [], None, None
     normalize = None

@@ -49,8 +49,8 @@ from mnist.files import atomic_write, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
 from mnist.threads import thread_policy
 # The files the workbook reads are named once, on the reading side.
-from sheetgen.mnist_sheets import GALLERY_SIZE
-from sheetgen.training import (EVALUATION_JSON, INFERENCE_JSON, METRIC_COLUMNS as COLUMNS,
+from sheetgen.runs.mnist_sheets import GALLERY_SIZE
+from sheetgen.runs.training import (EVALUATION_JSON, INFERENCE_JSON, METRIC_COLUMNS as COLUMNS,
                                METRICS_CSV, SUMMARY_JSON)
 
 DEFAULT_RUNS_DIR = Path("output") / "runs"

@@ -67,10 +67,10 @@ def build(template, learning_rates, iterations, output):
 
     Example: sheetgen build --lr 0.8 --output output/lr08.xlsx
     """
-    from sheetgen.engine import NumericalError
+    from sheetgen.build.engine import NumericalError
     from sheetgen.files import OutputError
-    from sheetgen.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
-    from sheetgen.writer import build_workbook
+    from sheetgen.build.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
+    from sheetgen.build.writer import build_workbook
 
     try:
         spec = load_spec(template)
@@ -86,7 +86,7 @@ def build(template, learning_rates, iterations, output):
         report = build_workbook(spec, output)
     except (SpecError, NumericalError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
-    from sheetgen.spec import format_rate
+    from sheetgen.build.spec import format_rate
 
     finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
     click.echo(f"wrote {report.path}: {_count(len(spec.learning_rates), 'learning rate')} × "
@@ -131,11 +131,11 @@ def export(run_dir, workbook):
 
     Example: sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
     """
-    from sheetgen.export import WorkbookExporter
+    from sheetgen.runs.export import WorkbookExporter
     from sheetgen.files import OutputError
-    from sheetgen.mnist_sheets import write_pngs
+    from sheetgen.runs.mnist_sheets import write_pngs
     from sheetgen.record import RecordError
-    from sheetgen.training import RunError, read_run
+    from sheetgen.runs.training import RunError, read_run
 
     try:
         record = read_run(run_dir)
@@ -149,8 +149,8 @@ def export(run_dir, workbook):
                f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
                f"{', '.join(p.name for p in pictures)}")
     if record.live is None:
-        from sheetgen.live_layout import LIVE_SHEET
-        from sheetgen.training import INFERENCE_JSON
+        from sheetgen.runs.live_layout import LIVE_SHEET
+        from sheetgen.runs.training import INFERENCE_JSON
 
         click.echo(f"note: {run_dir} has no {INFERENCE_JSON} (a run made before the live sheet "
                    f"existed), so the workbook has no '{LIVE_SHEET}' sheet; train again to get it")
@@ -181,9 +181,9 @@ def verify(workbook):
 
     Example: sheetgen verify output/backprop.xlsx
     """
-    from sheetgen.reading import NoSpecError, WorkbookError
-    from sheetgen.recalc import RecalcError
-    from sheetgen.verify import format_report, verify_workbook
+    from sheetgen.analyse.reading import NoSpecError, WorkbookError
+    from sheetgen.analyse.recalc import RecalcError
+    from sheetgen.analyse.verify import format_report, verify_workbook
 
     try:
         report = verify_workbook(workbook)
@@ -222,10 +222,10 @@ def check(workbooks, as_json):
 
     Example: sheetgen check my_backprop.xlsx --json; sheetgen check submissions/
     """
-    from sheetgen.check import (WORKBOOK_SUFFIXES, CheckError, NoTableError, check_many,
+    from sheetgen.analyse.check import (WORKBOOK_SUFFIXES, CheckError, NoTableError, check_many,
                                 check_workbook, format_line, format_report, format_summary,
                                 to_json, workbook_paths)
-    from sheetgen.reading import WorkbookError
+    from sheetgen.analyse.reading import WorkbookError
 
     paths = workbook_paths(workbooks)
     single = len(workbooks) == 1 and not workbooks[0].is_dir()

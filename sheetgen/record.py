@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.spec import NetworkSpec, SpecError, spec_from_json
-from sheetgen.training import RunError, TrainingRecord
+from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
+from sheetgen.runs.training import RunError, TrainingRecord
 
 RECORD_SHEET = "sheetgen"   # very hidden
 JSON_CHUNK = 30_000         # a cell holds at most 32,767 characters
@@ -67,7 +67,7 @@ def read_record(path: str | Path) -> WorkbookRecord:
     """
     import openpyxl
 
-    from sheetgen.reading import WorkbookError
+    from sheetgen.analyse.reading import WorkbookError
     from sheetgen.untrusted import guard_workbook
 
     path = Path(path)

@@ -21,7 +21,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from sheetgen.reading import RefusedWorkbook, WorkbookError
+from sheetgen.analyse.reading import RefusedWorkbook, WorkbookError
 
 MAX_PARTS = 10_000                   # parts in the package (sheetgen's have a few dozen)
 MAX_PART_BYTES = 64 * 2**20          # one part, unpacked

@@ -6,9 +6,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sheetgen.recalc import find_soffice, recalculate
-from sheetgen.spec import load_spec
-from sheetgen.writer import build_workbook
+from sheetgen.analyse.recalc import find_soffice, recalculate
+from sheetgen.build.spec import load_spec
+from sheetgen.build.writer import build_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sheetgen.training import METRIC_COLUMNS
+from sheetgen.runs.training import METRIC_COLUMNS
 
 
 def write_run_dir(folder: Path, epochs: int = 4, seed: int = 0) -> Path:

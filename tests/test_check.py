@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetgen.cli import main
-from sheetgen.recalc import recalculate_many
+from sheetgen.analyse.recalc import recalculate_many
 from tests.conftest import ROOT, require_libreoffice
 from tests.handmade import layout_block, layout_rows, layout_several, write_workbook
 
@@ -137,7 +137,7 @@ def test_formulas_without_cached_values_are_recalculated_first(handmade):
 
 
 def test_without_libreoffice_an_uncalculated_file_is_refused(handmade, monkeypatch):
-    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: None)
+    monkeypatch.setattr("sheetgen.analyse.recalc.find_soffice", lambda: None)
     written = handmade["rows_ok"][0]
     result = run(written)
     assert result.exit_code == 2
@@ -192,8 +192,8 @@ def test_without_torch_check_says_how_to_install_it(seed_workbook):
 
 def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
     """3 inputs, 3 hidden units, 2 outputs: w1…w15 mean other units than in the exercise."""
-    from sheetgen.spec import spec_from_dict
-    from sheetgen.writer import build_workbook
+    from sheetgen.build.spec import spec_from_dict
+    from sheetgen.build.writer import build_workbook
 
     spec = spec_from_dict({
         "data": {"inputs": [[0.05, 0.1, 0.2]], "targets": [[0.5, 0.1]]},
@@ -213,8 +213,8 @@ def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
 def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     """XOR's sheets label units per sample (h1 (s1)); check reads one sample per row and says
     so, rather than guessing a shape ("0 hidden units")."""
-    from sheetgen.spec import load_spec
-    from sheetgen.writer import build_workbook
+    from sheetgen.build.spec import load_spec
+    from sheetgen.build.writer import build_workbook
 
     path = tmp_path / "xor.xlsx"
     build_workbook(load_spec(ROOT / "templates" / "xor.toml"), path)

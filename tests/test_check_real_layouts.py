@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from openpyxl.styles import Font
 from openpyxl.workbook.defined_name import DefinedName
 
-from sheetgen.check import check_workbook
+from sheetgen.analyse.check import check_workbook
 from sheetgen.cli import main
-from sheetgen.recalc import find_soffice, recalculate_many
+from sheetgen.analyse.recalc import find_soffice, recalculate_many
 from tests.conftest import require_libreoffice
 from tests.handmade import GRADIENTS, WEIGHTS, TablePlan, write_table
 
@@ -301,7 +301,7 @@ def test_a_cell_that_holds_no_number_is_never_ok(workbooks, tmp_path):
 
 @pytest.mark.skipif(find_soffice() is None, reason="needs LibreOffice to write the .ods")
 def test_a_file_openpyxl_cannot_read_is_converted_by_libreoffice(workbooks, tmp_path):
-    from sheetgen.recalc import _run
+    from sheetgen.analyse.recalc import _run
 
     ods = _run(workbooks["eta_next_cell"], tmp_path, "ods", 300)
     result = CliRunner().invoke(main, ["check", str(ods)])

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sheetgen import engine
-from sheetgen.quantities import columns, history, values
-from sheetgen.spec import load_spec, spec_from_dict
+from sheetgen.build import engine
+from sheetgen.build.quantities import columns, history, values
+from sheetgen.build.spec import load_spec, spec_from_dict
 from tests.torch_reference import autograd_columns, relative_error
 
 SEED = load_spec()

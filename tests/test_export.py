@@ -8,14 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from sheetgen.cli import main
-from sheetgen.layout import SheetLayout, sheet_name
-from sheetgen.mnist_sheets import (CONFUSION_SHEET, ERRORS_SHEET, METRIC_HEADERS, METRICS_SHEET,
+from sheetgen.build.layout import SheetLayout, sheet_name
+from sheetgen.runs.mnist_sheets import (CONFUSION_SHEET, ERRORS_SHEET, METRIC_HEADERS, METRICS_SHEET,
                                    MODEL_SHEET)
-from sheetgen.training import METRIC_COLUMNS
-from sheetgen.recalc import recalculate
+from sheetgen.runs.training import METRIC_COLUMNS
+from sheetgen.analyse.recalc import recalculate
 from sheetgen.record import RECORD_SHEET, read_record
-from sheetgen.spec import load_spec
-from sheetgen.writer import build_workbook
+from sheetgen.build.spec import load_spec
+from sheetgen.build.writer import build_workbook
 from tests.conftest import require_libreoffice
 from tests.run_fixtures import write_run_dir
 from tests.torch_reference import autograd_columns, relative_error
@@ -204,8 +204,8 @@ def test_an_interrupted_export_leaves_the_workbook_that_was_there(built, run_dir
     assert run("export", run_dir, "--workbook", path).exit_code == 0
     before = path.read_bytes()
 
-    from sheetgen.export import WorkbookExporter
-    from sheetgen.training import read_run
+    from sheetgen.runs.export import WorkbookExporter
+    from sheetgen.runs.training import read_run
 
     exporter = WorkbookExporter(path)
     exporter.prepare()  # the check that it is untouched renders it once, uninterrupted
@@ -213,7 +213,7 @@ def test_an_interrupted_export_leaves_the_workbook_that_was_there(built, run_dir
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sheetgen.mnist_sheets._errors_sheet", interrupted)
+    monkeypatch.setattr("sheetgen.runs.mnist_sheets._errors_sheet", interrupted)
     with pytest.raises(KeyboardInterrupt):
         exporter.write(read_run(run_dir))
     assert path.read_bytes() == before

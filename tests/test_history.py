@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import sheetgen
-from sheetgen import engine
-from sheetgen.history import HistoryError
-from sheetgen.quantities import history
+from sheetgen.build import engine
+from sheetgen.analyse.history import HistoryError
+from sheetgen.build.quantities import history
 from tests.handmade import layout_block, write_workbook
 
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetgen.cli import main
-from sheetgen.mnist_sheets import MODEL_SHEET
+from sheetgen.runs.mnist_sheets import MODEL_SHEET
 from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
 from tests.run_fixtures import write_run_dir
 
@@ -282,7 +282,7 @@ def peak_of(*command):
 def test_case6_hostile_xml_is_one_line_and_exit_2(tmp_path, command, kind, monkeypatch):
     sheet = DTD_SHEETS.get(kind, SHEET_HEAD + b"<sheetData>\0</sheetData></worksheet>")
     path = hostile_workbook(tmp_path / "hostile.xlsx", sheet)
-    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: pytest.fail("LibreOffice ran"))
+    monkeypatch.setattr("sheetgen.analyse.recalc.find_soffice", lambda: pytest.fail("LibreOffice ran"))
     result = run(command, path)
     why = ("holds NUL bytes, which XML forbids" if kind == "NUL bytes" else
            "declares an XML document type (entities), which no workbook needs")
@@ -368,7 +368,7 @@ def test_case7_amplification_is_refused_under_500_mb(tmp_path, kind, command):
 def test_case7_verify_refuses_before_libreoffice_sees_the_file(tmp_path, monkeypatch):
     path = hostile_workbook(tmp_path / "amplified.xlsx", digit_string(), compresslevel=1)
     assert path.stat().st_size < 8 * 2**20
-    monkeypatch.setattr("sheetgen.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
     result = run("verify", path)
     assert result.exit_code == 2
     assert "sheetgen reads at most 67,108,864 (64 MiB) per part" in result.output
@@ -557,7 +557,7 @@ def test_case13_a_full_disk_on_close_is_one_line(tmp_path, monkeypatch):
 
 
 def test_case13_an_unreadable_run_dir_after_an_epoch_does_not_stop_training(tmp_path):
-    from sheetgen.export import TrainingExport
+    from sheetgen.runs.export import TrainingExport
 
     run_dir = write_run_dir(tmp_path / "run")
     warnings = []
@@ -594,8 +594,8 @@ def test_case13_replace_keeps_the_mode_fsyncs_first_and_leaves_the_umask(tmp_pat
 def test_case13_a_softmax_output_excel_cannot_store_is_refused():
     import numpy as np
 
-    from sheetgen.engine import Forward, NumericalError, _check_range
-    from sheetgen.spec import spec_from_dict
+    from sheetgen.build.engine import Forward, NumericalError, _check_range
+    from sheetgen.build.spec import spec_from_dict
 
     spec = spec_from_dict({
         "name": "s", "loss": "cross_entropy",
@@ -684,16 +684,16 @@ def _rezip(source_path, target_path, change):
 
 def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
     from sheetgen.record import package_parts
-    from sheetgen.spec import load_spec
-    from sheetgen.writer import build_workbook
+    from sheetgen.build.spec import load_spec
+    from sheetgen.build.writer import build_workbook
 
     path = tmp_path / "laptop.xlsx"
     assert run("build", "--lr", "0.5", "--iterations", "10", "-o", path).exit_code == 0
     # this machine draws the diagram differently (other fonts, another matplotlib)
     from dataclasses import replace
 
-    real_picture = __import__("sheetgen.diagram", fromlist=["network_picture"]).network_picture
-    monkeypatch.setattr("sheetgen.writer.network_picture",
+    real_picture = __import__("sheetgen.build.diagram", fromlist=["network_picture"]).network_picture
+    monkeypatch.setattr("sheetgen.build.writer.network_picture",
                         lambda spec: replace(real_picture(spec),
                                              png=real_picture(spec).png + b"\0other machine"))
     again = tmp_path / "again.xlsx"
@@ -750,7 +750,7 @@ def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monk
     path.write_bytes(bytes(data))
     with zipfile.ZipFile(path) as package:
         assert package.getinfo(name.decode()).file_size == 1000
-    monkeypatch.setattr("sheetgen.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
     for command in ("verify", "check"):
         result = run(command, path)
         assert result.exit_code == 2

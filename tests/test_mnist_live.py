@@ -24,18 +24,18 @@ from click.testing import CliRunner
 
 from mnist.export import load_model
 from mnist_fixtures import TEST_COUNT, mnist_data_dir, mnist_run, synthetic_digits  # noqa: F401
-from sheetgen import cnn
+from sheetgen.runs import cnn
 from sheetgen.cli import main
-from sheetgen.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
+from sheetgen.runs.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
                                   TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET, LiveLayout)
-from sheetgen.mnist_live import write_live_sheets
-from sheetgen.mnist_sheets import SHEETS as METRIC_SHEETS
-from sheetgen.recalc import _PROFILE, find_soffice, recalculate
+from sheetgen.runs.mnist_live import write_live_sheets
+from sheetgen.runs.mnist_sheets import SHEETS as METRIC_SHEETS
+from sheetgen.analyse.recalc import _PROFILE, find_soffice, recalculate
 from sheetgen.record import RECORD_SHEET
-from sheetgen.spec import load_spec
-from sheetgen.training import read_run
-from sheetgen.writer import _formats as writer_formats
-from sheetgen.writer import build_workbook
+from sheetgen.build.spec import load_spec
+from sheetgen.runs.training import read_run
+from sheetgen.build.writer import _formats as writer_formats
+from sheetgen.build.writer import build_workbook
 from tests.conftest import require_libreoffice
 from tests.run_fixtures import write_run_dir
 
@@ -396,7 +396,7 @@ def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
     while they call no function XlsxWriter would have prefixed with _xlfn."""
     from xlsxwriter.worksheet import Worksheet
 
-    from sheetgen.mnist_live import LIVE_FUNCTIONS
+    from sheetgen.runs.mnist_live import LIVE_FUNCTIONS
 
     path, _ = exported
     formulas = [v for row in openpyxl.load_workbook(path, read_only=True)[LIVE_SHEET]

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from mnist.cli import cli
 from mnist_fixtures import TEST_COUNT, mnist_data_dir  # noqa: F401
-from sheetgen.mnist_sheets import METRIC_HEADERS, METRICS_SHEET
+from sheetgen.runs.mnist_sheets import METRIC_HEADERS, METRICS_SHEET
 from sheetgen.record import read_record
-from sheetgen.spec import load_spec
-from sheetgen.writer import build_workbook
+from sheetgen.build.spec import load_spec
+from sheetgen.build.writer import build_workbook
 
 
 def train(data_dir, run_dir, workbook, epochs=2):

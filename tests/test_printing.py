@@ -2,7 +2,7 @@
 
 import pytest
 
-from sheetgen import printing
+from sheetgen.build import printing
 
 
 class Recorder:

@@ -21,12 +21,12 @@ import openpyxl
 import pytest
 from xlsxwriter.utility import xl_cell_to_rowcol
 
-from sheetgen.layout import GROUP_ROW, HEADER_ROW
-from sheetgen.mnist_sheets import METRICS_SHEET, TABLE_HEADER_ROW
-from sheetgen.recalc import to_pdf_many
-from sheetgen.spec import load_spec, spec_from_dict
-from sheetgen.training import read_run
-from sheetgen.writer import build_workbook
+from sheetgen.build.layout import GROUP_ROW, HEADER_ROW
+from sheetgen.runs.mnist_sheets import METRICS_SHEET, TABLE_HEADER_ROW
+from sheetgen.analyse.recalc import to_pdf_many
+from sheetgen.build.spec import load_spec, spec_from_dict
+from sheetgen.runs.training import read_run
+from sheetgen.build.writer import build_workbook
 from tests.conftest import ROOT, require_libreoffice
 from tests.run_fixtures import write_run_dir
 

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sheetgen import engine
-from sheetgen.layout import SheetLayout, sheet_name
-from sheetgen.quantities import values
-from sheetgen.recalc import recalculate
-from sheetgen.spec import SpecError, load_spec, spec_from_dict
-from sheetgen.writer import build_workbook
+from sheetgen.build import engine
+from sheetgen.build.layout import SheetLayout, sheet_name
+from sheetgen.build.quantities import values
+from sheetgen.analyse.recalc import recalculate
+from sheetgen.build.spec import SpecError, load_spec, spec_from_dict
+from sheetgen.build.writer import build_workbook
 from tests.conftest import ROOT, require_libreoffice
 from tests.torch_reference import autograd_columns, relative_error
 
@@ -270,7 +270,7 @@ def test_seeded_weights_are_reproducible_and_recorded():
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
 def test_verify_passes_on_every_template(template, tmp_path):
-    from sheetgen.verify import verify_workbook
+    from sheetgen.analyse.verify import verify_workbook
 
     require_libreoffice()
     path = tmp_path / "book.xlsx"

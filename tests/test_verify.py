@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from sheetgen.cli import main
-from sheetgen.layout import SheetLayout
-from sheetgen.writer import build_workbook
+from sheetgen.build.layout import SheetLayout
+from sheetgen.build.writer import build_workbook
 from tests.conftest import require_libreoffice
 
 
@@ -97,7 +97,7 @@ def test_edited_inputs_are_used_and_reported(small, tmp_path):
 
 
 def test_without_libreoffice_says_how_to_install_it(small, monkeypatch):
-    monkeypatch.setattr("sheetgen.recalc.find_soffice", lambda: None)
+    monkeypatch.setattr("sheetgen.analyse.recalc.find_soffice", lambda: None)
     result = run(small[1])
     assert result.exit_code == 2
     assert result.output == ("Error: LibreOffice is not installed; install it with: "
@@ -128,7 +128,7 @@ def test_missing_or_unreadable_file_is_one_line(tmp_path, name, content, message
 
 
 def test_recalculate_many_refuses_clashing_names(tmp_path):
-    from sheetgen.recalc import recalculate_many
+    from sheetgen.analyse.recalc import recalculate_many
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -139,7 +139,7 @@ def test_recalculate_many_refuses_clashing_names(tmp_path):
 def test_other_sizes_activations_and_samples_verify(tmp_path):
     """Cells are found through the layout, so any network sheetgen builds verifies."""
     require_libreoffice()
-    from sheetgen.spec import spec_from_dict
+    from sheetgen.build.spec import spec_from_dict
 
     spec = spec_from_dict({
         "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},

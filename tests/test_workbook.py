@@ -6,13 +6,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sheetgen import engine
-from sheetgen.formulas import FormulaEmitter
-from sheetgen.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
-from sheetgen.quantities import values
-from sheetgen.spec import spec_from_json
+from sheetgen.build import engine
+from sheetgen.build.formulas import FormulaEmitter
+from sheetgen.build.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
+from sheetgen.build.quantities import values
+from sheetgen.build.spec import spec_from_json
 from sheetgen.record import RECORD_SHEET as SPEC_SHEET
-from sheetgen.writer import build_workbook
+from sheetgen.build.writer import build_workbook
 
 
 def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):

@@ -6,8 +6,8 @@ the same keys, so the explanation cannot drift from the sheet.
 
 from __future__ import annotations
 
-from sheetgen.quantities import bias_index, bias_label, label, unit_label
-from sheetgen.spec import NetworkSpec
+from sheetgen.build.quantities import bias_index, bias_label, label, unit_label
+from sheetgen.build.spec import NetworkSpec
 
 _ACTIVATION_TEXT = {
     "sigmoid": ("σ({z})", "{a}·(1 − {a})", "σ(x) = 1/(1 + e^(−x))"),

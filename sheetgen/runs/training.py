@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sheetgen.cnn import LiveError, LiveNetwork, network_from_dict
+from sheetgen.runs.cnn import LiveError, LiveNetwork, network_from_dict
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
                   "seconds")
 METRICS_CSV, SUMMARY_JSON, EVALUATION_JSON = "metrics.csv", "summary.json", "evaluation.json"
 INFERENCE_JSON = "inference.json"
-# The model's inference.json is about 0.3 MB; the largest network sheetgen.cnn accepts stays
+# The model's inference.json is about 0.3 MB; the largest network sheetgen.runs.cnn accepts stays
 # under this. A larger file is refused before it is read.
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sheetgen.compare import as_number
-from sheetgen.reading import NoSpecError, cell, load_grids, read_spec, uncached_formulas
+from sheetgen.analyse.compare import as_number
+from sheetgen.analyse.reading import NoSpecError, cell, load_grids, read_spec, uncached_formulas
 
 
 class HistoryError(ValueError):
@@ -46,12 +46,12 @@ def read_history(path: str | Path) -> dict:
         raise HistoryError(
             f"{path} has formulas without cached values (it was saved by a program that does "
             "not calculate, such as openpyxl); open and save it in Excel or LibreOffice, or "
-            "recalculate it with sheetgen.recalc.recalculate")
+            "recalculate it with sheetgen.analyse.recalc.recalculate")
     try:
         spec = read_spec(formulas, path)
     except NoSpecError:
         return _handmade(values, path, pd)
-    from sheetgen.layout import SheetLayout, sheet_name
+    from sheetgen.build.layout import SheetLayout, sheet_name
 
     layout = SheetLayout.for_spec(spec)
     tables = {}
@@ -68,8 +68,8 @@ def read_history(path: str | Path) -> dict:
 
 
 def _handmade(values, path: Path, pd) -> dict:
-    from sheetgen.check.labels import HINT
-    from sheetgen.check.tables import find_tables
+    from sheetgen.analyse.check.labels import HINT
+    from sheetgen.analyse.check.tables import find_tables
 
     found, _ = find_tables(values)
     tables = {}

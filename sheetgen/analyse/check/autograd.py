@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from sheetgen.quantities import Key
-from sheetgen.spec import NetworkSpec
+from sheetgen.build.quantities import Key
+from sheetgen.build.spec import NetworkSpec
 
 _ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
                 "identity": lambda x: x}

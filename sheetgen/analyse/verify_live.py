@@ -14,15 +14,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from sheetgen import cnn
-from sheetgen.compare import as_number, relative_errors
-from sheetgen.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
+from sheetgen.runs import cnn
+from sheetgen.analyse.compare import as_number, relative_errors
+from sheetgen.runs.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
                                   PROBABILITY_ROW, TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET,
                                   LiveLayout, ref)
-from sheetgen.mnist_live import DRAWN
-from sheetgen.reading import Grid, cell
+from sheetgen.runs.mnist_live import DRAWN
+from sheetgen.analyse.reading import Grid, cell
 from sheetgen.record import RECORD_SHEET, TRAINING_COLUMN
-from sheetgen.training import RunError, TrainingRecord
+from sheetgen.runs.training import RunError, TrainingRecord
 
 
 def recorded_network(grids: dict[str, Grid]) -> cnn.LiveNetwork | None:
@@ -98,7 +98,7 @@ def _blocks(layout: LiveLayout, act: cnn.Activations):
 
 def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolerance):
     """The SheetCheck of 'MNIST live' (verify's own types, imported late: no cycle)."""
-    from sheetgen.verify import ColumnCheck, Difference, SheetCheck
+    from sheetgen.analyse.verify import ColumnCheck, Difference, SheetCheck
 
     if LIVE_SHEET not in recalculated or WEIGHTS_SHEET not in recalculated:
         problem = Difference(LIVE_SHEET, "-", "sheet", None, "no such sheet",

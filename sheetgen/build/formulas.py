@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sheetgen.layout import SheetLayout
-from sheetgen.quantities import Key, bias_index
-from sheetgen.spec import NetworkSpec
+from sheetgen.build.layout import SheetLayout
+from sheetgen.build.quantities import Key, bias_index
+from sheetgen.build.spec import NetworkSpec
 
 THIS, PREV = "this", "prev"
 
@@ -164,8 +164,8 @@ def updates_until_below(column_range: str, threshold_cell: str, never: str) -> s
     return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'
 
 
-# The live CNN sheet ('MNIST live'). Each builder mirrors a step of sheetgen.cnn.forward; cell
-# references come from sheetgen.live_layout.
+# The live CNN sheet ('MNIST live'). Each builder mirrors a step of sheetgen.runs.cnn.forward; cell
+# references come from sheetgen.runs.live_layout.
 
 
 def stored_pixel(chooser: str, pixels: str, position: int) -> str:

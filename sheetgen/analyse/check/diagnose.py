@@ -21,12 +21,12 @@ from decimal import Decimal
 import numpy as np
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_cell
 
-from sheetgen.check.autograd import autograd_rows
-from sheetgen.check.refs import references
-from sheetgen.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS, Table
-from sheetgen.compare import as_number, relative_errors
-from sheetgen.quantities import Key, columns as canonical_columns, label as canonical_label
-from sheetgen.reading import Grid, cell
+from sheetgen.analyse.check.autograd import autograd_rows
+from sheetgen.analyse.check.refs import references
+from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS, Table
+from sheetgen.analyse.compare import as_number, relative_errors
+from sheetgen.build.quantities import Key, columns as canonical_columns, label as canonical_label
+from sheetgen.analyse.reading import Grid, cell
 
 # Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
 # that moves the last bits only. Every mistake in the catalogue is many orders larger.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
-from sheetgen.cnn import IMAGE_SIDE, KERNEL, LiveNetwork
+from sheetgen.runs.cnn import IMAGE_SIDE, KERNEL, LiveNetwork
 
 LIVE_SHEET, WEIGHTS_SHEET, DIGITS_SHEET = "MNIST live", "MNIST weights", "MNIST digits"
 SHEETS = (LIVE_SHEET, WEIGHTS_SHEET, DIGITS_SHEET)

@@ -17,9 +17,9 @@ from pathlib import Path
 from sheetgen import __version__
 from sheetgen.files import check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
-from sheetgen.spec import load_spec
-from sheetgen.training import TrainingRecord
-from sheetgen.writer import BuildReport, build_workbook
+from sheetgen.build.spec import load_spec
+from sheetgen.runs.training import TrainingRecord
+from sheetgen.build.writer import BuildReport, build_workbook
 
 
 class EditedWorkbookError(RecordError):
@@ -147,8 +147,8 @@ class TrainingExport:
     def after_epoch(self, run_dir: str | Path) -> None:
         """Re-render the workbook and the PNG plots from the run dir as it is now."""
         from sheetgen.files import OutputError
-        from sheetgen.mnist_sheets import write_pngs
-        from sheetgen.training import RunError, read_run
+        from sheetgen.runs.mnist_sheets import write_pngs
+        from sheetgen.runs.training import RunError, read_run
 
         self._written = False
         try:
@@ -181,7 +181,7 @@ class TrainingExport:
     def finish(self, run_dir: str | Path) -> str:
         """Write the workbook a last time; say where the metrics ended up."""
         from sheetgen.files import OutputError
-        from sheetgen.training import read_run
+        from sheetgen.runs.training import read_run
 
         if self._written:  # after_epoch already rendered the final state
             return f"workbook {self.path} holds the run's MNIST sheets"

@@ -17,9 +17,9 @@ from collections import defaultdict
 
 from xlsxwriter.worksheet import Worksheet
 
-from sheetgen import formulas
-from sheetgen.cnn import IMAGE_SIDE, KERNEL, LiveNetwork, forward, stored_pixels
-from sheetgen.live_layout import (CHOOSER_ROW, DIGIT_PIXELS_COL, DIGITS_HEADER_ROW, DIGITS_SHEET,
+from sheetgen.build import formulas
+from sheetgen.runs.cnn import IMAGE_SIDE, KERNEL, LiveNetwork, forward, stored_pixels
+from sheetgen.runs.live_layout import (CHOOSER_ROW, DIGIT_PIXELS_COL, DIGITS_HEADER_ROW, DIGITS_SHEET,
                                   LABEL_COL, LIVE_SHEET, LOGIT_COL, MAPS_COL,
                                   MAPS_WIDTH, MEAN_ROW, PREDICTION_ROW, PROBABILITY_COL,
                                   PROBABILITY_ROW, TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET,

@@ -297,7 +297,7 @@ def validate_learning_rate(value: Any, where: str = "learning rate") -> float:
 
 def validate_iterations(value: Any, where: str = "iterations") -> int:
     """Iterations as an int that fits on a sheet, or SpecError saying why not."""
-    from sheetgen.layout import max_iterations  # the layout knows how many rows are free
+    from sheetgen.build.layout import max_iterations  # the layout knows how many rows are free
 
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{where} must be a whole number, not {value!r}")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cell
 
-from sheetgen.quantities import Key, Quantity, columns, input_keys
-from sheetgen.spec import format_rate
+from sheetgen.build.quantities import Key, Quantity, columns, input_keys
+from sheetgen.build.spec import format_rate
 
 # Rows are 0-based, as XlsxWriter counts them.
 TITLE_ROW = 0
@@ -62,7 +62,7 @@ def network_text_place(picture_width_px: int, picture_height_px: int,
     LibreOffice's default is wider than Excel's) and default-height rows from row 4 on, as
     many as its size in pixels needs; the text starts clear of them.
     """
-    from sheetgen import printing
+    from sheetgen.build import printing
 
     margin_px = printing.column_px(NETWORK_MARGIN_WIDTH)
     picture_cols = -(-picture_width_px // printing.DEFAULT_COLUMN_PX)

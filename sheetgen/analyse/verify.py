@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 from xlsxwriter.utility import xl_col_to_name
 
-from sheetgen import engine, layout as L
-from sheetgen.compare import TOLERANCE, as_number, format_error, relative_errors, scaled_errors
-from sheetgen.formulas import FormulaEmitter, term_magnitude
-from sheetgen.layout import SheetLayout, sheet_name
-from sheetgen.quantities import input_keys, input_value, label, values, with_inputs
-from sheetgen.reading import Grid, cell, load_grids, read_spec, uncached_formulas
-from sheetgen.recalc import recalculate
-from sheetgen.spec import NetworkSpec, SpecError
-from sheetgen.verify_live import recorded_network, verify_live
+from sheetgen.build import engine, layout as L
+from sheetgen.analyse.compare import TOLERANCE, as_number, format_error, relative_errors, scaled_errors
+from sheetgen.build.formulas import FormulaEmitter, term_magnitude
+from sheetgen.build.layout import SheetLayout, sheet_name
+from sheetgen.build.quantities import input_keys, input_value, label, values, with_inputs
+from sheetgen.analyse.reading import Grid, cell, load_grids, read_spec, uncached_formulas
+from sheetgen.analyse.recalc import recalculate
+from sheetgen.build.spec import NetworkSpec, SpecError
+from sheetgen.analyse.verify_live import recorded_network, verify_live
 from sheetgen.untrusted import guard_workbook
-from sheetgen.writer import NEVER
+from sheetgen.build.writer import NEVER
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
 
     Args:
         path: a workbook written by sheetgen build.
-        tolerance: largest relative error (see sheetgen.compare) that still counts as agreeing.
+        tolerance: largest relative error (see sheetgen.analyse.compare) that still counts as agreeing.
 
     Returns:
         A VerifyReport: per sheet and column, cells compared and largest relative errors, and

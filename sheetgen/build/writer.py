@@ -15,18 +15,22 @@ from pathlib import Path
 import xlsxwriter
 import xlsxwriter.exceptions
 
-from sheetgen import __version__, charts, engine, formulas, layout as L, mnist_sheets, printing
-from sheetgen.diagram import network_picture
-from sheetgen.engine import Trace
-from sheetgen.equations import equations
+from sheetgen import __version__
+
+from sheetgen.build import charts, engine, formulas, layout as L, printing
+
+from sheetgen.runs import mnist_sheets
+from sheetgen.build.diagram import network_picture
+from sheetgen.build.engine import Trace
+from sheetgen.build.equations import equations
 from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
-from sheetgen.limits import check_build_size
-from sheetgen.layout import SheetLayout, sheet_name
-from sheetgen.live_layout import SHEETS as LIVE_SHEETS
-from sheetgen.quantities import input_keys, input_value, label, values
+from sheetgen.build.limits import check_build_size
+from sheetgen.build.layout import SheetLayout, sheet_name
+from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
+from sheetgen.build.quantities import input_keys, input_value, label, values
 from sheetgen.record import seal, write_record
-from sheetgen.spec import NetworkSpec, format_rate
-from sheetgen.training import TrainingRecord
+from sheetgen.build.spec import NetworkSpec, format_rate
+from sheetgen.runs.training import TrainingRecord
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen.check.labels import inline_learning_rate, parse_label
-from sheetgen.check.refs import Reference, literals, references, shape
-from sheetgen.compare import as_number
-from sheetgen.quantities import Key, weight_number
-from sheetgen.reading import Grid, cell
-from sheetgen.spec import NetworkSpec, spec_from_dict
+from sheetgen.analyse.check.labels import inline_learning_rate, parse_label
+from sheetgen.analyse.check.refs import Reference, literals, references, shape
+from sheetgen.analyse.compare import as_number
+from sheetgen.build.quantities import Key, weight_number
+from sheetgen.analyse.reading import Grid, cell
+from sheetgen.build.spec import NetworkSpec, spec_from_dict
 
 # A header must name at least this many weights: a row of two labels is not a table.
 MIN_WEIGHTS = 4

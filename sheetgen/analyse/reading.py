@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from sheetgen.spec import NetworkSpec, SpecError, spec_from_json
+from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
 from sheetgen.record import RECORD_SHEET as SPEC_SHEET
 
 Grid = list[tuple]

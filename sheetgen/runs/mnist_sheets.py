@@ -8,8 +8,8 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen import printing
-from sheetgen.training import METRIC_COLUMNS, TrainingRecord
+from sheetgen.build import printing
+from sheetgen.runs.training import METRIC_COLUMNS, TrainingRecord
 
 METRICS_SHEET = "MNIST metrics"
 MODEL_SHEET = "MNIST model"
@@ -36,7 +36,7 @@ def write_mnist_sheets(workbook, fmt: dict, record: TrainingRecord) -> None:
     _confusion_sheet(workbook, fmt, record)
     _errors_sheet(workbook, fmt, record)
     if record.live is not None:  # after the others, so their parts keep their names
-        from sheetgen.mnist_live import write_live_sheets
+        from sheetgen.runs.mnist_live import write_live_sheets
 
         write_live_sheets(workbook, fmt, record.live)
 

@@ -20,11 +20,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sheetgen.check.labels import HINT
-from sheetgen.check.tables import Skipped, find_tables
-from sheetgen.compare import format_error
-from sheetgen.reading import RefusedWorkbook, WorkbookError, load_grids, uncached_formulas
-from sheetgen.recalc import RecalcError, find_soffice, recalculate, recalculate_many
+from sheetgen.analyse.check.labels import HINT
+from sheetgen.analyse.check.tables import Skipped, find_tables
+from sheetgen.analyse.compare import format_error
+from sheetgen.analyse.reading import RefusedWorkbook, WorkbookError, load_grids, uncached_formulas
+from sheetgen.analyse.recalc import RecalcError, find_soffice, recalculate, recalculate_many
 from sheetgen.untrusted import MAX_PART_BYTES
 
 __all__ = ["CheckError", "CheckReport", "NoTableError", "Outcome", "check_many",
@@ -249,7 +249,7 @@ def _check_loaded(path: Path, loaded: _Loaded) -> CheckReport:
         raise NoTableError(f"no training table recognised in {path}"
                            + (f" ({reasons})" if reasons else "") + f". {HINT}")
     try:
-        from sheetgen.check.diagnose import diagnose
+        from sheetgen.analyse.check.diagnose import diagnose
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == "torch":
             raise CheckError(TORCH_HINT) from None
