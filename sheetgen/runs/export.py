@@ -17,13 +17,55 @@ from pathlib import Path
 from sheetgen import __version__
 from sheetgen.files import check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
-from sheetgen.build.spec import load_spec
-from sheetgen.runs.training import TrainingRecord
-from sheetgen.build.writer import BuildReport, build_workbook
+from sheetgen.build.spec import NetworkSpec, load_spec
+from sheetgen.runs import mnist_sheets
+from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
+from sheetgen.runs.training import RunError, TrainingRecord
+from sheetgen.build.writer import BuildReport, ExtraSheets, build_workbook
 
 
 class EditedWorkbookError(RecordError):
     """The workbook is not sheetgen's, or changed since sheetgen wrote it."""
+
+
+def run_sheets(record: TrainingRecord) -> ExtraSheets:
+    """A run's sheets as build_workbook adds them: the four MNIST sheets and, for a run dir with
+    inference.json, the live network's three; the workbook's record keeps the run's JSON."""
+
+    def write(workbook, fmt: dict) -> None:
+        mnist_sheets.write_mnist_sheets(workbook, fmt, record)
+        if record.live is not None:  # after the others, so their parts keep their names
+            from sheetgen.runs.mnist_live import write_live_sheets
+
+            write_live_sheets(workbook, fmt, record.live)
+
+    live = LIVE_SHEETS if record.live is not None else ()
+    return ExtraSheets(mnist_sheets.SHEETS + live, write, record.to_json())
+
+
+def build_run_workbook(spec: NetworkSpec, output: str | Path,
+                       training: TrainingRecord | None) -> BuildReport:
+    """build_workbook with a run's sheets (run_sheets), or with none when training is None.
+
+    Raises:
+        what build_workbook raises.
+    """
+    return build_workbook(spec, output,
+                          extra=None if training is None else run_sheets(training))
+
+
+def recorded_training(record: WorkbookRecord, path: str | Path) -> TrainingRecord | None:
+    """The run a workbook's record holds, checked as strictly as a run dir; None: no run.
+
+    Raises:
+        RecordError: the run's record cannot be read.
+    """
+    if record.training_json is None:
+        return None
+    try:
+        return TrainingRecord.from_json(record.training_json)
+    except (RunError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise RecordError(f"{path}: its sheetgen record cannot be read ({exc})") from None
 
 
 def _digest(path: Path) -> str:
@@ -47,6 +89,7 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
     """
     path = Path(path)
     record = read_record(path)
+    training = recorded_training(record, path)  # a run that cannot be read: not sheetgen's
     if record.seal is not None:
         # the digests sheetgen recorded as it wrote the file: the same verdict on any machine
         if untouched(path, record) is not None:
@@ -58,7 +101,7 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
     # a workbook from before seals: render its record again and compare
     with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
         again = Path(temp) / path.name
-        build_workbook(record.spec, again, training=record.training)
+        build_run_workbook(record.spec, again, training)
         if package_parts(again) != package_parts(path):
             made_by = ("" if record.version == __version__
                        else f", or made by sheetgen {record.version}")
@@ -118,7 +161,7 @@ class WorkbookExporter:
         if self._digest is not None and self.path.exists() and _digest(self.path) != self._digest:
             raise EditedWorkbookError(f"{self.path} changed while training ran; it is left as "
                                       "it is")
-        report = build_workbook(self._spec, self.path, training=record)
+        report = build_run_workbook(self._spec, self.path, record)
         self._digest = _digest(self.path)
         return report
 
@@ -193,5 +236,5 @@ class TrainingExport:
             except (OutputError, EditedWorkbookError):
                 pass
         instead = Path(run_dir) / self.path.name
-        build_workbook(self._exporter.spec, instead, training=record)
+        build_run_workbook(self._exporter.spec, instead, record)
         return f"could not write {self.path}; the workbook with the run's MNIST sheets is {instead}"
