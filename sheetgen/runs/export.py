@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.files import check_replaceable, check_workbook_suffix
+from sheetgen.files import OutputError, check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
 from sheetgen.build.spec import NetworkSpec, load_spec
 from sheetgen.runs import mnist_sheets
 from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
-from sheetgen.runs.training import RunError, TrainingRecord
+from sheetgen.runs.training import RunError, TrainingRecord, read_run
 from sheetgen.build.writer import BuildReport, ExtraSheets, build_workbook
 
 
@@ -166,6 +167,34 @@ class WorkbookExporter:
         return report
 
 
+@dataclass(frozen=True)
+class RunExport:
+    """What export_run wrote."""
+
+    record: TrainingRecord        # the run dir as it was read
+    pictures: list[Path]          # the PNG plots written beside the run
+    report: BuildReport | None    # the workbook written; None when none was asked for
+
+
+def export_run(run_dir: str | Path, exporter: WorkbookExporter | None) -> RunExport:
+    """Put a run dir as it is now into its PNG plots and, unless exporter is None, the workbook.
+
+    The run dir is read and checked whole, and the workbook checked, before any file is
+    written; each caller decides what a failure means (the CLI stops, training goes on).
+
+    Raises:
+        training.RunError: the run dir cannot be read.
+        RecordError, EditedWorkbookError: the workbook is not sheetgen's, or was edited.
+        files.OutputError: a plot or the workbook cannot be written.
+    """
+    record = read_run(run_dir)
+    if exporter is not None:
+        exporter.prepare()
+    pictures = mnist_sheets.write_pngs(record, run_dir)
+    report = exporter.write(record) if exporter is not None else None
+    return RunExport(record, pictures, report)
+
+
 class TrainingExport:
     """Keeps a workbook's MNIST sheets current while a run trains.
 
@@ -189,14 +218,13 @@ class TrainingExport:
 
     def after_epoch(self, run_dir: str | Path) -> None:
         """Re-render the workbook and the PNG plots from the run dir as it is now."""
-        from sheetgen.files import OutputError
-        from sheetgen.runs.mnist_sheets import write_pngs
-        from sheetgen.runs.training import RunError, read_run
-
         self._written = False
         try:
-            record = read_run(run_dir)
-            write_pngs(record, run_dir)
+            export_run(run_dir, None if self._refused else self._exporter)
+        except EditedWorkbookError as exc:
+            self._refused = True
+            self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
+                       "beside the run at the end")
         except (RunError, OutputError) as exc:
             # the run dir is the trainer's own; if it cannot be read now, the next epoch or
             # finish() tries again, and training goes on as for a locked workbook
@@ -204,28 +232,13 @@ class TrainingExport:
                 self._warn(f"warning: {exc}; training goes on, and the workbook is written "
                            "again after each epoch and at the end")
             self._failing = True
-            return
-        if self._refused:
-            return
-        try:
-            self._exporter.write(record)
-            self._failing = False
-            self._written = True
-        except EditedWorkbookError as exc:
-            self._refused = True
-            self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
-                       "beside the run at the end")
-        except OutputError as exc:
-            if not self._failing:
-                self._warn(f"warning: {exc}; training goes on, and the workbook is written "
-                           "again after each epoch and at the end")
-            self._failing = True
+        else:
+            if not self._refused:
+                self._failing = False
+                self._written = True
 
     def finish(self, run_dir: str | Path) -> str:
         """Write the workbook a last time; say where the metrics ended up."""
-        from sheetgen.files import OutputError
-        from sheetgen.runs.training import read_run
-
         if self._written:  # after_epoch already rendered the final state
             return f"workbook {self.path} holds the run's MNIST sheets"
         record = read_run(run_dir)
