@@ -20,6 +20,7 @@ from sheetgen.analyse.recalc import to_pdf
 from sheetgen.build.spec import load_spec
 from sheetgen.runs.training import read_run
 from sheetgen.build.writer import build_workbook
+from sheetgen.runs.export import build_run_workbook
 
 # (template, text that starts the page, crop box as fractions of the page, file)
 PICTURES = [
@@ -59,8 +60,8 @@ def main() -> None:
         for template in sorted({p[0] for p in pictures}):
             book = temp / f"{template}.xlsx"
             if template == "run":
-                build_workbook(load_spec(ROOT / "templates" / "seed.toml"), book,
-                               training=read_run(run_dir))
+                build_run_workbook(load_spec(ROOT / "templates" / "seed.toml"), book,
+                                   read_run(run_dir))
             else:
                 build_workbook(load_spec(ROOT / "templates" / f"{template}.toml"), book)
             pdfs[template] = to_pdf(book, temp)

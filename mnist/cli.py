@@ -6,7 +6,6 @@ Importing it imports torch (the model table needs it) but does no other work.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -51,18 +50,13 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
 
     Example: sheetgen mnist train --data-dir ~/data --epochs 15 --workbook output/backprop.xlsx
     """
-    from mnist.train import default_run_dir, latest_run_dir, stored_config
     from mnist.train import train as run_training
 
-    explicit = {name: value for name, value in options.items()
-                if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    # with --resume, train() takes the run's own settings for the options not given here
+    explicit = frozenset(name for name in options
+                         if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT)
     try:
-        if options["resume"]:
-            run_dir = options["out"] or latest_run_dir()
-            config = replace(stored_config(run_dir), **{**explicit, "out": run_dir})
-        else:
-            config = TrainConfig(**options)
-            config = replace(config, out=config.out or default_run_dir(config.seed))
+        config = TrainConfig(**options)
     except MnistError as error:
         raise click.ClickException(str(error)) from None
 
@@ -77,10 +71,12 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
         except (RecordError, OutputError) as error:
             raise click.ClickException(str(error)) from None
 
+    decided: list[TrainConfig] = []  # the run's settings, once train() has decided them
+
     def report(run_dir: Path, rows: list[dict]) -> None:
         row = rows[-1]
         click.echo(
-            f"epoch {row['epoch']:>2}/{config.epochs}  "
+            f"epoch {row['epoch']:>2}/{decided[-1].epochs}  "
             f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2f}%  "
             f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2f}%  "
             f"lr {row['lr']:.4g}  {row['seconds']:.1f}s"
@@ -89,14 +85,18 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
             export.after_epoch(run_dir)
 
     try:
-        result = run_training(config, on_epoch=report, progress=not quiet)
+        result = run_training(config, on_epoch=report, progress=not quiet, explicit=explicit,
+                              on_start=decided.append)
         where = export.finish(result.run_dir) if export is not None else None
     except (MnistError, OutputError) as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
+        run_dir = decided[-1].out if decided else config.out
+        if run_dir is None:  # stopped before train() chose the run dir: nothing to continue
+            raise
         raise click.ClickException(
-            f"interrupted; the finished epochs are in {config.out}: continue with "
-            f"--resume --out {config.out}") from None
+            f"interrupted; the finished epochs are in {run_dir}: continue with "
+            f"--resume --out {run_dir}") from None
     epochs = len(result.metrics)
     click.echo(f"done: {result.run_dir} after {epochs} epoch{'' if epochs == 1 else 's'}, "
                "test accuracy "

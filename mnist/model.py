@@ -14,10 +14,12 @@ Unpadded convolutions grow the receptive field to the whole digit without furthe
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+# The table's row, and its JSON, are defined once, on the side that reads them back.
+from sheetgen.runs.training import LayerRow
 
 # MNIST training-set pixel mean and standard deviation (of values in [0, 1]).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -84,17 +86,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@dataclass(frozen=True)
-class LayerRow:
-    """One row of the model table."""
-
-    name: str
-    description: str
-    output_shape: tuple[int, ...]  # without the batch dimension
-    parameters: int
-    receptive_field: int  # side, in input pixels, of the square one output value sees
-
-
 def _geometry(module: nn.Module) -> tuple[int, int] | None:
     """(kernel, stride) of a module that changes the receptive field, else None."""
     if isinstance(module, ConvBlock):
@@ -149,16 +140,7 @@ def summarize(model: DigitNet) -> list[LayerRow]:
 def summary_dict(model: DigitNet) -> dict:
     """The table as JSON-ready data, as written to summary.json."""
     return {
-        "layers": [
-            {
-                "name": row.name,
-                "description": row.description,
-                "output_shape": list(row.output_shape),
-                "parameters": row.parameters,
-                "receptive_field": row.receptive_field,
-            }
-            for row in summarize(model)
-        ],
+        "layers": [row.to_dict() for row in summarize(model)],
         "total_parameters": count_parameters(model),
     }
 

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,9 @@ CHECKPOINT_FORMAT = 1
 
 # Called after each epoch's files are written, with the run dir and all metrics rows so far.
 EpochCallback = Callable[[Path, list[dict]], None]
+# Called once the run is decided, with its settings: out is the run dir, and a resumed run's
+# settings are its own.
+StartCallback = Callable[[TrainConfig], None]
 
 
 @dataclass(frozen=True)
@@ -152,11 +155,6 @@ def _restore(checkpoint: dict, path: Path, config: TrainConfig, model, optimizer
     return rows
 
 
-def stored_config(run_dir: Path) -> TrainConfig:
-    """The settings a run was started with (the CLI resumes with these plus explicit options)."""
-    return TrainConfig.from_dict(read_checkpoint(run_dir)["config"])
-
-
 def default_run_dir(seed: int) -> Path:
     """output/runs/<date-time>-seed<seed>: sorts by time, says which seed."""
     return DEFAULT_RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-seed{seed}"
@@ -167,6 +165,32 @@ def _new_run_dir(config: TrainConfig) -> Path:
     if (run_dir / CHECKPOINT).exists():
         raise MnistError(f"{run_dir} already holds a run; pass --resume to continue it or another --out")
     return run_dir
+
+
+def _decide_run(config: TrainConfig, explicit: Collection[str] | None) -> tuple[TrainConfig, dict | None]:
+    """The run to train, with out set to its dir: a new one, or with config.resume the run in
+    config.out (else the latest), whose own settings fill in those not in `explicit`; and its
+    checkpoint (None for a new run).
+
+    Raises:
+        MnistError: no usable checkpoint, or a chosen setting the run cannot change.
+    """
+    if not config.resume:
+        return replace(config, out=_new_run_dir(config)), None
+    run_dir = Path(config.out) if config.out is not None else latest_run_dir()
+    # on the CPU: the settings say which device the run goes on, and loading the states into
+    # the model and optimiser moves every tensor there
+    checkpoint = read_checkpoint(run_dir)
+    stored = TrainConfig.from_dict(checkpoint["config"])
+    if explicit is not None:
+        config = replace(stored, **{name: getattr(config, name) for name in explicit})
+    differences = config_differences(stored, config)
+    if differences:
+        raise MnistError(
+            f"cannot resume {run_dir}: asked for {'; '.join(differences)}; "
+            "drop those options or start a new run with another --out"
+        )
+    return replace(config, out=run_dir, resume=True), checkpoint
 
 
 def _epoch_generators(seed: int, epoch: int, device: torch.device) -> torch.Generator:
@@ -325,16 +349,25 @@ def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
     return []
 
 
-def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True) -> RunResult:
+def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True, *,
+          explicit: Collection[str] | None = None,
+          on_start: StartCallback | None = None) -> RunResult:
     """Train (or resume) a run as config says, writing the run dir after every epoch.
 
-    The CPU thread count is config.threads, or with 0 chosen while training (mnist/threads.py); it is
-    recorded per epoch in metrics.json and put back as it was when train returns.
+    Whether and what to resume is decided here only. The CPU thread count is config.threads,
+    or with 0 chosen while training (mnist/threads.py); it is recorded per epoch in
+    metrics.json and put back as it was when train returns.
 
     Args:
         config: the settings; config.resume continues config.out (or the latest run).
         on_epoch: called after every epoch's files are written, with (run_dir, rows so far).
         progress: show a tqdm bar per epoch (on stderr).
+        explicit: with config.resume, the names of the settings the caller chose (the CLI's
+            options given on the command line); the run's own settings stand for the rest.
+            None: all of config's. A chosen setting that the run cannot change (any but
+            config.RESUMABLE_CHANGES) must equal the run's.
+        on_start: called once the run is decided, with its settings (out: the run dir; a
+            resumed run's own settings), before MNIST is loaded.
 
     Returns:
         The run dir, the settings and every epoch's metrics.
@@ -344,29 +377,21 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
     """
     threads_before = torch.get_num_threads()
     try:
-        return _train(config, on_epoch, progress)
+        return _train(config, explicit, on_start, on_epoch, progress)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(config: TrainConfig, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
+def _train(config: TrainConfig, explicit: Collection[str] | None, on_start: StartCallback | None,
+           on_epoch: EpochCallback | None, progress: bool) -> RunResult:
     from tqdm import tqdm
 
     row_clock = time.perf_counter()  # see the module docstring: rows share one running clock
+    config, checkpoint = _decide_run(config, explicit)
+    run_dir = config.out
     device = resolve_device(config.device)
-    checkpoint = None
-    if config.resume:
-        run_dir = Path(config.out) if config.out is not None else latest_run_dir()
-        checkpoint = read_checkpoint(run_dir, device)
-        differences = config_differences(TrainConfig.from_dict(checkpoint["config"]), config)
-        if differences:
-            raise MnistError(
-                f"cannot resume {run_dir}: asked for {'; '.join(differences)}; "
-                "drop those options or start a new run with another --out"
-            )
-    else:
-        run_dir = _new_run_dir(config)
-    config = replace(config, out=run_dir)
+    if on_start is not None:
+        on_start(config)
     if device.type == "cuda":  # same seed and device, same metrics: no autotuned kernels
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     data = load_mnist(config.data_dir, device, config.download)

@@ -131,23 +131,21 @@ def export(run_dir, workbook):
 
     Example: sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
     """
-    from sheetgen.runs.export import WorkbookExporter
+    from sheetgen.runs.export import WorkbookExporter, export_run
     from sheetgen.files import OutputError
-    from sheetgen.runs.mnist_sheets import write_pngs
     from sheetgen.record import RecordError
-    from sheetgen.runs.training import RunError, read_run
+    from sheetgen.runs.training import RunError
 
     try:
-        record = read_run(run_dir)
-        report = WorkbookExporter(workbook).write(record)
-        pictures = write_pngs(record, run_dir)
+        done = export_run(run_dir, WorkbookExporter(workbook))
     except (RunError, RecordError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
+    record = done.record
     last = record.metrics[-1]
-    click.echo(f"wrote {report.path}: MNIST sheets for run {record.run_name} "
+    click.echo(f"wrote {done.report.path}: MNIST sheets for run {record.run_name} "
                f"({_count(len(record.metrics), 'epoch')}, final test accuracy "
                f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
-               f"{', '.join(p.name for p in pictures)}")
+               f"{', '.join(p.name for p in done.pictures)}")
     if record.live is None:
         from sheetgen.runs.live_layout import LIVE_SHEET
         from sheetgen.runs.training import INFERENCE_JSON

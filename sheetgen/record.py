@@ -4,6 +4,11 @@ training run is exported, the run's record, both as JSON.
 With the record a workbook can be re-rendered whole, and since sheetgen's output is
 deterministic, a workbook can be told apart from one edited by hand since: render its record
 again and compare the parts of the two packages.
+
+One reader, record_from_rows, turns the sheet's rows into a WorkbookRecord, whether they come
+from openpyxl (read_record, for export) or from the grids verify and history already loaded
+(record_from_grids). The run's record is kept here as the JSON text it is: only
+sheetgen.runs knows what a training record holds.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from pathlib import Path
 
 from sheetgen import __version__
 from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
-from sheetgen.runs.training import RunError, TrainingRecord
 
 RECORD_SHEET = "sheetgen"   # very hidden
 JSON_CHUNK = 30_000         # a cell holds at most 32,767 characters
@@ -32,24 +36,35 @@ class RecordError(ValueError):
     """A workbook without a readable sheetgen record; the message says why."""
 
 
+class NoSpecError(RecordError):
+    """The workbook has no readable sheetgen record, found where verify and history read it
+    (they point a hand-made workbook at `sheetgen check`)."""
+
+
 @dataclass(frozen=True)
 class WorkbookRecord:
     spec: NetworkSpec
-    training: TrainingRecord | None
+    training_json: str | None   # the run's record (sheetgen.runs.training); None: no run
     version: str
     seal: dict | None = None   # what seal() recorded; None in workbooks older than seals
 
 
-def write_record(workbook, spec: NetworkSpec, training: TrainingRecord | None) -> None:
-    """Add the very hidden record sheet (last, so every visible sheet comes first)."""
+def write_record(workbook, spec: NetworkSpec, training_json: str | None) -> None:
+    """Add the very hidden record sheet (last, so every visible sheet comes first).
+
+    Args:
+        workbook: the XlsxWriter workbook, every other sheet already added.
+        spec: the spec the workbook is built from.
+        training_json: the JSON of what the extra sheets show (a run's record), or None.
+    """
     ws = workbook.add_worksheet(RECORD_SHEET)
     ws.very_hidden()
     ws.write(0, 0, "sheetgen")
     ws.write(0, 1, __version__)
     ws.write_string(0, SEAL_COLUMN, SEAL_PLACEHOLDER)
     columns = [(SPEC_COLUMN, spec.to_json())]
-    if training is not None:
-        columns.append((TRAINING_COLUMN, training.to_json()))
+    if training_json is not None:
+        columns.append((TRAINING_COLUMN, training_json))
     chunks = {col: [text[i:i + JSON_CHUNK] for i in range(0, len(text), JSON_CHUNK)]
               for col, text in columns}
     # constant_memory mode: write row by row
@@ -92,7 +107,38 @@ def read_record(path: str | Path) -> WorkbookRecord:
         raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     finally:
         book.close()
-    if not rows or rows[0][0] != "sheetgen":
+    return record_from_rows(rows, path)
+
+
+def record_from_grids(grids: dict[str, list[tuple]], path: str | Path) -> WorkbookRecord:
+    """The record of a workbook already read as grids (analyse.reading.load_grids).
+
+    Raises:
+        NoSpecError: the workbook has no record sheet (it was not built by sheetgen), or the
+            sheet does not hold a readable record.
+    """
+    grid = grids.get(RECORD_SHEET)
+    if grid is None:
+        raise NoSpecError(f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
+                          f"sheet); for a hand-made workbook use: sheetgen check {path}")
+    try:
+        return record_from_rows(grid, path)
+    except RecordError as exc:
+        raise NoSpecError(str(exc)) from None
+
+
+def record_from_rows(rows: list[tuple], path: str | Path) -> WorkbookRecord:
+    """The record held by the rows of a workbook's record sheet, as write_record wrote them:
+    "sheetgen", the version and the seal in the first row; below it, each JSON text split over
+    the cells of its column, read as every text cell of that column joined.
+
+    Raises:
+        RecordError: the rows are not a sheetgen record, or its spec or seal cannot be read.
+    """
+    def at(row: int, col: int):
+        return rows[row][col] if row < len(rows) and col < len(rows[row]) else None
+
+    if at(0, 0) != "sheetgen":
         raise RecordError(f"{path}: its '{RECORD_SHEET}' sheet is not a sheetgen record")
 
     def column(col: int) -> str:
@@ -101,17 +147,21 @@ def read_record(path: str | Path) -> WorkbookRecord:
     try:
         spec_json, training_json = column(SPEC_COLUMN), column(TRAINING_COLUMN)
         spec = spec_from_json(spec_json)
-        training = TrainingRecord.from_json(training_json) if training_json else None
-        seal_text = rows[0][SEAL_COLUMN] if len(rows[0]) > SEAL_COLUMN else None
+        seal_text = at(0, SEAL_COLUMN)
         seal = json.loads(seal_text) if isinstance(seal_text, str) and seal_text.startswith(
             "{") else None
         if seal is not None and not (isinstance(seal, dict) and isinstance(seal.get("all"), str)):
             raise ValueError("its seal is not sheetgen's")
-    except (SpecError, RunError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (SpecError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise RecordError(f"{path}: its sheetgen record cannot be read ({exc})") from None
     if seal is not None:
-        seal["record"] = _sha256(spec_json.encode() + b"\0" + training_json.encode())
-    return WorkbookRecord(spec, training, str(rows[0][1]), seal)
+        seal["record"] = _record_digest(spec_json, training_json or None)
+    return WorkbookRecord(spec, training_json or None, str(at(0, 1)), seal)
+
+
+def _record_digest(spec_json: str, training_json: str | None) -> str:
+    """The digest of the record's JSON, which the seal covers instead of the record's part."""
+    return _sha256(spec_json.encode() + b"\0" + (training_json or "").encode())
 
 
 def package_parts(path: str | Path) -> dict[str, bytes]:
@@ -151,7 +201,7 @@ def _record_part(package: zipfile.ZipFile) -> str | None:
     return f"xl/worksheets/sheet{max(numbers)}.xml" if numbers else None
 
 
-def seal(path: str | Path, spec: NetworkSpec, training: TrainingRecord | None) -> None:
+def seal(path: str | Path, spec: NetworkSpec, training_json: str | None) -> None:
     """Record in the workbook a digest of each of its parts as written.
 
     Whether a workbook is untouched is then decided from the file alone (untouched()), not by
@@ -161,8 +211,7 @@ def seal(path: str | Path, spec: NetworkSpec, training: TrainingRecord | None) -
     """
     path = Path(path)
     marker = SEAL_PLACEHOLDER.encode()
-    record = _sha256(spec.to_json().encode() + b"\0"
-                     + (training.to_json().encode() if training is not None else b""))
+    record = _record_digest(spec.to_json(), training_json)
     with zipfile.ZipFile(path) as package:
         record_part = _record_part(package)
         if record_part is None or marker not in package.read(record_part)[:4096]:

@@ -14,6 +14,7 @@ from sheetgen.runs.mnist_sheets import (CONFUSION_SHEET, ERRORS_SHEET, METRIC_HE
 from sheetgen.runs.training import METRIC_COLUMNS
 from sheetgen.analyse.recalc import recalculate
 from sheetgen.record import RECORD_SHEET, read_record
+from sheetgen.runs.export import recorded_training
 from sheetgen.build.spec import load_spec
 from sheetgen.build.writer import build_workbook
 from tests.conftest import require_libreoffice
@@ -65,7 +66,7 @@ def test_export_adds_the_mnist_sheets_and_keeps_everything(built, run_dir):
         assert after[name] == before[name], name
     assert len([n for n in after if n.startswith("xl/media/")]) == 2  # diagram + gallery
     assert b"colorScale" in after["xl/worksheets/sheet7.xml"]  # the confusion heat map
-    assert read_record(path).training.run_name == "seed-1"
+    assert recorded_training(read_record(path), path).run_name == "seed-1"
 
 
 def test_metrics_cells_equal_metrics_csv(built, run_dir):
@@ -145,7 +146,7 @@ def test_a_new_workbook_is_built_from_the_default_template(tmp_path, run_dir):
     path = tmp_path / "new.xlsx"
     assert run("export", run_dir, "--workbook", path).exit_code == 0
     record = read_record(path)
-    assert record.spec == load_spec() and record.training is not None
+    assert record.spec == load_spec() and recorded_training(record, path) is not None
     assert "lr 0.8" in openpyxl.load_workbook(path, read_only=True).sheetnames
 
 
@@ -219,3 +220,72 @@ def test_an_interrupted_export_leaves_the_workbook_that_was_there(built, run_dir
     assert path.read_bytes() == before
     assert openpyxl.load_workbook(path, read_only=True).sheetnames[-1] == RECORD_SHEET
     assert sorted(p.name for p in path.parent.iterdir()) == ["backprop.xlsx", "runs"]
+
+
+def test_build_run_workbook_reports_the_sheets_it_writes(tmp_path, run_dir):
+    from sheetgen.runs.export import build_run_workbook
+    from sheetgen.runs.training import read_run
+
+    path = tmp_path / "book.xlsx"
+    report = build_run_workbook(load_spec().with_training([0.5], 5), path, read_run(run_dir))
+    assert report.sheets + (RECORD_SHEET,) == tuple(
+        openpyxl.load_workbook(path, read_only=True).sheetnames)
+    assert report.sheets[-4:] == (METRICS_SHEET, MODEL_SHEET, CONFUSION_SHEET, ERRORS_SHEET)
+
+
+def test_the_record_reads_the_same_from_the_file_and_from_grids(built, run_dir):
+    """export reads the record with read_record, verify and history from grids: one reader."""
+    from sheetgen.analyse.reading import load_grids
+    from sheetgen.record import record_from_grids
+
+    _, path = built
+    assert run("export", run_dir, "--workbook", path).exit_code == 0
+    record = read_record(path)
+    assert record.training_json is not None and record.seal is not None
+    for formulas in (True, False):
+        assert record_from_grids(load_grids(path, formulas=formulas), path) == record
+
+
+def _record_sheet(path, rows):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = RECORD_SHEET
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+SPEC_JSON = load_spec().to_json()
+
+
+@pytest.mark.parametrize("rows, reason", [
+    ([("other", "0.1.0"), (SPEC_JSON,)], "its 'sheetgen' sheet is not a sheetgen record"),
+    ([("sheetgen", "0.1.0"), ("{",)], "its sheetgen record cannot be read (Expecting"),
+    ([("sheetgen", "0.1.0", '{"parts": 1}'), (SPEC_JSON,)],
+     "its sheetgen record cannot be read (its seal is not sheetgen's)"),
+], ids=["no header", "spec not JSON", "a seal not sheetgen's"])
+def test_both_ways_of_reading_the_record_refuse_alike(tmp_path, rows, reason):
+    from sheetgen.analyse.reading import load_grids
+    from sheetgen.record import NoSpecError, RecordError, record_from_grids
+
+    path = _record_sheet(tmp_path / "book.xlsx", rows)
+    with pytest.raises(RecordError) as from_file:
+        read_record(path)
+    with pytest.raises(NoSpecError) as from_grids:
+        record_from_grids(load_grids(path, formulas=True), path)
+    assert str(from_file.value) == str(from_grids.value)
+    assert str(from_file.value).startswith(f"{path}: {reason}")
+
+
+def test_a_record_split_by_a_number_reads_alike_both_ways(tmp_path):
+    """Every text cell of the column counts, whichever reader reads it."""
+    from sheetgen.analyse.reading import load_grids
+    from sheetgen.record import record_from_grids
+
+    half = len(SPEC_JSON) // 2
+    path = _record_sheet(tmp_path / "book.xlsx", [("sheetgen", "0.1.0"), (SPEC_JSON[:half],),
+                                                  (7,), (SPEC_JSON[half:],)])
+    record = read_record(path)
+    assert record.spec == load_spec() and record.training_json is None
+    assert record_from_grids(load_grids(path, formulas=True), path) == record

@@ -99,6 +99,26 @@ def test_interrupted_then_resumed_run_equals_the_uninterrupted_one(mnist_run, mn
     assert without_time(resumed.metrics) == without_time(result.metrics)  # same seed, same numbers
 
 
+def test_resume_takes_the_runs_own_settings_for_those_not_chosen(mnist_run, mnist_data_dir, tmp_path):
+    """What the CLI does with --resume: only the options given are chosen; train() decides."""
+    from dataclasses import replace
+
+    from mnist.config import TrainConfig
+
+    result, _ = mnist_run
+    config = tiny_config(mnist_data_dir, tmp_path / "run")
+    with pytest.raises(StopAfter):
+        train(config, on_epoch=stop_after(1), progress=False)
+    started = []
+    resumed = train(TrainConfig(out=tmp_path / "run", resume=True), progress=False,
+                    explicit={"out", "resume"}, on_start=started.append)
+    assert started == [replace(config, resume=True)]  # data_dir, epochs, threads: the run's
+    assert without_time(resumed.metrics) == without_time(result.metrics)
+    with pytest.raises(MnistError, match=r"asked for epochs 5 \(the run used 2\)"):
+        train(TrainConfig(out=tmp_path / "run", resume=True, epochs=5), progress=False,
+              explicit={"out", "resume", "epochs"})
+
+
 def test_only_the_epochs_before_the_clean_ones_are_augmented(mnist_data_dir, tmp_path, monkeypatch):
     import mnist.data
 

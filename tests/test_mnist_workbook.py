@@ -12,6 +12,7 @@ from mnist.cli import cli
 from mnist_fixtures import TEST_COUNT, mnist_data_dir  # noqa: F401
 from sheetgen.runs.mnist_sheets import METRIC_HEADERS, METRICS_SHEET
 from sheetgen.record import read_record
+from sheetgen.runs.export import recorded_training
 from sheetgen.build.spec import load_spec
 from sheetgen.build.writer import build_workbook
 
@@ -31,9 +32,10 @@ def test_the_workbook_gains_the_run(mnist_data_dir, tmp_path):
     assert result.output.splitlines()[-1] == f"workbook {workbook} holds the run's MNIST sheets"
     record = read_record(workbook)
     assert record.spec.learning_rates == (0.8,)  # the workbook's own spec is kept
-    assert record.training.live is not None  # the run's inference.json, for the live sheets
+    training = recorded_training(record, workbook)
+    assert training.live is not None  # the run's inference.json, for the live sheets
     assert "MNIST live" in openpyxl.load_workbook(workbook, read_only=True).sheetnames
-    assert len(record.training.metrics) == 2
+    assert len(training.metrics) == 2
     csv = pd.read_csv(tmp_path / "run" / "metrics.csv")
     sheet = pd.read_excel(workbook, sheet_name=METRICS_SHEET, header=2)
     sheet.columns = list(METRIC_HEADERS)  # the sheet's human headers, in metrics.csv's order
@@ -88,4 +90,4 @@ def test_a_locked_workbook_warns_once_and_training_goes_on(mnist_data_dir, tmp_p
     assert result.stdout.splitlines()[-1] == (
         f"could not write {workbook}; the workbook with the run's MNIST sheets is {instead}")
     assert workbook.read_bytes() == original
-    assert len(read_record(instead).training.metrics) == 2
+    assert len(recorded_training(read_record(instead), instead).metrics) == 2

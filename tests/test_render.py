@@ -27,6 +27,7 @@ from sheetgen.analyse.recalc import to_pdf_many
 from sheetgen.build.spec import load_spec, spec_from_dict
 from sheetgen.runs.training import read_run
 from sheetgen.build.writer import build_workbook
+from sheetgen.runs.export import build_run_workbook
 from tests.conftest import ROOT, require_libreoffice
 from tests.run_fixtures import write_run_dir
 
@@ -74,8 +75,8 @@ def books(tmp_path_factory):
         build_workbook(spec_from_dict(spec), paths[name])
     run = read_run(write_run_dir(folder / "run", epochs=15))
     paths["mnist"] = folder / "mnist.xlsx"
-    build_workbook(load_spec(ROOT / "templates" / "seed.toml").with_training([0.8], 20),
-                   paths["mnist"], training=run)
+    build_run_workbook(load_spec(ROOT / "templates" / "seed.toml").with_training([0.8], 20),
+                       paths["mnist"], run)
     return paths
 
 

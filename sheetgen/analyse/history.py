@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sheetgen.analyse.compare import as_number
-from sheetgen.analyse.reading import NoSpecError, cell, load_grids, read_spec, uncached_formulas
+from sheetgen.analyse.reading import cell, load_grids, uncached_formulas
+from sheetgen.record import NoSpecError, record_from_grids
 
 
 class HistoryError(ValueError):
@@ -48,7 +49,7 @@ def read_history(path: str | Path) -> dict:
             "not calculate, such as openpyxl); open and save it in Excel or LibreOffice, or "
             "recalculate it with sheetgen.analyse.recalc.recalculate")
     try:
-        spec = read_spec(formulas, path)
+        spec = record_from_grids(formulas, path).spec
     except NoSpecError:
         return _handmade(values, path, pd)
     from sheetgen.build.layout import SheetLayout, sheet_name

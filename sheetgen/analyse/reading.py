@@ -1,5 +1,6 @@
-"""Reading a workbook back: each sheet as a grid of values or of formulas, and the spec that
-sheetgen recorded in the workbooks it builds.
+"""Reading a workbook back: each sheet as a grid of values or of formulas. (The spec that
+sheetgen recorded in the workbooks it builds is read from the grids by
+sheetgen.record.record_from_grids.)
 
 openpyxl gives a cell either its formula or the value the file cached for it, never both, so a
 workbook is read twice. Grids are plain lists of rows (0-based, as the layout counts), read in
@@ -11,8 +12,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
-from sheetgen.record import RECORD_SHEET as SPEC_SHEET
+# NoSpecError is raised by sheetgen.record.record_from_grids; callers catch it from here too.
+from sheetgen.record import NoSpecError  # noqa: F401
 
 Grid = list[tuple]
 
@@ -24,10 +25,6 @@ class WorkbookError(OSError):
 class RefusedWorkbook(WorkbookError):
     """A workbook refused for what it holds (beyond a limit, hostile XML), not merely unread:
     it must not be handed to another program either."""
-
-
-class NoSpecError(ValueError):
-    """The workbook has no record of a sheetgen spec (it was not built by sheetgen)."""
 
 
 def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
@@ -91,28 +88,6 @@ def cell(grid: Grid, row: int, col: int):
     if 0 <= row < len(grid) and 0 <= col < len(grid[row]):
         return grid[row][col]
     return None
-
-
-def read_spec(grids: dict[str, Grid], path: str | Path) -> NetworkSpec:
-    """The spec recorded in the very hidden sheet sheetgen writes (JSON down column A from A2).
-
-    Raises:
-        NoSpecError: the workbook has no such sheet, or what it holds is not a spec.
-    """
-    grid = grids.get(SPEC_SHEET)
-    if grid is None:
-        raise NoSpecError(f"{path} was not built by sheetgen (it has no '{SPEC_SHEET}' sheet); "
-                          f"for a hand-made workbook use: sheetgen check {path}")
-    chunks = []
-    for row in grid[1:]:
-        if not row or not isinstance(row[0], str):
-            break
-        chunks.append(row[0])
-    try:
-        return spec_from_json("".join(chunks))
-    except (ValueError, SpecError) as exc:
-        raise NoSpecError(f"{path}: the '{SPEC_SHEET}' sheet does not hold a readable spec "
-                          f"({exc})") from None
 
 
 def uncached_formulas(formula_grids: dict[str, Grid], value_grids: dict[str, Grid]) -> int:

@@ -25,8 +25,9 @@ from sheetgen.analyse.compare import TOLERANCE, as_number, format_error, relativ
 from sheetgen.build.formulas import FormulaEmitter, term_magnitude
 from sheetgen.build.layout import SheetLayout, sheet_name
 from sheetgen.build.quantities import input_keys, input_value, label, values, with_inputs
-from sheetgen.analyse.reading import Grid, cell, load_grids, read_spec, uncached_formulas
+from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
 from sheetgen.analyse.recalc import recalculate
+from sheetgen.record import record_from_grids
 from sheetgen.build.spec import NetworkSpec, SpecError
 from sheetgen.analyse.verify_live import recorded_network, verify_live
 from sheetgen.untrusted import guard_workbook
@@ -120,13 +121,14 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
     Raises:
         reading.WorkbookError: the file is missing, unreadable or beyond the limits of
             sheetgen.untrusted.
-        reading.NoSpecError: the workbook was not built by sheetgen.
+        record.NoSpecError: the workbook was not built by sheetgen.
         recalc.RecalcError: LibreOffice is missing or failed.
     """
     path = Path(path)
     guard_workbook(path)  # before LibreOffice, which has no such limits, sees the file
     formulas = load_grids(path, formulas=True)
-    spec = read_spec(formulas, path)
+    record = record_from_grids(formulas, path)
+    spec = record.spec
     cached = load_grids(path, formulas=False)
     with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as temp:
         recalculated = load_grids(recalculate(path, temp), formulas=False)
@@ -141,7 +143,7 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
             traces[learning_rate] = trace
     sheets.append(_verify_overview(spec, traces, formulas, cached if has_cache else None,
                                    recalculated, tolerance))
-    network = recorded_network(formulas)
+    network = recorded_network(record.training_json)
     if network is not None:  # an exported run with the live CNN sheet
         sheets.append(verify_live(network, formulas, cached if has_cache else None,
                                   recalculated, tolerance))

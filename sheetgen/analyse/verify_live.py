@@ -21,19 +21,17 @@ from sheetgen.runs.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PR
                                   LiveLayout, ref)
 from sheetgen.runs.mnist_live import DRAWN
 from sheetgen.analyse.reading import Grid, cell
-from sheetgen.record import RECORD_SHEET, TRAINING_COLUMN
 from sheetgen.runs.training import RunError, TrainingRecord
 
 
-def recorded_network(grids: dict[str, Grid]) -> cnn.LiveNetwork | None:
-    """The live network in the workbook's record, or None (no run, or one without it)."""
-    grid = grids.get(RECORD_SHEET, [])
-    text = "".join(row[TRAINING_COLUMN] for row in grid[1:]
-                   if len(row) > TRAINING_COLUMN and isinstance(row[TRAINING_COLUMN], str))
-    if not text:
+def recorded_network(training_json: str | None) -> cnn.LiveNetwork | None:
+    """The live network in the workbook's record (record.WorkbookRecord.training_json), or None
+    (no run, one without it, or a record that cannot be read: the live sheet is then not
+    verified, and the rest of the workbook still is)."""
+    if training_json is None:
         return None
     try:
-        return TrainingRecord.from_json(text).live
+        return TrainingRecord.from_json(training_json).live
     except (RunError, ValueError, KeyError, TypeError):
         return None
 

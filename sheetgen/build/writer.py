@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,22 +20,36 @@ from sheetgen import __version__
 
 from sheetgen.build import charts, engine, formulas, layout as L, printing
 
-from sheetgen.runs import mnist_sheets
 from sheetgen.build.diagram import network_picture
 from sheetgen.build.engine import Trace
 from sheetgen.build.equations import equations
 from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
 from sheetgen.build.limits import check_build_size
 from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
 from sheetgen.build.quantities import input_keys, input_value, label, values
 from sheetgen.record import seal, write_record
 from sheetgen.build.spec import NetworkSpec, format_rate
-from sheetgen.runs.training import TrainingRecord
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 NEVER = "not reached"
+
+
+@dataclass(frozen=True)
+class ExtraSheets:
+    """Sheets that another part of sheetgen adds after the learning-rate sheets (a training
+    run's: sheetgen.runs.export.run_sheets), so that the writer need not know what they show.
+
+    Attributes:
+        names: the sheets `write` adds, in order (for the BuildReport).
+        write: called with the XlsxWriter workbook and the formats of _formats(); adds them.
+        record_json: what they were made from, as JSON: the record keeps it beside the spec,
+            so that the workbook can be rendered again whole.
+    """
+
+    names: tuple[str, ...]
+    write: Callable[[object, dict], None]
+    record_json: str
 
 
 @dataclass(frozen=True)
@@ -53,14 +68,14 @@ def compute_traces(spec: NetworkSpec) -> list[Trace]:
 
 
 def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | None = None,
-                   training: TrainingRecord | None = None) -> BuildReport:
+                   *, extra: ExtraSheets | None = None) -> BuildReport:
     """Write the workbook for `spec` to `output`, replacing it only once the new one is complete.
 
     Args:
         spec: the network, data and training settings.
         output: the .xlsx path.
         traces: the engine's traces for spec.learning_rates, if already computed.
-        training: an MNIST run's record, for the MNIST sheets; None leaves them out.
+        extra: sheets to add after the learning-rate sheets (an MNIST run's); None: none.
 
     Returns:
         A BuildReport.
@@ -77,12 +92,11 @@ def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | 
     check_build_size(spec)
     traces = compute_traces(spec) if traces is None else traces
     with atomic_path(output) as temporary:
-        count = _write(spec, traces, training, temporary)
+        count = _write(spec, traces, extra, temporary)
     return BuildReport(
         path=output,
         sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET) + tuple(map(sheet_name, spec.learning_rates))
-        + (mnist_sheets.SHEETS if training is not None else ())
-        + (LIVE_SHEETS if training is not None and training.live is not None else ()),
+        + (extra.names if extra is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
     )
@@ -111,7 +125,7 @@ def _formats(workbook) -> dict:
     }
 
 
-def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | None,
+def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None,
            path: Path) -> int:
     # XlsxWriter's scratch files go in a folder of our own, removed whatever happens (Ctrl-C
     # included); text is never taken for a formula or a link: templates and run dirs are
@@ -121,8 +135,8 @@ def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | No
             "constant_memory": True, "tmpdir": scratch,
             "strings_to_formulas": False, "strings_to_urls": False})
         try:
-            count = _write_sheets(workbook, spec, traces, training)
-            seal(path, spec, training)
+            count = _write_sheets(workbook, spec, traces, extra)
+            seal(path, spec, extra.record_json if extra is not None else None)
             return count
         except xlsxwriter.exceptions.FileCreateError as exc:
             # a full disk or a vanished folder on close(); atomic_path names the target
@@ -131,7 +145,7 @@ def _write(spec: NetworkSpec, traces: list[Trace], training: TrainingRecord | No
 
 
 def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace],
-                  training: TrainingRecord | None) -> int:
+                  extra: ExtraSheets | None) -> int:
     workbook.set_properties({
         "title": f"Backpropagation, step by step: {spec.name}",
         "subject": spec.description,
@@ -146,9 +160,9 @@ def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace],
     count = 0
     for trace in traces:
         count += _write_rate_sheet(workbook, fmt, spec, sheet_layout, trace)
-    if training is not None:
-        mnist_sheets.write_mnist_sheets(workbook, fmt, training)
-    write_record(workbook, spec, training)
+    if extra is not None:
+        extra.write(workbook, fmt)
+    write_record(workbook, spec, extra.record_json if extra is not None else None)
     workbook.close()
     return count
 

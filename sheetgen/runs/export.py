@@ -12,18 +12,61 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.files import check_replaceable, check_workbook_suffix
+from sheetgen.files import OutputError, check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
-from sheetgen.build.spec import load_spec
-from sheetgen.runs.training import TrainingRecord
-from sheetgen.build.writer import BuildReport, build_workbook
+from sheetgen.build.spec import NetworkSpec, load_spec
+from sheetgen.runs import mnist_sheets
+from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
+from sheetgen.runs.training import RunError, TrainingRecord, read_run
+from sheetgen.build.writer import BuildReport, ExtraSheets, build_workbook
 
 
 class EditedWorkbookError(RecordError):
     """The workbook is not sheetgen's, or changed since sheetgen wrote it."""
+
+
+def run_sheets(record: TrainingRecord) -> ExtraSheets:
+    """A run's sheets as build_workbook adds them: the four MNIST sheets and, for a run dir with
+    inference.json, the live network's three; the workbook's record keeps the run's JSON."""
+
+    def write(workbook, fmt: dict) -> None:
+        mnist_sheets.write_mnist_sheets(workbook, fmt, record)
+        if record.live is not None:  # after the others, so their parts keep their names
+            from sheetgen.runs.mnist_live import write_live_sheets
+
+            write_live_sheets(workbook, fmt, record.live)
+
+    live = LIVE_SHEETS if record.live is not None else ()
+    return ExtraSheets(mnist_sheets.SHEETS + live, write, record.to_json())
+
+
+def build_run_workbook(spec: NetworkSpec, output: str | Path,
+                       training: TrainingRecord | None) -> BuildReport:
+    """build_workbook with a run's sheets (run_sheets), or with none when training is None.
+
+    Raises:
+        what build_workbook raises.
+    """
+    return build_workbook(spec, output,
+                          extra=None if training is None else run_sheets(training))
+
+
+def recorded_training(record: WorkbookRecord, path: str | Path) -> TrainingRecord | None:
+    """The run a workbook's record holds, checked as strictly as a run dir; None: no run.
+
+    Raises:
+        RecordError: the run's record cannot be read.
+    """
+    if record.training_json is None:
+        return None
+    try:
+        return TrainingRecord.from_json(record.training_json)
+    except (RunError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise RecordError(f"{path}: its sheetgen record cannot be read ({exc})") from None
 
 
 def _digest(path: Path) -> str:
@@ -47,6 +90,7 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
     """
     path = Path(path)
     record = read_record(path)
+    training = recorded_training(record, path)  # a run that cannot be read: not sheetgen's
     if record.seal is not None:
         # the digests sheetgen recorded as it wrote the file: the same verdict on any machine
         if untouched(path, record) is not None:
@@ -58,7 +102,7 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
     # a workbook from before seals: render its record again and compare
     with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
         again = Path(temp) / path.name
-        build_workbook(record.spec, again, training=record.training)
+        build_run_workbook(record.spec, again, training)
         if package_parts(again) != package_parts(path):
             made_by = ("" if record.version == __version__
                        else f", or made by sheetgen {record.version}")
@@ -118,9 +162,37 @@ class WorkbookExporter:
         if self._digest is not None and self.path.exists() and _digest(self.path) != self._digest:
             raise EditedWorkbookError(f"{self.path} changed while training ran; it is left as "
                                       "it is")
-        report = build_workbook(self._spec, self.path, training=record)
+        report = build_run_workbook(self._spec, self.path, record)
         self._digest = _digest(self.path)
         return report
+
+
+@dataclass(frozen=True)
+class RunExport:
+    """What export_run wrote."""
+
+    record: TrainingRecord        # the run dir as it was read
+    pictures: list[Path]          # the PNG plots written beside the run
+    report: BuildReport | None    # the workbook written; None when none was asked for
+
+
+def export_run(run_dir: str | Path, exporter: WorkbookExporter | None) -> RunExport:
+    """Put a run dir as it is now into its PNG plots and, unless exporter is None, the workbook.
+
+    The run dir is read and checked whole, and the workbook checked, before any file is
+    written; each caller decides what a failure means (the CLI stops, training goes on).
+
+    Raises:
+        training.RunError: the run dir cannot be read.
+        RecordError, EditedWorkbookError: the workbook is not sheetgen's, or was edited.
+        files.OutputError: a plot or the workbook cannot be written.
+    """
+    record = read_run(run_dir)
+    if exporter is not None:
+        exporter.prepare()
+    pictures = mnist_sheets.write_pngs(record, run_dir)
+    report = exporter.write(record) if exporter is not None else None
+    return RunExport(record, pictures, report)
 
 
 class TrainingExport:
@@ -146,14 +218,13 @@ class TrainingExport:
 
     def after_epoch(self, run_dir: str | Path) -> None:
         """Re-render the workbook and the PNG plots from the run dir as it is now."""
-        from sheetgen.files import OutputError
-        from sheetgen.runs.mnist_sheets import write_pngs
-        from sheetgen.runs.training import RunError, read_run
-
         self._written = False
         try:
-            record = read_run(run_dir)
-            write_pngs(record, run_dir)
+            export_run(run_dir, None if self._refused else self._exporter)
+        except EditedWorkbookError as exc:
+            self._refused = True
+            self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
+                       "beside the run at the end")
         except (RunError, OutputError) as exc:
             # the run dir is the trainer's own; if it cannot be read now, the next epoch or
             # finish() tries again, and training goes on as for a locked workbook
@@ -161,28 +232,13 @@ class TrainingExport:
                 self._warn(f"warning: {exc}; training goes on, and the workbook is written "
                            "again after each epoch and at the end")
             self._failing = True
-            return
-        if self._refused:
-            return
-        try:
-            self._exporter.write(record)
-            self._failing = False
-            self._written = True
-        except EditedWorkbookError as exc:
-            self._refused = True
-            self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
-                       "beside the run at the end")
-        except OutputError as exc:
-            if not self._failing:
-                self._warn(f"warning: {exc}; training goes on, and the workbook is written "
-                           "again after each epoch and at the end")
-            self._failing = True
+        else:
+            if not self._refused:
+                self._failing = False
+                self._written = True
 
     def finish(self, run_dir: str | Path) -> str:
         """Write the workbook a last time; say where the metrics ended up."""
-        from sheetgen.files import OutputError
-        from sheetgen.runs.training import read_run
-
         if self._written:  # after_epoch already rendered the final state
             return f"workbook {self.path} holds the run's MNIST sheets"
         record = read_run(run_dir)
@@ -193,5 +249,5 @@ class TrainingExport:
             except (OutputError, EditedWorkbookError):
                 pass
         instead = Path(run_dir) / self.path.name
-        build_workbook(self._exporter.spec, instead, training=record)
+        build_run_workbook(self._exporter.spec, instead, record)
         return f"could not write {self.path}; the workbook with the run's MNIST sheets is {instead}"

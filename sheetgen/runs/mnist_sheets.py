@@ -30,15 +30,11 @@ GALLERY_WIDTH_PX = 880  # the gallery picture: 8 digits of 1.1 inches at most
 
 
 def write_mnist_sheets(workbook, fmt: dict, record: TrainingRecord) -> None:
-    """Add the four MNIST sheets for `record` to an XlsxWriter workbook."""
+    """Add the four MNIST sheets (SHEETS) for `record` to an XlsxWriter workbook."""
     _metrics_sheet(workbook, fmt, record)
     _model_sheet(workbook, fmt, record)
     _confusion_sheet(workbook, fmt, record)
     _errors_sheet(workbook, fmt, record)
-    if record.live is not None:  # after the others, so their parts keep their names
-        from sheetgen.runs.mnist_live import write_live_sheets
-
-        write_live_sheets(workbook, fmt, record.live)
 
 
 def _metrics_sheet(workbook, fmt, record: TrainingRecord) -> None:

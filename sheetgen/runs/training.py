@@ -48,11 +48,39 @@ class Misclassified:
 
 @dataclass(frozen=True)
 class LayerRow:
+    """One row of the model table: mnist.model.summarize makes them, summary.json and the
+    workbook's record hold them as to_dict() gives them."""
+
     name: str
     description: str
-    output_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]  # without the batch dimension
     parameters: int
-    receptive_field: int
+    receptive_field: int  # side, in input pixels, of the square one output value sees
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready data (in summary.json's key order)."""
+        return {"name": self.name, "description": self.description,
+                "output_shape": list(self.output_shape), "parameters": self.parameters,
+                "receptive_field": self.receptive_field}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LayerRow:
+        """The row as to_dict gave it, checked (it comes from a file anyone may have made).
+
+        Raises:
+            RunError: not a JSON object, or a field of the wrong type or out of range.
+            KeyError: a field is missing (the callers name the file).
+        """
+        if not isinstance(data, dict):
+            raise RunError("a layer must be a JSON object")
+        shape = data["output_shape"]
+        if not isinstance(shape, list) or not 1 <= len(shape) <= 8:
+            raise RunError("a layer's output_shape must be a list of 1 to 8 whole numbers")
+        return cls(_text(data["name"], "a layer's name"),
+                   _text(data["description"], "a layer's description"),
+                   tuple(_whole(v, "an output_shape size", 0, 10**9) for v in shape),
+                   _whole(data["parameters"], "a layer's parameters"),
+                   _whole(data["receptive_field"], "a layer's receptive_field", 0, 10**9))
 
 
 @dataclass(frozen=True)
@@ -71,9 +99,7 @@ class TrainingRecord:
         data = {
             "run_name": self.run_name,
             "metrics": list(self.metrics),
-            "layers": [{"name": r.name, "description": r.description,
-                        "output_shape": list(r.output_shape), "parameters": r.parameters,
-                        "receptive_field": r.receptive_field} for r in self.layers],
+            "layers": [r.to_dict() for r in self.layers],
             "total_parameters": self.total_parameters,
             "confusion": None if self.confusion is None else [list(r) for r in self.confusion],
             "misclassified": [_misclassified_dict(m) for m in self.misclassified],
@@ -197,23 +223,10 @@ def _confusion(data: Any) -> tuple[tuple[int, ...], ...]:
                  for row in data)
 
 
-def _layer_row(data: Any) -> LayerRow:
-    if not isinstance(data, dict):
-        raise RunError("a layer must be a JSON object")
-    shape = data["output_shape"]
-    if not isinstance(shape, list) or not 1 <= len(shape) <= 8:
-        raise RunError("a layer's output_shape must be a list of 1 to 8 whole numbers")
-    return LayerRow(_text(data["name"], "a layer's name"),
-                    _text(data["description"], "a layer's description"),
-                    tuple(_whole(v, "an output_shape size", 0, 10**9) for v in shape),
-                    _whole(data["parameters"], "a layer's parameters"),
-                    _whole(data["receptive_field"], "a layer's receptive_field", 0, 10**9))
-
-
 def _layers(data: Any) -> tuple[LayerRow, ...]:
     if not isinstance(data, list) or not 1 <= len(data) <= MAX_LAYERS:
         raise RunError(f"layers must be a list of 1 to {MAX_LAYERS:,} layers")
-    return tuple(_layer_row(r) for r in data)
+    return tuple(LayerRow.from_dict(r) for r in data)
 
 
 # a number as mnist.train writes it: no "0_26" (Python's float() reads it as 26), no "nan"
