@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sheetgen import __version__
 from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
+from sheetgen.untrusted import WorkbookError, guard_workbook
 
 RECORD_SHEET = "sheetgen"   # very hidden
 JSON_CHUNK = 30_000         # a cell holds at most 32,767 characters
@@ -81,9 +82,6 @@ def read_record(path: str | Path) -> WorkbookRecord:
         RecordError: the file is missing, not a workbook, or not one sheetgen made.
     """
     import openpyxl
-
-    from sheetgen.analyse.reading import WorkbookError
-    from sheetgen.untrusted import guard_workbook
 
     path = Path(path)
     if not path.is_file():

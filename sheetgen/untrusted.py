@@ -21,7 +21,15 @@ import stat
 import zipfile
 from pathlib import Path
 
-from sheetgen.analyse.reading import RefusedWorkbook, WorkbookError
+
+class WorkbookError(OSError):
+    """The workbook is missing or cannot be read as .xlsx; the message says which."""
+
+
+class RefusedWorkbook(WorkbookError):
+    """A workbook refused for what it holds (beyond a limit, hostile XML), not merely unread:
+    it must not be handed to another program either."""
+
 
 MAX_PARTS = 10_000                   # parts in the package (sheetgen's have a few dozen)
 MAX_PART_BYTES = 64 * 2**20          # one part, unpacked
@@ -60,7 +68,7 @@ def guard_workbook(path: str | Path) -> None:
         path: the file to be read.
 
     Raises:
-        reading.WorkbookError: with a one-line message naming the file and the limit (or the
+        WorkbookError: with a one-line message naming the file and the limit (or the
             construct, such as a DTD) that it exceeds.
     """
     path = Path(path)

@@ -14,17 +14,11 @@ from pathlib import Path
 
 # NoSpecError is raised by sheetgen.record.record_from_grids; callers catch it from here too.
 from sheetgen.record import NoSpecError  # noqa: F401
+from sheetgen import untrusted
+# defined beside the guard that raises most of them; re-exported for the readers here
+from sheetgen.untrusted import RefusedWorkbook, WorkbookError  # noqa: F401
 
 Grid = list[tuple]
-
-
-class WorkbookError(OSError):
-    """The workbook is missing or cannot be read as .xlsx; the message says which."""
-
-
-class RefusedWorkbook(WorkbookError):
-    """A workbook refused for what it holds (beyond a limit, hostile XML), not merely unread:
-    it must not be handed to another program either."""
 
 
 def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
@@ -41,10 +35,8 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
     """
     import openpyxl  # only what reads workbooks back needs it at import
 
-    from sheetgen.untrusted import MAX_CELLS, guard_workbook
-
     path = Path(path)
-    guard_workbook(path)  # sizes, DTDs and encodings, before any XML is parsed
+    untrusted.guard_workbook(path)  # sizes, DTDs and encodings, before any XML is parsed
     try:
         with warnings.catch_warnings():
             # openpyxl warns about parts it drops (sparklines, shapes); none hold a cell
@@ -62,10 +54,10 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
                 grid = grids[ws.title] = []
                 for row in ws.iter_rows(values_only=True):
                     cells += len(row)
-                    if cells > MAX_CELLS:  # cells without references escape guard_workbook
-                        raise RefusedWorkbook(f"{path} is not a readable workbook: its sheets "
-                                            f"hold more than {MAX_CELLS:,} cells; sheetgen reads "
-                                            "at most that")
+                    if cells > untrusted.MAX_CELLS:  # cells without references escape guard_workbook
+                        raise RefusedWorkbook(
+                            f"{path} is not a readable workbook: its sheets hold more than "
+                            f"{untrusted.MAX_CELLS:,} cells; sheetgen reads at most that")
                     grid.append(tuple(row))
         return grids
     except WorkbookError:
