@@ -11,9 +11,14 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from sheetgen.analyse.recalc import recalculate
+from sheetgen.build import engine
 from sheetgen.build.activations import ACTIVATIONS
 from sheetgen.build.formulas import activation_formula, delta_formula, term_magnitude
+from sheetgen.build.quantities import columns, values
+from sheetgen.build.spec import spec_from_dict
 from tests.conftest import require_libreoffice
+from tests.test_templates import assert_recalculated_matches_autograd
+from tests.torch_reference import autograd_columns, relative_error
 
 NAMES = list(ACTIVATIONS)
 ELEMENTWISE = [name for name in NAMES if not ACTIVATIONS[name].vector]
@@ -109,6 +114,7 @@ FORMULA_TEXT = {
     "sigmoid": ("1/(1+EXP(-N5))", "G5*O5*(1-O5)"),
     "tanh": ("TANH(N5)", "G5*(1-O5^2)"),
     "relu": ("MAX(0,N5)", "G5*(N5>0)"),
+    "leaky_relu": ("MAX(N5,0.01*N5)", "G5*IF(N5>0,1,0.01)"),
     "identity": ("N5", "G5"),
 }
 
@@ -194,3 +200,50 @@ def test_every_formula_recalculated_by_libreoffice_is_the_engine_s(tmp_path):
             got = [sheet.cell(row=r + 1, column=5 + offset).value for r in range(len(NETS))]
             np.testing.assert_allclose(np.array(got, dtype=float), expected[what],
                                        rtol=6e-15, atol=0, err_msg=f"{name} {what}")
+
+
+# --- whole networks ---------------------------------------------------------------------
+
+# Leaky ReLU, the activation added through the registry alone: a 2-3-2 network whose hidden
+# net inputs are negative for some units and samples and positive for others, so both slopes
+# are used at every iteration.
+LEAKY = spec_from_dict({
+    "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
+    "layers": [
+        {"units": 3, "activation": "leaky_relu",
+         "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]], "bias": [0.05, -0.1, 0.0]},
+        {"units": 2, "activation": "leaky_relu", "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
+    ],
+    "training": {"learning_rates": [0.7], "iterations": 40},
+})
+
+
+def test_leaky_relu_network_engine_matches_autograd():
+    trace = engine.train(LEAKY, 0.7)
+    hidden = trace.nets[0]
+    assert (hidden < 0).any(axis=(1, 2)).all() and (hidden > 0).any(axis=(1, 2)).all()
+    expected = autograd_columns(LEAKY, 0.7, LEAKY.iterations)
+    for q in columns(LEAKY):
+        if q.key != ("iteration",):
+            assert relative_error(values(trace, q.key), expected[q.key]) <= 1e-12, q.key
+
+
+def test_leaky_relu_network_recalculated_by_libreoffice_matches_autograd(tmp_path):
+    require_libreoffice()
+    assert_recalculated_matches_autograd(LEAKY, tmp_path)
+
+
+def test_every_activation_in_one_network_recalculated_matches_autograd(tmp_path):
+    """One hidden layer per elementwise activation in the registry, a vector one (softmax with
+    cross-entropy) on top: a new activation is in this workbook without a change here."""
+    require_libreoffice()
+    layers = [{"units": 3, "activation": name, "bias": "random"} for name in ELEMENTWISE]
+    layers.append({"units": 2, "activation": VECTOR[0], "bias": "random"})
+    spec = spec_from_dict({
+        "loss": "cross_entropy", "reduction": "mean",
+        "data": {"inputs": [[0.3, -0.6], [-0.5, 0.9]], "targets": [[1, 0], [0, 1]]},
+        "init": {"seed": 5, "scale": 0.9},
+        "layers": layers,
+        "training": {"learning_rates": [0.3], "iterations": 12},
+    })
+    assert_recalculated_matches_autograd(spec, tmp_path)

@@ -149,6 +149,19 @@ _DEFINITIONS = (
         explanation="ReLU(x) = max(0, x); its slope is 1 where x > 0, else 0",
     ),
     Activation(
+        name="leaky_relu",
+        # slope 0.01 below 0, as torch.nn.functional.leaky_relu's default; MAX picks x where
+        # x > 0 and 0.01·x where x < 0, one multiplication in the engine and the sheet alike
+        forward=lambda net: np.maximum(net, 0.01 * net),
+        backward=lambda grad, net, act: grad * np.where(net > 0, 1.0, 0.01),
+        formula=_elementwise("MAX({net},0.01*{net})"),
+        slope_formula="{grad}*IF({net}>0,1,0.01)",
+        tensor_forward=lambda x: x.where(x > 0, 0.01 * x),
+        equation="max(0.01·{z}, {z})",
+        slope_equation="(1 where {z} > 0, else 0.01)",
+        explanation="leaky ReLU(x) = max(0.01·x, x); its slope is 1 where x > 0, else 0.01",
+    ),
+    Activation(
         name="identity",
         forward=lambda net: net.copy(),
         backward=lambda grad, net, act: grad.copy(),
