@@ -69,7 +69,8 @@ def test_bad_input_is_one_line_and_leaves_the_workbook(existing, args, message):
     ("[[layers]\n", "is not valid TOML"),
     ('name = "x"\n[data]\ninputs=[[1,2]]\ntargets=[[1]]\n[[layers]]\nunits=1\n'
      'activation="softsign"\nweights=[[1,2]]\n',
-     "layers[1].activation must be one of sigmoid, tanh, relu, identity, softmax, not 'softsign'"),
+     "layers[1].activation must be one of sigmoid, tanh, relu, leaky_relu, identity, softmax, "
+     "not 'softsign'"),
     ('[data]\ninputs=[[1,2]]\ntargets=[[1]]\n[[layers]]\nunits=1\nweights=[[1,2,3]]\n',
      "layers[1].weights is 1x3 but must be 1x2"),
     ('[data]\ninputs=[[1,2]]\ntargets=[[1]]\n[[layers]]\nunits="one"\nweights=[[1,2]]\n',

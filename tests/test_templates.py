@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sheetgen.build import engine
+from sheetgen.build.activations import ACTIVATIONS
 from sheetgen.build.layout import SheetLayout, sheet_name
 from sheetgen.build.quantities import values
 from sheetgen.analyse.recalc import recalculate
@@ -106,8 +107,8 @@ def random_specs(draw, max_iterations=25):
         last = index == len(sizes) - 1
         layer = {"units": units, "weights": draw(st.lists(
             st.lists(number, min_size=fan_in, max_size=fan_in), min_size=units, max_size=units))}
-        layer["activation"] = "softmax" if last and softmax else draw(
-            st.sampled_from(["sigmoid", "tanh", "relu", "identity"]))
+        layer["activation"] = "softmax" if last and softmax else draw(st.sampled_from(
+            [name for name, activation in ACTIVATIONS.items() if not activation.vector]))
         bias = draw(st.sampled_from(["none", "shared", "per_unit"]))
         if bias == "shared" and layer["activation"] == "softmax":
             bias = "per_unit"  # a shared trained bias on softmax is refused: it cannot learn
@@ -223,7 +224,7 @@ def with_changes(**changes):
     ({"layer__size": 3}, "unknown key layers[1].size; expected one of activation, bias, name"),
     ({"layer__units": "two"}, "layers[1].units must be a whole number ≥ 1, not 'two'"),
     ({"layer__activation": "gelu"}, "layers[1].activation must be one of sigmoid, tanh, relu, "
-                                    "identity, softmax, not 'gelu'"),
+                                    "leaky_relu, identity, softmax, not 'gelu'"),
     ({"layer__weights": [[0.3, 0.4, 0.5]]}, "layers[1].weights is 1x3 but must be 1x2"),
     ({"layer__weights": [[0.3, "x"]]}, "layers[1].weights must hold finite numbers, not 'x'"),
     ({"layer__bias": [0.1, 0.2]}, "layers[1].bias must be one number (shared by the layer's "

@@ -136,20 +136,21 @@ def test_recalculate_many_refuses_clashing_names(tmp_path):
         recalculate_many([tmp_path / "a" / "x.xlsx", tmp_path / "b" / "x.xlsx"], tmp_path)
 
 
-def test_other_sizes_activations_and_samples_verify(tmp_path):
+@pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
+def test_other_sizes_activations_and_samples_verify(tmp_path, activation):
     """Cells are found through the layout, so any network sheetgen builds verifies."""
     require_libreoffice()
     from sheetgen.build.spec import spec_from_dict
 
     spec = spec_from_dict({
         "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
-        "layers": [{"units": 3, "activation": "tanh",
+        "layers": [{"units": 3, "activation": activation,
                     "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]]},
                    {"units": 2, "activation": "sigmoid",
                     "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]}],
         "training": {"learning_rates": [0.7, 1.5], "iterations": 30},
     })
-    path = tmp_path / "tanh.xlsx"
+    path = tmp_path / f"{activation}.xlsx"
     build_workbook(spec, path)
     result = run(path)
     assert result.exit_code == 0, result.output

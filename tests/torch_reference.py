@@ -13,6 +13,7 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
+    "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, 0.01),
     "identity": lambda x: x,
     "softmax": lambda x: torch.softmax(x, dim=1),
 }

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from sheetgen.build.activations import ACTIVATIONS, libm
 from sheetgen.build.spec import Layer, NetworkSpec, format_rate
 
 
@@ -26,59 +27,9 @@ class NumericalError(ArithmeticError):
     """Training left the range a spreadsheet can compute (EXP would overflow, say)."""
 
 
-# Past this, EXP(x) overflows a double in Excel and LibreOffice and the cell shows #NUM!.
-EXP_LIMIT = 709.0
 # Excel stores no number below the smallest normal double: LN of a smaller softmax output
 # gives #NUM! there, even where LibreOffice computes it.
 SMALLEST_STORED = 2.2250738585072014e-308
-
-
-def _libm(function, values: np.ndarray) -> np.ndarray:
-    """Apply a C-library function elementwise. NumPy's own SIMD exp and tanh differ from the C
-    library's in the last bit now and then; spreadsheets call the C library, and a sheet that
-    escapes a plateau can amplify one bit, so the engine calls it too."""
-    flat = [function(v) for v in values.ravel().tolist()]
-    return np.array(flat, dtype=np.float64).reshape(values.shape)
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def activate(activation: str, net: np.ndarray) -> np.ndarray:
-    """The activation of each unit from its net input; net is (samples, units)."""
-    if activation == "sigmoid":
-        return 1.0 / (1.0 + _libm(_exp, -net))
-    if activation == "tanh":
-        return _libm(math.tanh, net)
-    if activation == "relu":
-        return np.maximum(0.0, net)
-    if activation == "identity":
-        return net.copy()
-    if activation == "softmax":
-        # shifted by the row's largest net input so EXP never overflows
-        exps = _libm(_exp, net - net.max(axis=1, keepdims=True))
-        total = exps[:, :1].copy()
-        for j in range(1, exps.shape[1]):
-            total = total + exps[:, j:j + 1]
-        return exps / total
-    raise ValueError(f"unknown activation {activation!r}")
-
-
-def delta(activation: str, grad_act: np.ndarray, net: np.ndarray, act: np.ndarray) -> np.ndarray:
-    """∂E/∂net from ∂E/∂act: the chain rule through the activation, in the sheet's order."""
-    if activation == "sigmoid":
-        return grad_act * act * (1.0 - act)
-    if activation == "tanh":
-        return grad_act * (1.0 - act ** 2)
-    if activation == "relu":
-        return grad_act * (net > 0)
-    if activation == "identity":
-        return grad_act.copy()
-    raise ValueError(f"no elementwise slope for {activation!r}")
 
 
 def weighted_sum(weights: np.ndarray, below: np.ndarray) -> np.ndarray:
@@ -107,7 +58,7 @@ def forward(layers: tuple[Layer, ...], weights: list[np.ndarray], biases: list[n
         if b.size:
             net = net + b  # one shared bias broadcasts to every unit
         nets.append(net)
-        acts.append(activate(layer.activation, net))
+        acts.append(ACTIVATIONS[layer.activation].forward(net))
         below = acts[-1]
     return Forward(tuple(nets), tuple(acts))
 
@@ -115,7 +66,7 @@ def forward(layers: tuple[Layer, ...], weights: list[np.ndarray], biases: list[n
 def sample_losses(loss: str, output: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """E[s, j] for each sample and output unit: ½(t - a)², or -t·ln(a) for cross-entropy."""
     if loss == "cross_entropy":
-        return -targets * _libm(math.log, output)
+        return -targets * libm(math.log, output)
     return 0.5 * (targets - output) ** 2
 
 
@@ -164,7 +115,7 @@ def backward(spec: NetworkSpec, weights: list[np.ndarray], inputs: np.ndarray,
         layer = layers[l]
         grad_acts[l] = grad_act
         if deltas[l] is None:
-            deltas[l] = delta(layer.activation, grad_act, fwd.nets[l], fwd.acts[l])
+            deltas[l] = ACTIVATIONS[layer.activation].backward(grad_act, fwd.nets[l], fwd.acts[l])
         d = deltas[l]
         below = inputs if l == 0 else fwd.acts[l - 1]
         # ∂E/∂w[j, k] = Σ_s δ[s, j]·below[s, k], samples summed in order
@@ -282,16 +233,20 @@ def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None
 def _check_range(spec: NetworkSpec, fwd: Forward, learning_rate: float, iteration: int) -> None:
     where = f"learning rate {format_rate(learning_rate)}"
     advice = "use a smaller learning rate or fewer iterations"
+    last = spec.layers[-1]
     for layer, net, act in zip(spec.layers, fwd.nets, fwd.acts):
         if not (np.all(np.isfinite(net)) and np.all(np.isfinite(act))):
             raise NumericalError(f"{where}: layer {layer.name!r} stops being finite at "
                                  f"iteration {iteration}; {advice}")
         largest = float(np.max(np.abs(net)))
-        if layer.activation == "sigmoid" and largest > EXP_LIMIT:
+        if largest > ACTIVATIONS[layer.activation].largest_net:
             raise NumericalError(
                 f"{where}: a net input of layer {layer.name!r} reaches {largest:.4g} at "
                 f"iteration {iteration}, where a spreadsheet's EXP overflows (#NUM!); {advice}")
-        if layer.activation == "softmax" and np.any(act < SMALLEST_STORED):
+        # the loss's LN, not the activation, is what fails here
+        if (layer is last and spec.loss == "cross_entropy"
+                and np.any(act < SMALLEST_STORED)):
             raise NumericalError(
-                f"{where}: a softmax output of layer {layer.name!r} falls below 2.2e-308 at "
-                f"iteration {iteration}, where a spreadsheet's LN gives #NUM!; {advice}")
+                f"{where}: a {layer.activation} output of layer {layer.name!r} falls below "
+                f"2.2e-308 at iteration {iteration}, where a spreadsheet's LN gives #NUM!; "
+                f"{advice}")

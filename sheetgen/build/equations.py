@@ -6,17 +6,9 @@ the same keys, so the explanation cannot drift from the sheet.
 
 from __future__ import annotations
 
+from sheetgen.build.activations import ACTIVATIONS
 from sheetgen.build.quantities import bias_index, bias_label, label, unit_label
 from sheetgen.build.spec import NetworkSpec
-
-_ACTIVATION_TEXT = {
-    "sigmoid": ("σ({z})", "{a}·(1 − {a})", "σ(x) = 1/(1 + e^(−x))"),
-    "tanh": ("tanh({z})", "(1 − {a}²)", "tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))"),
-    "relu": ("max(0, {z})", "[{z} > 0]", "ReLU(x) = max(0, x); its slope is 1 where x > 0, else 0"),
-    "identity": ("{z}", "1", "identity: a = x"),
-    "softmax": ("e^{z} / Σ e^(net of every output)", "",
-                "softmax: a_j = e^(x_j) / Σ_k e^(x_k), computed as e^(x_j − max) / Σ_k e^(x_k − max)"),
-}
 
 
 def _below(spec: NetworkSpec, l: int, s: int, k: int) -> str:
@@ -29,7 +21,7 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
     s = 0  # the equations are the same for every sample; show the first
     forward, backward, gradients = [], [], []
     for l, layer in enumerate(spec.layers):
-        act_text, _, _ = _ACTIVATION_TEXT[layer.activation]
+        act_text = ACTIVATIONS[layer.activation].equation
         for j in range(layer.units):
             z = unit_label(spec, l, j)
             terms = " + ".join(f"{label(spec, ('w', l, j, k))}·{_below(spec, l, s, k)}"
@@ -54,12 +46,13 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
         loss.append(f"E_total = ({' + '.join(outputs)}) summed over the {spec.n_samples} samples")
     for l in range(last, -1, -1):
         layer = spec.layers[l]
-        _, slope, _ = _ACTIVATION_TEXT[layer.activation]
+        definition = ACTIVATIONS[layer.activation]
         for j in range(layer.units):
             z = unit_label(spec, l, j)
             a = "a_" + z
-            if l == last and layer.activation == "softmax":
-                backward.append(f"δ_{z} = ∂E/∂{z} = a_{z} − t{j + 1} (softmax with cross-entropy)")
+            if l == last and definition.vector:
+                backward.append(f"δ_{z} = ∂E/∂{z} = a_{z} − t{j + 1} ({definition.name} with "
+                                "cross-entropy)")
                 grad = None
             elif l == last:
                 grad = f"(a_{z} − t{j + 1})"
@@ -70,7 +63,8 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
                                    for m in range(above.units))
                 backward.append(f"∂E/∂{a} = {terms}")
             if grad is not None:
-                backward.append(f"δ_{z} = ∂E/∂{z} = {grad}·{slope.format(a=a, z=z)}")
+                backward.append(f"δ_{z} = ∂E/∂{z} = {grad}·"
+                                f"{definition.slope_equation.format(a=a, z=z)}")
             for k in range(len(layer.weights[0])):
                 w = label(spec, ("w", l, j, k))
                 gradients.append(f"∂E/∂{w} = δ_{z}·{_below(spec, l, s, k)}")
@@ -87,7 +81,7 @@ def equations(spec: NetworkSpec) -> list[tuple[str, list[str]]]:
     if spec.n_samples > 1:
         gradients.append(f"each gradient is {'averaged' if spec.reduction == 'mean' else 'summed'}"
                          f" over the {spec.n_samples} samples, δ taken per sample")
-    activations = sorted({_ACTIVATION_TEXT[layer.activation][2] for layer in spec.layers})
+    activations = sorted({ACTIVATIONS[layer.activation].explanation for layer in spec.layers})
     return [
         ("Forward pass", forward + activations),
         ("Loss", loss),

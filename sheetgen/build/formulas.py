@@ -1,8 +1,12 @@
-"""The formula emitter: the only module that writes spreadsheet syntax.
+"""The formula emitter: the only module that writes spreadsheet syntax into a sheet.
 
 Each table column gets a formula template in which the rows are placeholders ("{this}",
 "{prev}"), so a column's formula is built once and formatted per row. Every template mirrors
 the reference engine's arithmetic term for term and in the same order.
+
+An activation's own formula text (a and δ) is one of the facts activations.py keeps for it,
+beside the engine arithmetic it mirrors, so that adding an activation touches one place;
+this module is the one that calls it and puts it into cells.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sheetgen.build.activations import ACTIVATIONS
 from sheetgen.build.layout import SheetLayout
 from sheetgen.build.quantities import Key, bias_index
 from sheetgen.build.spec import NetworkSpec
@@ -20,38 +25,14 @@ from sheetgen.build.spec import NetworkSpec
 THIS, PREV = "this", "prev"
 
 
-def activation_formula(activation: str, net: str) -> str:
-    """a = f(net), as in engine.activate."""
-    if activation == "sigmoid":
-        return f"1/(1+EXP(-{net}))"
-    if activation == "tanh":
-        return f"TANH({net})"
-    if activation == "relu":
-        return f"MAX(0,{net})"
-    if activation == "identity":
-        return net
-    raise ValueError(f"unknown activation {activation!r}")
-
-
-def softmax_formula(nets: list[str], j: int) -> str:
-    """a_j = e^(net_j - max) / Σ_k e^(net_k - max): shifted by the largest net input so that
-    EXP cannot overflow, as in engine.activate."""
-    largest = f"MAX({','.join(nets)})"
-    exps = [f"EXP({net}-{largest})" for net in nets]
-    return f"{exps[j]}/({'+'.join(exps)})"
+def activation_formula(activation: str, nets: list[str], j: int) -> str:
+    """a_j = f(net), as the engine's forward: unit j's formula from the layer's net cells."""
+    return ACTIVATIONS[activation].formula(nets, j)
 
 
 def delta_formula(activation: str, grad: str, net: str, act: str) -> str:
-    """δ = ∂E/∂a · f'(net), as in engine.delta (same factors, same order)."""
-    if activation == "sigmoid":
-        return f"{grad}*{act}*(1-{act})"
-    if activation == "tanh":
-        return f"{grad}*(1-{act}^2)"
-    if activation == "relu":
-        return f"{grad}*({net}>0)"
-    if activation == "identity":
-        return grad
-    raise ValueError(f"unknown activation {activation!r}")
+    """δ = ∂E/∂a · f'(net), as the engine's backward (same factors, same order)."""
+    return ACTIVATIONS[activation].slope_formula.format(grad=grad, net=net, act=act)
 
 
 class FormulaEmitter:
@@ -125,10 +106,8 @@ class FormulaEmitter:
                 terms.append(self._bias(l, j))
             return "=" + "+".join(terms)
         if kind == "act":
-            if layer.activation == "softmax":
-                nets = [self._cell(("net", l, s, m)) for m in range(layer.units)]
-                return "=" + softmax_formula(nets, j)
-            return "=" + activation_formula(layer.activation, self._cell(("net", l, s, j)))
+            nets = [self._cell(("net", l, s, m)) for m in range(layer.units)]
+            return "=" + activation_formula(layer.activation, nets, j)
         if kind == "grad_act":
             above = spec.layers[l + 1]
             return "=" + "+".join(
@@ -136,7 +115,7 @@ class FormulaEmitter:
                 for m in range(above.units))
         if kind == "delta":
             act = self._cell(("act", l, s, j))
-            if layer.activation == "softmax":  # with cross-entropy: δ = a - t
+            if ACTIVATIONS[layer.activation].vector:  # softmax with cross-entropy: δ = a - t
                 return f"={act}-{self.layout.input_ref(('target', s, j))}"
             if l == len(spec.layers) - 1:
                 grad = f"({act}-{self.layout.input_ref(('target', s, j))})"
@@ -188,7 +167,7 @@ def conv_relu(windows: list[tuple[str, str]], shift: str) -> str:
     """ReLU of a 3x3 convolution with BatchNorm folded in: one SUMPRODUCT of the input window
     and the kernel per input channel, plus the channel's shift."""
     terms = "+".join(f"SUMPRODUCT({window},{kernel})" for window, kernel in windows)
-    return f"=MAX(0,{terms}+{shift})"
+    return "=" + activation_formula("relu", [f"{terms}+{shift}"], 0)
 
 
 def max_of(cells: str) -> str:
@@ -207,8 +186,8 @@ def linear(inputs: str, weights: str, bias: str) -> str:
 
 
 def softmax(logits: list[str], j: int) -> str:
-    """Probability j of the shifted softmax (see softmax_formula)."""
-    return "=" + softmax_formula(logits, j)
+    """Probability j of the shifted softmax, as the backprop sheets' softmax layer."""
+    return "=" + activation_formula("softmax", logits, j)
 
 
 def predicted_digit(probabilities: str) -> str:
@@ -226,6 +205,7 @@ _ABSOLUTE_REF = re.compile(r"\$([A-Z]{1,3})\$([0-9]+)")
 _MAGNITUDE_FUNCTIONS = {
     "EXP": np.exp, "LN": np.log, "TANH": np.tanh,
     "MAX": lambda *args: functools.reduce(np.maximum, args),
+    "IF": lambda condition, then, otherwise: np.where(condition, then, otherwise),
 }
 
 

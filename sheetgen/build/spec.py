@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
+from sheetgen.build.activations import ACTIVATIONS
+
 LOSSES = ("half_squared_error", "cross_entropy")
 REDUCTIONS = ("sum", "mean")
 DISTRIBUTIONS = ("uniform", "normal")
@@ -33,7 +34,7 @@ class Layer:
     Attributes:
         name: prefix of the units' names in the sheet ("h" gives h1, a_h1, ...).
         units: number of units.
-        activation: one of ACTIVATIONS (softmax only on the output layer).
+        activation: a name in ACTIVATIONS (a vector one, softmax, only on the output layer).
         weights: weights[j][k] is the weight from unit k of the layer below into unit j.
         bias: None (no bias), one value shared by every unit (Mazur's b1), or one per unit.
         train_bias: whether gradient descent updates the bias, or it stays fixed.
@@ -246,13 +247,14 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
 def _check_loss_pairing(loss: str, layers: list[Layer], targets) -> None:
     """Softmax and cross-entropy come together: the sheet's δ = a - t relies on both."""
     for index, layer in enumerate(layers[:-1], start=1):
-        if layer.activation == "softmax":
-            raise SpecError(f"layers[{index}].activation softmax is only for the output layer")
+        if ACTIVATIONS[layer.activation].vector:
+            raise SpecError(f"layers[{index}].activation {layer.activation} is only for the "
+                            "output layer")
     output = layers[-1].activation
-    if loss == "cross_entropy" and output != "softmax":
+    if loss == "cross_entropy" and not ACTIVATIONS[output].vector:
         raise SpecError(f"loss cross_entropy needs activation = \"softmax\" on the output "
                         f"layer, not {output!r}")
-    if output == "softmax" and loss != "cross_entropy":
+    if ACTIVATIONS[output].vector and loss != "cross_entropy":
         raise SpecError("an output layer with softmax needs loss = \"cross_entropy\"")
     if loss == "cross_entropy":
         for s, row in enumerate(targets, start=1):
@@ -326,7 +328,9 @@ def _layer(raw: Any, index: int, fan_in: int, default_name: str, draw) -> Layer:
     _no_unknown_keys(raw, _LAYER_KEYS, f"{where}.")
     units = _required(raw, "units", f"{where}.")
     _whole(units, f"{where}.units", 1)
-    activation = _choice(raw.get("activation", "sigmoid"), ACTIVATIONS, f"{where}.activation")
+    # a tuple, not the dict: a list given as the name must be refused, not be unhashable
+    activation = _choice(raw.get("activation", "sigmoid"), tuple(ACTIVATIONS),
+                         f"{where}.activation")
     name = _string(raw.get("name", default_name), f"{where}.name")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in _RESERVED_NAMES:
         raise SpecError(f"{where}.name must start with a letter and hold only letters, digits "
@@ -361,11 +365,11 @@ def _layer(raw: Any, index: int, fan_in: int, default_name: str, draw) -> Layer:
         raise SpecError(f"{where}.train_bias must be true or false, not {train_bias!r}")
     if "train_bias" in raw and bias is None:
         raise SpecError(f"{where}.train_bias is given but the layer has no bias")
-    if activation == "softmax" and bias is not None and len(bias) == 1 and units > 1 \
+    if ACTIVATIONS[activation].vector and bias is not None and len(bias) == 1 and units > 1 \
             and train_bias:
-        raise SpecError(f"{where}.bias: one trained bias shared by a softmax layer cannot learn "
-                        "(softmax ignores a shift shared by all its inputs); give one per unit "
-                        "or set train_bias = false")
+        raise SpecError(f"{where}.bias: one trained bias shared by a {activation} layer cannot "
+                        f"learn ({activation} ignores a shift shared by all its inputs); give "
+                        "one per unit or set train_bias = false")
     return Layer(name=name, units=units, activation=activation, weights=weights, bias=bias,
                  train_bias=train_bias)
 

@@ -11,11 +11,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from sheetgen.build.activations import ACTIVATIONS
 from sheetgen.build.quantities import Key
 from sheetgen.build.spec import NetworkSpec
-
-_ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-                "identity": lambda x: x}
 
 
 def autograd_rows(spec: NetworkSpec, get: Callable[[Key], np.ndarray]) -> dict[Key, np.ndarray]:
@@ -45,7 +43,7 @@ def autograd_rows(spec: NetworkSpec, get: Callable[[Key], np.ndarray]) -> dict[K
         net = torch.einsum("tjk,tk->tj", w, below)
         if layer.bias is not None:   # a fixed bias shared by the layer's units (Mazur's)
             net = net + tensor([("init_b", len(nets), 0)])
-        act = _ACTIVATIONS[layer.activation](net)
+        act = ACTIVATIONS[layer.activation].tensor_forward(net)
         net.retain_grad()
         act.retain_grad()
         nets.append(net)

@@ -27,6 +27,7 @@ from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS, Tab
 from sheetgen.analyse.compare import as_number, relative_errors
 from sheetgen.build.quantities import Key, columns as canonical_columns, label as canonical_label
 from sheetgen.analyse.reading import Grid, cell
+from sheetgen.build.activations import ACTIVATIONS
 
 # Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
 # that moves the last bits only. Every mistake in the catalogue is many orders larger.
@@ -106,17 +107,12 @@ def _shift(base: np.ndarray, offset) -> np.ndarray:
     return out
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
-
-
 def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
     """A column computed from what it is made of, each part read through get(key, offset).
 
-    Two keys exist only here: ("slope", l, 0, j) is a·(1 − a) of that unit, so that a formula
-    that takes another unit's slope can be recognised, and ("net_slope", l, 0, j) is the
-    mistaken net·(1 − net).
+    Two keys exist only here: ("slope", l, 0, j) is f'(net) of that unit (a·(1 − a) for a
+    sigmoid), so that a formula that takes another unit's slope can be recognised, and
+    ("net_slope", l, 0, j) is the mistaken net·(1 − net).
     """
     spec = table.spec
     last = len(spec.layers) - 1
@@ -136,10 +132,14 @@ def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
             total = total + get(("init_b", l, 0))
         return total
     if kind == "act":
-        return _sigmoid(get(("net", *key[1:])))
+        return ACTIVATIONS[spec.layers[key[1]].activation].forward(get(("net", *key[1:])))
     if kind == "slope":
-        a = get(("act", *key[1:]))
-        return a * (1 - a)
+        # the slope is δ for ∂E/∂a = 1, read from only what its formula reads, so that a
+        # sigmoid's slope depends on a and not on net
+        definition = ACTIVATIONS[spec.layers[key[1]].activation]
+        parts = {part: get((part, *key[1:])) for part in definition.slope_reads}
+        shape = next(iter(parts.values())).shape if parts else (rows,)
+        return definition.backward(np.ones(shape), parts.get("net"), parts.get("act"))
     if kind == "net_slope":
         net = get(("net", *key[1:]))
         return net * (1 - net)
