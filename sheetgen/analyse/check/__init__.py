@@ -20,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sheetgen.analyse.check.diagnose import diagnose
 from sheetgen.analyse.check.labels import HINT
 from sheetgen.analyse.check.tables import Skipped, find_tables
 from sheetgen.analyse.compare import format_error
@@ -249,11 +250,9 @@ def _check_loaded(path: Path, loaded: _Loaded) -> CheckReport:
         raise NoTableError(f"no training table recognised in {path}"
                            + (f" ({reasons})" if reasons else "") + f". {HINT}")
     try:
-        from sheetgen.analyse.check.diagnose import diagnose
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] == "torch":
-            raise CheckError(TORCH_HINT) from None
-        raise
+        import torch  # noqa: F401 - diagnose's autograd needs it
+    except ImportError:
+        raise CheckError(TORCH_HINT) from None
     findings = [diagnose(t, loaded.values[t.sheet], loaded.formulas[t.sheet]) for t in usable]
     return CheckReport(path, findings, loaded.recalculated, skipped, loaded.converted)
 

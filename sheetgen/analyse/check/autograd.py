@@ -1,7 +1,8 @@
 """Every row of a table recomputed by torch autograd (float64) from that row's own weights.
 
 Rows are independent, so they are one batch: the sum of every row's E_total is differentiated
-once and each row's gradients are its own.
+once and each row's gradients are its own. torch is imported when a table is diagnosed, not
+when the module is: importing sheetgen never loads torch.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from sheetgen.build.activations import ACTIVATIONS
 from sheetgen.build.quantities import Key
@@ -28,6 +28,8 @@ def autograd_rows(spec: NetworkSpec, get: Callable[[Key], np.ndarray]) -> dict[K
         Each computed quantity's key (nets, activations, E, E_total, ∂E/∂a of every layer,
         δ, ∂E/∂w) mapped to its value at every row.
     """
+    import torch
+
     def tensor(keys) -> torch.Tensor:
         return torch.tensor(np.stack([get(k) for k in keys], axis=-1), dtype=torch.float64)
 

@@ -1,0 +1,103 @@
+"""The package's shape: which part may import which (sheetgen/*/__init__.py says why).
+
+build makes a workbook from a spec and must stay light: it never imports analyse, runs, mnist
+or torch, not even inside a function. runs reads what a training run wrote and never imports
+analyse, mnist or torch. Importing any module of sheetgen loads no torch: only check's
+diagnosis imports it, when it runs.
+"""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "sheetgen"
+
+# part -> the top-level names its modules may never import (anywhere in the module)
+FORBIDDEN = {
+    "build": ("sheetgen.analyse", "sheetgen.runs", "sheetgen.cli", "mnist", "torch", "torchvision"),
+    "runs": ("sheetgen.analyse", "sheetgen.cli", "mnist", "torch", "torchvision"),
+    "analyse": ("sheetgen.cli", "mnist"),
+}
+
+
+def _imported_names(source: str, package: str) -> list[tuple[int, str]]:
+    """Every module an import statement in the source names, with its line (relative imports
+    are resolved against `package`, the module's package)."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            # `from sheetgen import runs` names sheetgen.runs
+            names += [(node.lineno, f"{base}.{alias.name}" if base == "sheetgen" else base)
+                      for alias in node.names]
+    return names
+
+
+def _modules(part: str) -> list[Path]:
+    return sorted((PACKAGE / part).rglob("*.py"))
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN))
+def test_imports_follow_the_intended_direction(part):
+    wrong = []
+    for path in _modules(part):
+        package = ".".join(path.relative_to(ROOT).parts[:-1])
+        for line, name in _imported_names(path.read_text(), package):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[part]):
+                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("source, named", [
+    ("def f():\n    from sheetgen.analyse import verify\n", "sheetgen.analyse"),
+    ("def f():\n    import torch.nn\n", "torch.nn"),
+    ("from sheetgen import runs\n", "sheetgen.runs"),
+    ("from ..runs import export\n", "sheetgen.runs"),
+])
+def test_the_scan_finds_imports_anywhere(source, named):
+    """The scan itself, on a module of sheetgen.build: imports inside functions, of a package
+    by name, and relative ones are all seen."""
+    assert named in {name for _, name in _imported_names(source, "sheetgen.build")}
+
+
+def _every_module() -> list[str]:
+    return sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                  for path in PACKAGE.rglob("*.py") if path.name != "__main__.py")
+
+
+def test_no_module_of_sheetgen_loads_torch_at_import():
+    code = ("import importlib, json, sys\n"
+            "for name in json.loads(sys.argv[1]):\n"
+            "    importlib.import_module(name)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'torchvision', 'mnist'))))\n")
+    modules = _every_module()
+    assert "sheetgen.analyse.check.diagnose" in modules and "sheetgen.build.writer" in modules
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(modules)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_importing_build_loads_neither_analyse_nor_runs():
+    code = ("import importlib, json, sys\n"
+            "for name in json.loads(sys.argv[1]):\n"
+            "    importlib.import_module(name)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('sheetgen.analyse', "
+            "'sheetgen.runs')))))\n")
+    build = [m for m in _every_module() if m.startswith("sheetgen.build")]
+    assert len(build) >= 10
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(build)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
