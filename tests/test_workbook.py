@@ -6,11 +6,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sheetgen.build import engine
+from sheetgen.build import engine, layout as L
 from sheetgen.build.formulas import FormulaEmitter
 from sheetgen.build.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
 from sheetgen.build.quantities import values
-from sheetgen.build.spec import spec_from_json
+from sheetgen.build.spec import MAX_ITERATIONS, spec_from_json
 from sheetgen.record import RECORD_SHEET as SPEC_SHEET
 from sheetgen.build.writer import build_workbook
 
@@ -123,3 +123,9 @@ def test_overview_cached_values(seed_workbook, seed_spec):
     assert frame.iloc[:, 1].tolist() == pytest.approx(
         [engine.train(seed_spec, lr).loss[-1] for lr in seed_spec.learning_rates], rel=1e-15)
     assert frame.iloc[:, 2].tolist() == ["not reached", "not reached", 85, 53, 43, 21]
+
+
+def test_the_specs_iteration_budget_fits_on_a_sheet():
+    """The spec caps iterations (MAX_ITERATIONS); the layout must keep the last one's row, below
+    the title, inputs, chart and headers, on a spreadsheet's 1,048,576 rows."""
+    assert SheetLayout.row(MAX_ITERATIONS) <= L.EXCEL_ROWS - 1

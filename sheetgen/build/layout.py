@@ -80,11 +80,6 @@ def network_text_place(picture_width_px: int, picture_height_px: int,
                      if beyond_text else None)
 
 
-def max_iterations() -> int:
-    """How many updates fit below a sheet's header (one row each, plus the initial row)."""
-    return EXCEL_ROWS - FIRST_DATA_ROW - 1
-
-
 def sheet_name(learning_rate: float) -> str:
     """The sheet of one learning rate: 'lr 0.8'."""
     return f"lr {format_rate(learning_rate)}"
