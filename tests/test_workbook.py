@@ -125,6 +125,23 @@ def test_overview_cached_values(seed_workbook, seed_spec):
     assert frame.iloc[:, 2].tolist() == ["not reached", "not reached", 85, 53, 43, 21]
 
 
+def test_overview_cells_are_where_the_layout_puts_them(seed_workbook, seed_spec):
+    """verify reads the Overview through the layout, so the writer must put it there."""
+    ws = openpyxl.load_workbook(seed_workbook)["Overview"]
+    threshold = L.overview_threshold_ref()
+    assert ws[threshold.replace("$", "")].value == seed_spec.loss_threshold
+    layout = SheetLayout.for_spec(seed_spec)
+    for i, lr in enumerate(seed_spec.learning_rates):
+        row = L.overview_row(i) + 1
+        sheet = sheet_name(lr)
+        assert ws.cell(row, L.OVERVIEW_RATE_COL + 1).value == \
+            "=" + layout.input_ref(("eta",), sheet)
+        assert ws.cell(row, L.OVERVIEW_FINAL_LOSS_COL + 1).value == \
+            "=" + layout.last_cell(("E_total",), seed_spec.iterations + 1, sheet)
+        updates = ws.cell(row, L.OVERVIEW_UPDATES_COL + 1).value.text
+        assert f"<{threshold}," in updates and f'"{L.NEVER}"' in updates
+
+
 def test_the_specs_iteration_budget_fits_on_a_sheet():
     """The spec caps iterations (MAX_ITERATIONS); the layout must keep the last one's row, below
     the title, inputs, chart and headers, on a spreadsheet's 1,048,576 rows."""

@@ -29,12 +29,18 @@ EXCEL_ROWS = 1_048_576
 ITERATION_WIDTH = 10         # column A of a learning-rate sheet, in characters
 COLUMN_WIDTH = 12            # every other column: room for 0.0123456789
 
-# Overview sheet.
+# Overview sheet: the threshold, then a table with one row per learning rate, in spec order.
 OVERVIEW_SHEET = "Overview"
-OVERVIEW_THRESHOLD_ROW = 3   # label in A, value in B
+OVERVIEW_THRESHOLD_ROW = 3
+OVERVIEW_THRESHOLD_LABEL_COL = 0
+OVERVIEW_THRESHOLD_COL = 1
 OVERVIEW_TABLE_HEADER_ROW = 5
+OVERVIEW_RATE_COL = 0        # η, as its sheet's input cell holds it
+OVERVIEW_FINAL_LOSS_COL = 1  # E_total at the last iteration
+OVERVIEW_UPDATES_COL = 2     # updates until E_total < threshold, or NEVER
 OVERVIEW_CHART_ROW = 1
-OVERVIEW_CHART_COL = 3
+OVERVIEW_CHART_COL = 3       # right of the table
+NEVER = "not reached"        # the updates cell of a rate whose E_total never gets below
 
 NETWORK_SHEET = "Network"
 NETWORK_MARGIN_WIDTH = 2     # column A, in characters
@@ -85,6 +91,16 @@ def sheet_name(learning_rate: float) -> str:
     return f"lr {format_rate(learning_rate)}"
 
 
+def overview_row(index: int) -> int:
+    """0-based Overview row of the index-th learning rate of the spec."""
+    return OVERVIEW_TABLE_HEADER_ROW + 1 + index
+
+
+def overview_threshold_ref() -> str:
+    """Absolute reference of the Overview's threshold cell ($B$4), so every row points at it."""
+    return xl_rowcol_to_cell(OVERVIEW_THRESHOLD_ROW, OVERVIEW_THRESHOLD_COL, True, True)
+
+
 @dataclass(frozen=True)
 class SheetLayout:
     """Cell positions on a learning-rate sheet of one spec (every such sheet is alike)."""
@@ -104,9 +120,11 @@ class SheetLayout:
         """0-based sheet row of an iteration."""
         return FIRST_DATA_ROW + iteration
 
-    def input_ref(self, key: Key) -> str:
-        """Absolute reference of an input cell ($B$5), so every row's formula points at it."""
-        return xl_rowcol_to_cell(INPUT_VALUE_ROW, self.input_col[key], row_abs=True, col_abs=True)
+    def input_ref(self, key: Key, sheet: str | None = None) -> str:
+        """Absolute reference of an input cell ($B$5), so every row's formula points at it;
+        sheet-qualified ('lr 0.8'!$B$5) when `sheet` is given."""
+        cell = xl_rowcol_to_cell(INPUT_VALUE_ROW, self.input_col[key], row_abs=True, col_abs=True)
+        return f"{quote_sheetname(sheet)}!{cell}" if sheet else cell
 
     def ref(self, key: Key, iteration: int) -> str:
         """Relative reference of a column's cell at an iteration (C28)."""

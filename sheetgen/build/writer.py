@@ -34,7 +34,6 @@ from sheetgen.runs.training import TrainingRecord
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-NEVER = "not reached"
 
 
 @dataclass(frozen=True)
@@ -188,38 +187,39 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
     ws = workbook.add_worksheet(L.OVERVIEW_SHEET)
-    widths = (16, 16, 34)  # learning rate, final E_total, updates until below the threshold
-    for col, width in enumerate(widths):
+    widths = {L.OVERVIEW_RATE_COL: 16, L.OVERVIEW_FINAL_LOSS_COL: 16, L.OVERVIEW_UPDATES_COL: 34}
+    for col, width in widths.items():
         ws.set_column(col, col, width)
     gap_cols = L.OVERVIEW_CHART_COL - len(widths)
-    printing.set_up(ws, sum(map(printing.column_px, widths))
+    printing.set_up(ws, sum(map(printing.column_px, widths.values()))
                     + gap_cols * printing.DEFAULT_COLUMN_PX + charts.OVERVIEW_CHART_SIZE[0])
     ws.write(0, 0, "Every learning rate side by side", fmt["title"])
     ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.",
              fmt["note"])
-    threshold_row = L.OVERVIEW_THRESHOLD_ROW
-    ws.write(threshold_row, 0, "threshold", fmt["input_label"])
-    ws.write_number(threshold_row, 1, spec.loss_threshold, fmt["input"])
-    threshold_cell = xlsxwriter.utility.xl_rowcol_to_cell(threshold_row, 1, True, True)
-    header = L.OVERVIEW_TABLE_HEADER_ROW
-    for col, text in enumerate(("learning rate η", "final E_total",
-                                "updates until E_total < threshold")):
-        ws.write(header, col, text, fmt["header"])
+    ws.write(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_LABEL_COL, "threshold",
+             fmt["input_label"])
+    ws.write_number(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_COL, spec.loss_threshold,
+                    fmt["input"])
+    for col, text in ((L.OVERVIEW_RATE_COL, "learning rate η"),
+                      (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
+                      (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold")):
+        ws.write(L.OVERVIEW_TABLE_HEADER_ROW, col, text, fmt["header"])
     rows = spec.iterations + 1
     for i, trace in enumerate(traces):
-        row = header + 1 + i
+        row = L.overview_row(i)
         sheet = sheet_name(trace.learning_rate)
-        eta_cell = f"{xlsxwriter.utility.quote_sheetname(sheet)}!{sheet_layout.input_ref(('eta',))}"
-        ws.write_formula(row, 0, formulas.final_value(eta_cell), None, trace.learning_rate)
+        eta_cell = sheet_layout.input_ref(("eta",), sheet)
+        ws.write_formula(row, L.OVERVIEW_RATE_COL, formulas.final_value(eta_cell), None,
+                         trace.learning_rate)
         final_cell = sheet_layout.last_cell(("E_total",), rows, sheet)
-        ws.write_formula(row, 1, formulas.final_value(final_cell), fmt["scientific"],
-                         float(trace.loss[-1]))
+        ws.write_formula(row, L.OVERVIEW_FINAL_LOSS_COL, formulas.final_value(final_cell),
+                         fmt["scientific"], float(trace.loss[-1]))
         cached = engine.updates_until_below(trace.loss, spec.loss_threshold)
-        cached = NEVER if cached is None else cached
+        cached = L.NEVER if cached is None else cached
         column = sheet_layout.column_range(("E_total",), rows, sheet)
-        ws.write_array_formula(row, 2, row, 2,
-                               formulas.updates_until_below(column, threshold_cell, NEVER),
-                               fmt["centered"], cached)
+        updates = formulas.updates_until_below(column, L.overview_threshold_ref(), L.NEVER)
+        ws.write_array_formula(row, L.OVERVIEW_UPDATES_COL, row, L.OVERVIEW_UPDATES_COL,
+                               updates, fmt["centered"], cached)
     chart = charts.overview_chart(workbook, sheet_layout, traces)
     ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
 
