@@ -13,11 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sheetgen.build.layout import SheetLayout
+from sheetgen.build.layout import PREV, THIS, SheetLayout
 from sheetgen.build.quantities import Key, bias_index
 from sheetgen.build.spec import NetworkSpec
-
-THIS, PREV = "this", "prev"
 
 
 def activation_formula(activation: str, net: str) -> str:
@@ -150,8 +148,7 @@ class FormulaEmitter:
         template = self.template(key, first_row=iteration == 0)
         if template is None:
             return None
-        row = self.layout.row(iteration) + 1  # Excel counts rows from 1
-        return template.format(this=row, prev=row - 1)
+        return template.format_map(self.layout.template_rows(iteration))
 
 
 def final_value(cell: str) -> str:

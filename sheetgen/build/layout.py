@@ -14,11 +14,13 @@ from sheetgen.build.quantities import Key, Quantity, columns, input_keys
 from sheetgen.build.spec import format_rate
 
 # Rows are 0-based, as XlsxWriter counts them.
+THIS, PREV = "this", "prev"  # a row template's placeholders: the cell's row, the row above
 TITLE_ROW = 0
 NOTE_ROW = 1
 INPUT_LABEL_ROW = 3
 INPUT_VALUE_ROW = 4
-INPUT_FIRST_COL = 1          # column A labels the block: "input" above "value"
+INPUT_LABEL_COL = 0          # labels the block: "input" above "value"
+INPUT_FIRST_COL = 1
 CHART_ROW = 6
 CHART_COL = 1                # not A: column A (the iteration) is repeated on every printed page
 CHART_ROWS = 18
@@ -120,6 +122,24 @@ class SheetLayout:
         """0-based sheet row of an iteration."""
         return FIRST_DATA_ROW + iteration
 
+    @property
+    def iteration_col(self) -> int:
+        """The column of the iteration number, repeated on every printed page."""
+        return self.column_of[("iteration",)]
+
+    def column_widths(self) -> list[tuple[int, int, int]]:
+        """(first column, last column, width in characters) of a learning-rate sheet's table.
+
+        The span of the other columns runs one column past the table, as sheetgen has always
+        set it: moving it would change every workbook's bytes for nothing a reader sees.
+        """
+        iteration = self.iteration_col
+        spans = [(iteration, iteration, ITERATION_WIDTH)]
+        if iteration > 0:
+            spans.append((0, iteration - 1, COLUMN_WIDTH))
+        spans.append((iteration + 1, len(self.quantities), COLUMN_WIDTH))
+        return spans
+
     def input_ref(self, key: Key, sheet: str | None = None) -> str:
         """Absolute reference of an input cell ($B$5), so every row's formula points at it;
         sheet-qualified ('lr 0.8'!$B$5) when `sheet` is given."""
@@ -137,6 +157,12 @@ class SheetLayout:
         format each row's formula without rebuilding it.
         """
         return f"{xl_col_to_name(self.column_of[key])}{{{which}}}"
+
+    def template_rows(self, iteration: int) -> dict[str, int]:
+        """What a row template's placeholders stand for at an iteration, as Excel counts rows
+        (from 1): {'this': 28, 'prev': 27} at iteration 0."""
+        this = self.row(iteration) + 1
+        return {THIS: this, PREV: this - 1}
 
     def column_range(self, key: Key, rows: int, sheet: str | None = None) -> str:
         """Absolute range of a column over its first `rows` rows, optionally sheet-qualified."""

@@ -228,50 +228,53 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     learning_rate = trace.learning_rate
     rows = trace.rows
     ws = workbook.add_worksheet(sheet_name(learning_rate))
-    ws.set_column(0, 0, L.ITERATION_WIDTH)
-    ws.set_column(1, len(sheet_layout.quantities), L.COLUMN_WIDTH)
+    for first_col, last_col, width in sheet_layout.column_widths():
+        ws.set_column(first_col, last_col, width)
     table_px = (printing.column_px(L.ITERATION_WIDTH)
                 + (len(sheet_layout.quantities) - 1) * printing.column_px(L.COLUMN_WIDTH))
     printing.set_up(ws, max(table_px, printing.column_px(L.ITERATION_WIDTH)
                             + charts.LOSS_CHART_SIZE[0]),
-                    header_rows=(L.GROUP_ROW, L.HEADER_ROW), repeat_first_column=True)
+                    header_rows=(L.GROUP_ROW, L.HEADER_ROW),
+                    header_columns=(sheet_layout.iteration_col, sheet_layout.iteration_col))
     ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
                              f"{spec.name}, {rows - 1} updates", fmt["title"])
     ws.write(L.NOTE_ROW, 0, "Yellow cells are inputs: edit them and the whole sheet "
                             "recalculates. Every other number is a formula.", fmt["note"])
     # constant_memory mode flushes a row once a later one is written: write top to bottom
-    ws.write(L.INPUT_LABEL_ROW, 0, "input", fmt["input_label"])
+    ws.write(L.INPUT_LABEL_ROW, L.INPUT_LABEL_COL, "input", fmt["input_label"])
     for key in input_keys(spec):
         col = sheet_layout.input_col[key]
         ws.write(L.INPUT_LABEL_ROW, col, label(spec, key), fmt["input_label"])
-    ws.write(L.INPUT_VALUE_ROW, 0, "value", fmt["input_label"])
+    ws.write(L.INPUT_VALUE_ROW, L.INPUT_LABEL_COL, "value", fmt["input_label"])
     for key in input_keys(spec):
         ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
                         input_value(spec, key, learning_rate), fmt["input"])
     ws.insert_chart(L.CHART_ROW, L.CHART_COL,
                     charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss))
+    column_of = sheet_layout.column_of
     group = None
-    for col, quantity in enumerate(sheet_layout.quantities):
+    for quantity in sheet_layout.quantities:  # left to right: a group's name over its first
         if quantity.group != group:
             group = quantity.group
-            ws.write(L.GROUP_ROW, col, group, fmt["group"])
-    for col, quantity in enumerate(sheet_layout.quantities):
-        ws.write(L.HEADER_ROW, col, quantity.label, fmt["header"])
+            ws.write(L.GROUP_ROW, column_of[quantity.key], group, fmt["group"])
+    for quantity in sheet_layout.quantities:
+        ws.write(L.HEADER_ROW, column_of[quantity.key], quantity.label, fmt["header"])
 
     emitter = formulas.FormulaEmitter(spec, sheet_layout)
     first, later = [], []
-    for col, quantity in enumerate(sheet_layout.quantities):
+    for quantity in sheet_layout.quantities:
         if quantity.key == ("iteration",):
             continue
+        col = column_of[quantity.key]
         cached = values(trace, quantity.key).tolist()
         first.append((col, emitter.template(quantity.key, first_row=True), cached))
         later.append((col, emitter.template(quantity.key, first_row=False), cached))
-    iteration_format = fmt["iteration"]
+    iteration_col, iteration_format = sheet_layout.iteration_col, fmt["iteration"]
     write_formula = ws.write_formula
     for t in range(rows):
         row = sheet_layout.row(t)
-        ws.write_number(row, 0, t, iteration_format)
-        this = row + 1  # Excel counts rows from 1
+        ws.write_number(row, iteration_col, t, iteration_format)
+        rows_of = sheet_layout.template_rows(t)
         for col, template, cached in (first if t == 0 else later):
-            write_formula(row, col, template.format(this=this, prev=this - 1), None, cached[t])
+            write_formula(row, col, template.format_map(rows_of), None, cached[t])
     return len(first) * rows
