@@ -161,6 +161,20 @@ def updates_until_below(column_range: str, threshold_cell: str, never: str) -> s
     return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'
 
 
+# The MNIST sheets' summary cells (sheetgen.runs.mnist_sheets).
+
+
+def sum_of(cells: str) -> str:
+    """The total of a range (the model's parameters over its layers)."""
+    return f"=SUM({cells})"
+
+
+def percent_of_sum(part: str, cells: str) -> str:
+    """`part` as a percentage of the sum of `cells`, or 0 where they sum to 0 (the recall of a
+    digit the test set does not hold)."""
+    return f"=IF(SUM({cells})=0,0,100*{part}/SUM({cells}))"
+
+
 # The live CNN sheet ('MNIST live'). Each builder mirrors a step of sheetgen.runs.cnn.forward; cell
 # references come from sheetgen.runs.live_layout.
 
