@@ -105,7 +105,7 @@ def test_a_changed_overview_cached_value_is_named_with_its_column(small, tmp_pat
             target.writestr(item, data)
     result = run(tampered)
     assert result.exit_code == 1, result.output
-    assert f"DIFFERS on 1 sheet: first at Overview!{cell} ({title}) =" in result.output
+    assert f"DIFFERS on 1 sheet: first at Overview!{cell} ({title})" in result.output
     assert ": the cached value is " in result.output
 
 
