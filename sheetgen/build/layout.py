@@ -13,8 +13,9 @@ from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cel
 from sheetgen.build.quantities import Key, Quantity, columns, input_keys
 from sheetgen.build.spec import format_rate
 
-# Rows are 0-based, as XlsxWriter counts them.
 THIS, PREV = "this", "prev"  # a row template's placeholders: the cell's row, the row above
+
+# Rows are 0-based, as XlsxWriter counts them.
 TITLE_ROW = 0
 NOTE_ROW = 1
 INPUT_LABEL_ROW = 3

@@ -274,7 +274,7 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     for t in range(rows):
         row = sheet_layout.row(t)
         ws.write_number(row, iteration_col, t, iteration_format)
-        rows_of = sheet_layout.template_rows(t)
+        row_numbers = sheet_layout.template_rows(t)
         for col, template, cached in (first if t == 0 else later):
-            write_formula(row, col, template.format_map(rows_of), None, cached[t])
+            write_formula(row, col, template.format_map(row_numbers), None, cached[t])
     return len(first) * rows
