@@ -1,5 +1,6 @@
 """Training metrics into the backprop workbook without losing a chart, a formula or a value."""
 
+import json
 import zipfile
 
 import openpyxl
@@ -106,6 +107,10 @@ def test_backprop_cells_still_match_autograd_after_export(built, run_dir, tmp_pa
                    for t in range(spec.iterations + 1)]
             assert relative_error(got, expected[quantity.key]) <= 1e-12, quantity.label
     assert book[MODEL_SHEET]["D8"].value == 88  # the SUM of the parameters, recalculated
+    confusion = json.loads((run_dir / "evaluation.json").read_text())["confusion"]
+    recall = [book[CONFUSION_SHEET].cell(row=5 + t, column=12).value for t in range(10)]
+    assert recall == pytest.approx([100 * row[t] / sum(row) for t, row in enumerate(confusion)],
+                                   rel=1e-12)
 
 
 def test_export_again_is_byte_identical(built, run_dir):

@@ -23,14 +23,14 @@ class Recorder:
 ])
 def test_one_page_wide_only_where_legible(content_px, fits):
     ws = Recorder()
-    assert printing.set_up(ws, content_px, header_rows=(25, 26), repeat_first_column=True) == fits
+    assert printing.set_up(ws, content_px, header_rows=(25, 26), header_columns=(0, 0)) == fits
     assert ws.calls["set_landscape"] == () and ws.calls["set_paper"] == (printing.A4,)
     assert ws.calls["repeat_rows"] == (25, 26)
     if fits:
         assert ws.calls["fit_to_pages"] == (1, 0) and "set_print_scale" not in ws.calls
     else:
         assert ws.calls["set_print_scale"] == (printing.LEGIBLE_SCALE,)
-        assert "print_across" in ws.calls and ws.calls["repeat_columns"] == (0,)
+        assert "print_across" in ws.calls and ws.calls["repeat_columns"] == (0, 0)
         assert "fit_to_pages" not in ws.calls
 
 

@@ -7,8 +7,10 @@ import zipfile
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from sheetgen.cli import main
+from sheetgen.build import engine, layout as L
 from sheetgen.build.layout import SheetLayout
 from sheetgen.build.writer import build_workbook
 from tests.conftest import require_libreoffice
@@ -79,6 +81,48 @@ def test_a_changed_cached_value_is_caught(small, tmp_path):
     assert re.search(r"^  E_total +21 +\S+ +\S+$", result.output, re.M)
     assert f"first at lr 0.8!{cell} (E_total) =" in result.output
     assert ": the cached value is 0.125, LibreOffice gives 0.0" in result.output
+
+
+@pytest.mark.parametrize("col, title", [
+    (L.OVERVIEW_RATE_COL, "learning rate η"),
+    (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
+    (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold"),
+])
+def test_a_changed_overview_cached_value_is_named_with_its_column(small, tmp_path, col, title):
+    """verify finds the Overview's table where the layout puts it, column by column."""
+    require_libreoffice()
+    spec, path = small
+    cell = xl_rowcol_to_cell(L.overview_row(0), col)
+    tampered = tmp_path / "overview.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tampered, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet2.xml":  # Network, Overview
+                data, count = re.subn(rf'(<c r="{cell}"[^>]*><f[^>]*>[^<]*</f><v>)[^<]*(</v>)',
+                                      r"\g<1>999\g<2>", data.decode())
+                assert count == 1
+                data = data.encode()
+            target.writestr(item, data)
+    result = run(tampered)
+    assert result.exit_code == 1, result.output
+    assert f"DIFFERS on 1 sheet: first at Overview!{cell} ({title})" in result.output
+    assert ": the cached value is " in result.output
+
+
+def test_an_edited_threshold_is_read_from_its_cell(small, tmp_path):
+    """A threshold above E_total from the start: every rate reaches it after 0 updates, which
+    only a verify that reads the threshold cell expects (the recorded 1e-3 is not reached)."""
+    require_libreoffice()
+    spec, path = small
+    loss = engine.train(spec, spec.learning_rates[0]).loss
+    assert loss[0] < 1.0 and engine.updates_until_below(loss, spec.loss_threshold) is None
+    book = openpyxl.load_workbook(path)
+    book["Overview"][L.overview_threshold_ref().replace("$", "")] = 1.0
+    edited = tmp_path / "threshold.xlsx"
+    book.save(edited)
+    result = run(edited)
+    assert result.exit_code == 0, result.output
+    assert "Overview: 3 cells" in result.output.splitlines()
 
 
 def test_edited_inputs_are_used_and_reported(small, tmp_path):

@@ -6,11 +6,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sheetgen.build import engine
+from sheetgen.build import engine, layout as L
 from sheetgen.build.formulas import FormulaEmitter
 from sheetgen.build.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
 from sheetgen.build.quantities import values
-from sheetgen.build.spec import spec_from_json
+from sheetgen.build.spec import MAX_ITERATIONS, spec_from_json
 from sheetgen.record import RECORD_SHEET as SPEC_SHEET
 from sheetgen.build.writer import build_workbook
 
@@ -123,3 +123,26 @@ def test_overview_cached_values(seed_workbook, seed_spec):
     assert frame.iloc[:, 1].tolist() == pytest.approx(
         [engine.train(seed_spec, lr).loss[-1] for lr in seed_spec.learning_rates], rel=1e-15)
     assert frame.iloc[:, 2].tolist() == ["not reached", "not reached", 85, 53, 43, 21]
+
+
+def test_overview_cells_are_where_the_layout_puts_them(seed_workbook, seed_spec):
+    """verify reads the Overview through the layout, so the writer must put it there."""
+    ws = openpyxl.load_workbook(seed_workbook)["Overview"]
+    threshold = L.overview_threshold_ref()
+    assert ws[threshold.replace("$", "")].value == seed_spec.loss_threshold
+    layout = SheetLayout.for_spec(seed_spec)
+    for i, lr in enumerate(seed_spec.learning_rates):
+        row = L.overview_row(i) + 1
+        sheet = sheet_name(lr)
+        assert ws.cell(row, L.OVERVIEW_RATE_COL + 1).value == \
+            "=" + layout.input_ref(("eta",), sheet)
+        assert ws.cell(row, L.OVERVIEW_FINAL_LOSS_COL + 1).value == \
+            "=" + layout.last_cell(("E_total",), seed_spec.iterations + 1, sheet)
+        updates = ws.cell(row, L.OVERVIEW_UPDATES_COL + 1).value.text
+        assert f"<{threshold}," in updates and f'"{L.NEVER}"' in updates
+
+
+def test_the_specs_iteration_budget_fits_on_a_sheet():
+    """The spec caps iterations (MAX_ITERATIONS); the layout must keep the last one's row, below
+    the title, inputs, chart and headers, on a spreadsheet's 1,048,576 rows."""
+    assert SheetLayout.row(MAX_ITERATIONS) <= L.EXCEL_ROWS - 1

@@ -31,7 +31,6 @@ from sheetgen.record import record_from_grids
 from sheetgen.build.spec import NetworkSpec, SpecError
 from sheetgen.analyse.verify_live import recorded_network, verify_live
 from sheetgen.untrusted import guard_workbook
-from sheetgen.build.writer import NEVER
 
 
 @dataclass(frozen=True)
@@ -266,29 +265,32 @@ def _compare_columns(name, columns, formulas, cached, recalculated, tolerance):
 
 
 def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) -> SheetCheck:
-    """The overview's table: per learning rate its η, final E_total and updates to threshold.
-
-    The writer puts those three in the first three columns below the header row.
-    """
+    """The overview's table: per learning rate its η, final E_total and updates to threshold,
+    where the layout puts them."""
     name = L.OVERVIEW_SHEET
     if name not in formulas or name not in recalculated:
         return SheetCheck(name, ())
-    threshold = as_number(cell(recalculated[name], L.OVERVIEW_THRESHOLD_ROW, 1))
+    threshold = as_number(cell(recalculated[name], L.OVERVIEW_THRESHOLD_ROW,
+                               L.OVERVIEW_THRESHOLD_COL))
     rates = [lr for lr in spec.learning_rates if lr in traces]
-    rows = [L.OVERVIEW_TABLE_HEADER_ROW + 1 + spec.learning_rates.index(lr) for lr in rates]
+    rows = [L.overview_row(spec.learning_rates.index(lr)) for lr in rates]
     etas = [traces[lr].learning_rate for lr in rates]  # the η its sheet's input cell holds
     finals = [float(traces[lr].loss[-1]) for lr in rates]
     reached = []
     for lr in rates:
         updates = engine.updates_until_below(traces[lr].loss, threshold)
-        reached.append(NEVER if updates is None else updates)
+        reached.append(L.NEVER if updates is None else updates)
     header = recalculated[name][L.OVERVIEW_TABLE_HEADER_ROW] if len(
         recalculated[name]) > L.OVERVIEW_TABLE_HEADER_ROW else ()
-    titles = [str(header[col]) if col < len(header) and header[col] else f"column {col + 1}"
-              for col in range(3)]
+
+    def title(col: int) -> str:
+        return str(header[col]) if col < len(header) and header[col] else f"column {col + 1}"
+
     columns, first = _compare_columns(
-        name, [(titles[col], col, rows, expected)
-               for col, expected in enumerate((etas, finals, reached))],
+        name, [(title(col), col, rows, expected)
+               for col, expected in ((L.OVERVIEW_RATE_COL, etas),
+                                     (L.OVERVIEW_FINAL_LOSS_COL, finals),
+                                     (L.OVERVIEW_UPDATES_COL, reached))],
         formulas, cached, recalculated, tolerance)
     return SheetCheck(name, columns, first)
 

@@ -18,11 +18,9 @@ from collections.abc import Callable
 import numpy as np
 
 from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.layout import SheetLayout
+from sheetgen.build.layout import PREV, THIS, SheetLayout
 from sheetgen.build.quantities import Key, bias_index
 from sheetgen.build.spec import NetworkSpec
-
-THIS, PREV = "this", "prev"
 
 
 def activation_formula(activation: str, nets: list[str], j: int) -> str:
@@ -129,8 +127,7 @@ class FormulaEmitter:
         template = self.template(key, first_row=iteration == 0)
         if template is None:
             return None
-        row = self.layout.row(iteration) + 1  # Excel counts rows from 1
-        return template.format(this=row, prev=row - 1)
+        return template.format_map(self.layout.template_rows(iteration))
 
 
 def final_value(cell: str) -> str:
@@ -141,6 +138,20 @@ def final_value(cell: str) -> str:
 def updates_until_below(column_range: str, threshold_cell: str, never: str) -> str:
     """Array formula: the first iteration whose value is below the threshold, else `never`."""
     return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'
+
+
+# The MNIST sheets' summary cells (sheetgen.runs.mnist_sheets).
+
+
+def sum_of(cells: str) -> str:
+    """The total of a range (the model's parameters over its layers)."""
+    return f"=SUM({cells})"
+
+
+def percent_of_sum(part: str, cells: str) -> str:
+    """`part` as a percentage of the sum of `cells`, or 0 where they sum to 0 (the recall of a
+    digit the test set does not hold)."""
+    return f"=IF(SUM({cells})=0,0,100*{part}/SUM({cells}))"
 
 
 # The live CNN sheet ('MNIST live'). Each builder mirrors a step of sheetgen.runs.cnn.forward; cell

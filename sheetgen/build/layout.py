@@ -13,12 +13,15 @@ from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cel
 from sheetgen.build.quantities import Key, Quantity, columns, input_keys
 from sheetgen.build.spec import format_rate
 
+THIS, PREV = "this", "prev"  # a row template's placeholders: the cell's row, the row above
+
 # Rows are 0-based, as XlsxWriter counts them.
 TITLE_ROW = 0
 NOTE_ROW = 1
 INPUT_LABEL_ROW = 3
 INPUT_VALUE_ROW = 4
-INPUT_FIRST_COL = 1          # column A labels the block: "input" above "value"
+INPUT_LABEL_COL = 0          # labels the block: "input" above "value"
+INPUT_FIRST_COL = 1
 CHART_ROW = 6
 CHART_COL = 1                # not A: column A (the iteration) is repeated on every printed page
 CHART_ROWS = 18
@@ -29,12 +32,18 @@ EXCEL_ROWS = 1_048_576
 ITERATION_WIDTH = 10         # column A of a learning-rate sheet, in characters
 COLUMN_WIDTH = 12            # every other column: room for 0.0123456789
 
-# Overview sheet.
+# Overview sheet: the threshold, then a table with one row per learning rate, in spec order.
 OVERVIEW_SHEET = "Overview"
-OVERVIEW_THRESHOLD_ROW = 3   # label in A, value in B
+OVERVIEW_THRESHOLD_ROW = 3
+OVERVIEW_THRESHOLD_LABEL_COL = 0
+OVERVIEW_THRESHOLD_COL = 1
 OVERVIEW_TABLE_HEADER_ROW = 5
+OVERVIEW_RATE_COL = 0        # η, as its sheet's input cell holds it
+OVERVIEW_FINAL_LOSS_COL = 1  # E_total at the last iteration
+OVERVIEW_UPDATES_COL = 2     # updates until E_total < threshold, or NEVER
 OVERVIEW_CHART_ROW = 1
-OVERVIEW_CHART_COL = 3
+OVERVIEW_CHART_COL = 3       # right of the table
+NEVER = "not reached"        # the updates cell of a rate whose E_total never gets below
 
 NETWORK_SHEET = "Network"
 NETWORK_MARGIN_WIDTH = 2     # column A, in characters
@@ -80,14 +89,19 @@ def network_text_place(picture_width_px: int, picture_height_px: int,
                      if beyond_text else None)
 
 
-def max_iterations() -> int:
-    """How many updates fit below a sheet's header (one row each, plus the initial row)."""
-    return EXCEL_ROWS - FIRST_DATA_ROW - 1
-
-
 def sheet_name(learning_rate: float) -> str:
     """The sheet of one learning rate: 'lr 0.8'."""
     return f"lr {format_rate(learning_rate)}"
+
+
+def overview_row(index: int) -> int:
+    """0-based Overview row of the index-th learning rate of the spec."""
+    return OVERVIEW_TABLE_HEADER_ROW + 1 + index
+
+
+def overview_threshold_ref() -> str:
+    """Absolute reference of the Overview's threshold cell ($B$4), so every row points at it."""
+    return xl_rowcol_to_cell(OVERVIEW_THRESHOLD_ROW, OVERVIEW_THRESHOLD_COL, True, True)
 
 
 @dataclass(frozen=True)
@@ -109,9 +123,29 @@ class SheetLayout:
         """0-based sheet row of an iteration."""
         return FIRST_DATA_ROW + iteration
 
-    def input_ref(self, key: Key) -> str:
-        """Absolute reference of an input cell ($B$5), so every row's formula points at it."""
-        return xl_rowcol_to_cell(INPUT_VALUE_ROW, self.input_col[key], row_abs=True, col_abs=True)
+    @property
+    def iteration_col(self) -> int:
+        """The column of the iteration number, repeated on every printed page."""
+        return self.column_of[("iteration",)]
+
+    def column_widths(self) -> list[tuple[int, int, int]]:
+        """(first column, last column, width in characters) of a learning-rate sheet's table.
+
+        The span of the other columns runs one column past the table, as sheetgen has always
+        set it: moving it would change every workbook's bytes for nothing a reader sees.
+        """
+        iteration = self.iteration_col
+        spans = [(iteration, iteration, ITERATION_WIDTH)]
+        if iteration > 0:
+            spans.append((0, iteration - 1, COLUMN_WIDTH))
+        spans.append((iteration + 1, len(self.quantities), COLUMN_WIDTH))
+        return spans
+
+    def input_ref(self, key: Key, sheet: str | None = None) -> str:
+        """Absolute reference of an input cell ($B$5), so every row's formula points at it;
+        sheet-qualified ('lr 0.8'!$B$5) when `sheet` is given."""
+        cell = xl_rowcol_to_cell(INPUT_VALUE_ROW, self.input_col[key], row_abs=True, col_abs=True)
+        return f"{quote_sheetname(sheet)}!{cell}" if sheet else cell
 
     def ref(self, key: Key, iteration: int) -> str:
         """Relative reference of a column's cell at an iteration (C28)."""
@@ -124,6 +158,12 @@ class SheetLayout:
         format each row's formula without rebuilding it.
         """
         return f"{xl_col_to_name(self.column_of[key])}{{{which}}}"
+
+    def template_rows(self, iteration: int) -> dict[str, int]:
+        """What a row template's placeholders stand for at an iteration, as Excel counts rows
+        (from 1): {'this': 28, 'prev': 27} at iteration 0."""
+        this = self.row(iteration) + 1
+        return {THIS: this, PREV: this - 1}
 
     def column_range(self, key: Key, rows: int, sheet: str | None = None) -> str:
         """Absolute range of a column over its first `rows` rows, optionally sheet-qualified."""

@@ -12,8 +12,8 @@ formulas) estimates 1,024 MiB and measured 738 MiB peak (benchmarks/bench_limit.
 
 from __future__ import annotations
 
-from sheetgen.build.layout import SheetLayout, max_iterations
-from sheetgen.build.spec import NetworkSpec, SpecError
+from sheetgen.build.layout import SheetLayout
+from sheetgen.build.spec import MAX_ITERATIONS, NetworkSpec, SpecError
 
 MAX_COLUMNS = 16_384          # XFD, the last column of a sheet
 MAX_CHART_SERIES = 255        # series in one Excel chart: the Overview has one per rate
@@ -38,9 +38,9 @@ def check_build_size(spec: NetworkSpec) -> None:
     if columns > MAX_COLUMNS:
         raise SpecError(f"this network needs {columns:,} columns per sheet, but a sheet has "
                         f"{MAX_COLUMNS:,} (A to XFD); use fewer units or layers")
-    if spec.iterations > max_iterations():
+    if spec.iterations > MAX_ITERATIONS:  # a NetworkSpec made directly, not by spec_from_dict
         raise SpecError(f"{spec.iterations:,} iterations need more rows than a sheet's "
-                        f"1,048,576; at most {max_iterations():,}")
+                        f"1,048,576; at most {MAX_ITERATIONS:,}")
     rows = spec.iterations + 1
     sheet_cells = rows * (len(layout.quantities) - 1)
     cells = sheet_cells * len(spec.learning_rates)

@@ -26,15 +26,15 @@ def column_px(width: float) -> int:
 
 
 def set_up(ws, content_px: int, header_rows: tuple[int, int] | None = None,
-           repeat_first_column: bool = False) -> bool:
+           header_columns: tuple[int, int] | None = None) -> bool:
     """A4 landscape; one page wide if that keeps LEGIBLE_SCALE, else across pages.
 
     Args:
         ws: the worksheet.
         content_px: the width of what the sheet shows, in pixels.
         header_rows: (first, last) 0-based rows repeated at the top of every page.
-        repeat_first_column: repeat column A on every page (the iteration) when the sheet
-            prints across several pages.
+        header_columns: (first, last) 0-based columns repeated at the left of every page
+            (a learning-rate sheet's iteration) when the sheet prints across several pages.
 
     Returns:
         Whether the sheet is fitted to one page wide.
@@ -49,6 +49,6 @@ def set_up(ws, content_px: int, header_rows: tuple[int, int] | None = None,
     else:
         ws.set_print_scale(LEGIBLE_SCALE)
         ws.print_across()  # a row is read left to right, so its pages come one after another
-        if repeat_first_column:
-            ws.repeat_columns(0)
+        if header_columns is not None:
+            ws.repeat_columns(*header_columns)
     return fits

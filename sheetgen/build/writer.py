@@ -32,7 +32,6 @@ from sheetgen.build.spec import NetworkSpec, format_rate
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-NEVER = "not reached"
 
 
 @dataclass(frozen=True)
@@ -202,38 +201,39 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
     ws = workbook.add_worksheet(L.OVERVIEW_SHEET)
-    widths = (16, 16, 34)  # learning rate, final E_total, updates until below the threshold
-    for col, width in enumerate(widths):
+    widths = {L.OVERVIEW_RATE_COL: 16, L.OVERVIEW_FINAL_LOSS_COL: 16, L.OVERVIEW_UPDATES_COL: 34}
+    for col, width in widths.items():
         ws.set_column(col, col, width)
     gap_cols = L.OVERVIEW_CHART_COL - len(widths)
-    printing.set_up(ws, sum(map(printing.column_px, widths))
+    printing.set_up(ws, sum(map(printing.column_px, widths.values()))
                     + gap_cols * printing.DEFAULT_COLUMN_PX + charts.OVERVIEW_CHART_SIZE[0])
     ws.write(0, 0, "Every learning rate side by side", fmt["title"])
     ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.",
              fmt["note"])
-    threshold_row = L.OVERVIEW_THRESHOLD_ROW
-    ws.write(threshold_row, 0, "threshold", fmt["input_label"])
-    ws.write_number(threshold_row, 1, spec.loss_threshold, fmt["input"])
-    threshold_cell = xlsxwriter.utility.xl_rowcol_to_cell(threshold_row, 1, True, True)
-    header = L.OVERVIEW_TABLE_HEADER_ROW
-    for col, text in enumerate(("learning rate η", "final E_total",
-                                "updates until E_total < threshold")):
-        ws.write(header, col, text, fmt["header"])
+    ws.write(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_LABEL_COL, "threshold",
+             fmt["input_label"])
+    ws.write_number(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_COL, spec.loss_threshold,
+                    fmt["input"])
+    for col, text in ((L.OVERVIEW_RATE_COL, "learning rate η"),
+                      (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
+                      (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold")):
+        ws.write(L.OVERVIEW_TABLE_HEADER_ROW, col, text, fmt["header"])
     rows = spec.iterations + 1
     for i, trace in enumerate(traces):
-        row = header + 1 + i
+        row = L.overview_row(i)
         sheet = sheet_name(trace.learning_rate)
-        eta_cell = f"{xlsxwriter.utility.quote_sheetname(sheet)}!{sheet_layout.input_ref(('eta',))}"
-        ws.write_formula(row, 0, formulas.final_value(eta_cell), None, trace.learning_rate)
+        eta_cell = sheet_layout.input_ref(("eta",), sheet)
+        ws.write_formula(row, L.OVERVIEW_RATE_COL, formulas.final_value(eta_cell), None,
+                         trace.learning_rate)
         final_cell = sheet_layout.last_cell(("E_total",), rows, sheet)
-        ws.write_formula(row, 1, formulas.final_value(final_cell), fmt["scientific"],
-                         float(trace.loss[-1]))
+        ws.write_formula(row, L.OVERVIEW_FINAL_LOSS_COL, formulas.final_value(final_cell),
+                         fmt["scientific"], float(trace.loss[-1]))
         cached = engine.updates_until_below(trace.loss, spec.loss_threshold)
-        cached = NEVER if cached is None else cached
+        cached = L.NEVER if cached is None else cached
         column = sheet_layout.column_range(("E_total",), rows, sheet)
-        ws.write_array_formula(row, 2, row, 2,
-                               formulas.updates_until_below(column, threshold_cell, NEVER),
-                               fmt["centered"], cached)
+        updates = formulas.updates_until_below(column, L.overview_threshold_ref(), L.NEVER)
+        ws.write_array_formula(row, L.OVERVIEW_UPDATES_COL, row, L.OVERVIEW_UPDATES_COL,
+                               updates, fmt["centered"], cached)
     chart = charts.overview_chart(workbook, sheet_layout, traces)
     ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
 
@@ -242,50 +242,53 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     learning_rate = trace.learning_rate
     rows = trace.rows
     ws = workbook.add_worksheet(sheet_name(learning_rate))
-    ws.set_column(0, 0, L.ITERATION_WIDTH)
-    ws.set_column(1, len(sheet_layout.quantities), L.COLUMN_WIDTH)
+    for first_col, last_col, width in sheet_layout.column_widths():
+        ws.set_column(first_col, last_col, width)
     table_px = (printing.column_px(L.ITERATION_WIDTH)
                 + (len(sheet_layout.quantities) - 1) * printing.column_px(L.COLUMN_WIDTH))
     printing.set_up(ws, max(table_px, printing.column_px(L.ITERATION_WIDTH)
                             + charts.LOSS_CHART_SIZE[0]),
-                    header_rows=(L.GROUP_ROW, L.HEADER_ROW), repeat_first_column=True)
+                    header_rows=(L.GROUP_ROW, L.HEADER_ROW),
+                    header_columns=(sheet_layout.iteration_col, sheet_layout.iteration_col))
     ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
                              f"{spec.name}, {rows - 1} updates", fmt["title"])
     ws.write(L.NOTE_ROW, 0, "Yellow cells are inputs: edit them and the whole sheet "
                             "recalculates. Every other number is a formula.", fmt["note"])
     # constant_memory mode flushes a row once a later one is written: write top to bottom
-    ws.write(L.INPUT_LABEL_ROW, 0, "input", fmt["input_label"])
+    ws.write(L.INPUT_LABEL_ROW, L.INPUT_LABEL_COL, "input", fmt["input_label"])
     for key in input_keys(spec):
         col = sheet_layout.input_col[key]
         ws.write(L.INPUT_LABEL_ROW, col, label(spec, key), fmt["input_label"])
-    ws.write(L.INPUT_VALUE_ROW, 0, "value", fmt["input_label"])
+    ws.write(L.INPUT_VALUE_ROW, L.INPUT_LABEL_COL, "value", fmt["input_label"])
     for key in input_keys(spec):
         ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
                         input_value(spec, key, learning_rate), fmt["input"])
     ws.insert_chart(L.CHART_ROW, L.CHART_COL,
                     charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss))
+    column_of = sheet_layout.column_of
     group = None
-    for col, quantity in enumerate(sheet_layout.quantities):
+    for quantity in sheet_layout.quantities:  # left to right: a group's name over its first
         if quantity.group != group:
             group = quantity.group
-            ws.write(L.GROUP_ROW, col, group, fmt["group"])
-    for col, quantity in enumerate(sheet_layout.quantities):
-        ws.write(L.HEADER_ROW, col, quantity.label, fmt["header"])
+            ws.write(L.GROUP_ROW, column_of[quantity.key], group, fmt["group"])
+    for quantity in sheet_layout.quantities:
+        ws.write(L.HEADER_ROW, column_of[quantity.key], quantity.label, fmt["header"])
 
     emitter = formulas.FormulaEmitter(spec, sheet_layout)
     first, later = [], []
-    for col, quantity in enumerate(sheet_layout.quantities):
+    for quantity in sheet_layout.quantities:
         if quantity.key == ("iteration",):
             continue
+        col = column_of[quantity.key]
         cached = values(trace, quantity.key).tolist()
         first.append((col, emitter.template(quantity.key, first_row=True), cached))
         later.append((col, emitter.template(quantity.key, first_row=False), cached))
-    iteration_format = fmt["iteration"]
+    iteration_col, iteration_format = sheet_layout.iteration_col, fmt["iteration"]
     write_formula = ws.write_formula
     for t in range(rows):
         row = sheet_layout.row(t)
-        ws.write_number(row, 0, t, iteration_format)
-        this = row + 1  # Excel counts rows from 1
+        ws.write_number(row, iteration_col, t, iteration_format)
+        row_numbers = sheet_layout.template_rows(t)
         for col, template, cached in (first if t == 0 else later):
-            write_formula(row, col, template.format(this=this, prev=this - 1), None, cached[t])
+            write_formula(row, col, template.format_map(row_numbers), None, cached[t])
     return len(first) * rows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen.build import printing
+from sheetgen.build import formulas, printing
 from sheetgen.runs.training import METRIC_COLUMNS, TrainingRecord
 
 METRICS_SHEET = "MNIST metrics"
@@ -112,7 +112,7 @@ def _model_sheet(workbook, fmt, record: TrainingRecord) -> None:
     ws.write(total_row, 0, "total", fmt["header"])
     first = xl_rowcol_to_cell(4, 3)
     last = xl_rowcol_to_cell(total_row - 1, 3)
-    ws.write_formula(total_row, 3, f"=SUM({first}:{last})", fmt["header"],
+    ws.write_formula(total_row, 3, formulas.sum_of(f"{first}:{last}"), fmt["header"],
                      sum(layer.parameters for layer in record.layers))
     ws.write(total_row + 1, 0, f"The model has {record.total_parameters:,} trainable "
                                "parameters.", fmt["note"])
@@ -142,7 +142,7 @@ def _confusion_sheet(workbook, fmt, record: TrainingRecord) -> None:
         cells = f"{xl_rowcol_to_cell(r, 1)}:{xl_rowcol_to_cell(r, 10)}"
         right = xl_rowcol_to_cell(r, 1 + t)
         total = sum(row)
-        ws.write_formula(r, 11, f"=IF(SUM({cells})=0,0,100*{right}/SUM({cells}))",
+        ws.write_formula(r, 11, formulas.percent_of_sum(right, cells),
                          fmt["two_decimals"], 100 * row[t] / total if total else 0)
     # The diagonal (thousands) would wash out the mistakes (a handful each) on one scale, so
     # the heat map covers the mistakes only and the diagonal is plain green.
