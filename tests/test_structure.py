@@ -1,4 +1,6 @@
-"""The package's shape: which part may import which (sheetgen/*/__init__.py says why).
+"""The package's shape: which part may import which (sheetgen/*/__init__.py says why), and the
+edges cut on purpose (issue 14): layout.py alone maps quantities to cells, formulas.py alone
+writes spreadsheet syntax, and a module that reached across for a constant does not again.
 
 build makes a workbook from a spec and must stay light: it never imports analyse, runs, mnist
 or torch, not even inside a function. runs reads what a training run wrote and never imports
@@ -37,9 +39,9 @@ def _imported_names(source: str, package: str) -> list[tuple[int, str]]:
             if node.level:
                 parent = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parent + ([base] if base else []))
-            # `from sheetgen import runs` names sheetgen.runs
-            names += [(node.lineno, f"{base}.{alias.name}" if base == "sheetgen" else base)
-                      for alias in node.names]
+            # `from a import b` names a, and a.b (b may be a module: `from sheetgen import runs`)
+            names.append((node.lineno, base))
+            names += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
     return names
 
 
@@ -101,3 +103,44 @@ def test_importing_build_loads_neither_analyse_nor_runs():
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+@pytest.mark.parametrize("module, forbidden, why", [
+    ("sheetgen/build/spec.py", "sheetgen.build.layout",
+     "layout reads the spec; the spec owns the iteration budget (MAX_ITERATIONS)"),
+    ("sheetgen/analyse/verify.py", "sheetgen.build.writer",
+     "the Overview's cells and its 'not reached' text are the layout's"),
+])
+def test_a_cut_edge_stays_cut(module, forbidden, why):
+    names = {name for _, name in _imported_names((ROOT / module).read_text(), "")}
+    assert not {n for n in names if n == forbidden or n.startswith(forbidden + ".")}, why
+
+
+def formula_literals(path: Path) -> list[str]:
+    """String literals and f-strings that begin a formula ("=SUM(...", f"={cell}")."""
+    found = []
+    nodes = list(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+    parts = {id(part) for node in nodes if isinstance(node, ast.JoinedStr) for part in node.values}
+    for node in nodes:
+        if isinstance(node, ast.JoinedStr) and node.values:
+            head = node.values[0]
+            if isinstance(head, ast.Constant) and str(head.value).startswith("="):
+                found.append(ast.unparse(node))
+        elif (isinstance(node, ast.Constant) and id(node) not in parts
+              and isinstance(node.value, str)
+              and node.value.startswith("=") and node.value != "="):  # "=": a test for one
+            found.append(node.value)
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(
+    str(p.relative_to(ROOT)) for folder in ("sheetgen/build", "sheetgen/runs")
+    for p in (ROOT / folder).glob("*.py") if p.name != "formulas.py"))
+def test_only_formulas_py_writes_a_formula(module):
+    assert formula_literals(ROOT / module) == []
+
+
+def test_the_check_finds_a_formula_written_elsewhere(tmp_path):
+    source = tmp_path / "sheet.py"
+    source.write_text('a = f"=SUM({cells})"\nb = "=1+1"\nc = text.startswith("=")\n')
+    assert formula_literals(source) == ["f'=SUM({cells})'", "=1+1"]
