@@ -1,7 +1,16 @@
-"""Shared fixtures: the default workbook, built once, and LibreOffice's recalculation of it."""
+"""Shared fixtures (the default workbook, built once, and LibreOffice's recalculation of it) and
+the markers' rules.
+
+Markers: `libreoffice` on every test that starts LibreOffice (itself or through a fixture it
+requests), `slow` on every test that takes more than about a second; every libreoffice test is
+also slow. `python -m pytest -m "not slow"` is the inner loop; CI runs everything. A test that
+starts LibreOffice without the marker fails, so the marker cannot drift from the truth.
+"""
 
 import os
 from pathlib import Path
+
+import sheetgen.analyse.recalc as recalc
 
 import openpyxl
 import pytest
@@ -40,3 +49,38 @@ def recalculated(seed_workbook, tmp_path_factory):
     require_libreoffice()
     path = recalculate(seed_workbook, tmp_path_factory.mktemp("recalc"))
     return openpyxl.load_workbook(path, data_only=True)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("libreoffice") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
+_running: list = []   # the test being run, setup and teardown included
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    _running.append(item)
+    try:
+        yield
+    finally:
+        _running.pop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _libreoffice_only_where_marked():
+    """Every LibreOffice run of sheetgen goes through recalc._convert; one started by a test
+    without the libreoffice marker (or by a fixture such a test requested first) fails it."""
+    real = recalc._convert
+
+    def convert(*args, **kwargs):
+        if _running and not _running[-1].get_closest_marker("libreoffice"):
+            pytest.fail(f"{_running[-1].nodeid} starts LibreOffice: mark it "
+                        "@pytest.mark.libreoffice", pytrace=False)
+        return real(*args, **kwargs)
+
+    recalc._convert = convert
+    yield
+    recalc._convert = real

@@ -175,6 +175,7 @@ def test_the_term_evaluator_understands_every_formula(name):
         assert magnitude.shape == (len(NETS),) and np.all(np.isfinite(magnitude)), what
 
 
+@pytest.mark.libreoffice
 def test_every_formula_recalculated_by_libreoffice_is_the_engine_s(tmp_path):
     """Each activation's formulas, as LibreOffice computes them, against the engine's forward
     and backward: the same arithmetic in the same order, so the same floats, up to the 15
@@ -228,11 +229,13 @@ def test_leaky_relu_network_engine_matches_autograd():
             assert relative_error(values(trace, q.key), expected[q.key]) <= 1e-12, q.key
 
 
+@pytest.mark.libreoffice
 def test_leaky_relu_network_recalculated_by_libreoffice_matches_autograd(tmp_path):
     require_libreoffice()
     assert_recalculated_matches_autograd(LEAKY, tmp_path)
 
 
+@pytest.mark.libreoffice
 def test_every_activation_in_one_network_recalculated_matches_autograd(tmp_path):
     """One hidden layer per elementwise activation in the registry, a vector one (softmax with
     cross-entropy) on top: a new activation is in this workbook without a change here."""

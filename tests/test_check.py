@@ -78,6 +78,7 @@ def run(*args):
     return CliRunner().invoke(main, ["check", *map(str, args)])
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("name", [n for n in VARIANTS if n.endswith("_ok")])
 def test_correct_twins_pass(handmade, name):
     result = run(handmade[name][1])
@@ -88,6 +89,7 @@ def test_correct_twins_pass(handmade, name):
     assert "WRONG" not in result.output and "follows" not in result.output
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_planted_mistake_is_found_where_it_starts(handmade, name):
     sheet, index, label, (column, iteration), mistake, followers = EXPECTED[name]
@@ -112,6 +114,7 @@ def test_planted_mistake_is_found_where_it_starts(handmade, name):
     assert all(t["ok"] for t in others)
 
 
+@pytest.mark.libreoffice
 def test_json_gives_the_same_findings(handmade):
     result = run(handmade["block_half"][1], "--json")
     assert result.exit_code == 1
@@ -128,6 +131,7 @@ def test_json_gives_the_same_findings(handmade):
     assert e1["quantity"] == ["E", 0, 0]
 
 
+@pytest.mark.libreoffice
 def test_formulas_without_cached_values_are_recalculated_first(handmade):
     written = handmade["block_sign"][0]
     result = run(written)
@@ -136,6 +140,7 @@ def test_formulas_without_cached_values_are_recalculated_first(handmade):
     assert "the first at Backprop!F32 (w5): adds η·dE/dw5" in result.output
 
 
+@pytest.mark.libreoffice
 def test_without_libreoffice_an_uncalculated_file_is_refused(handmade, monkeypatch):
     monkeypatch.setattr("sheetgen.analyse.recalc.find_soffice", lambda: None)
     written = handmade["rows_ok"][0]
@@ -146,6 +151,7 @@ def test_without_libreoffice_an_uncalculated_file_is_refused(handmade, monkeypat
                              "install it with: sudo apt-get install -y libreoffice-calc-nogui\n")
 
 
+@pytest.mark.slow
 def test_a_workbook_sheetgen_built_passes(seed_workbook):
     result = run(seed_workbook)
     assert result.exit_code == 0, result.output
@@ -179,6 +185,7 @@ def test_a_table_without_inputs_says_what_is_missing(tmp_path):
     assert "(Sheet!row 1: no value labelled η, i1, i2, t1, t2 was found)" in result.output
 
 
+@pytest.mark.slow
 def test_without_torch_check_says_how_to_install_it(seed_workbook):
     code = ("import sys; sys.modules['torch'] = None\n"
             "from sheetgen.cli import main\n"
@@ -210,6 +217,7 @@ def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
     assert re.search(r"^  ∂E/∂w15 +31 ", result.output, re.M)
 
 
+@pytest.mark.slow
 def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     """XOR's sheets label units per sample (h1 (s1)); check reads one sample per row and says
     so, rather than guessing a shape ("0 hidden units")."""

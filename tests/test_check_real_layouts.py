@@ -188,6 +188,7 @@ def _expected_cells(case: str, sheet: str) -> set[str]:
     return cells
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_each_real_layout_is_read_and_judged(workbooks, case):
     report = check_workbook(workbooks[case])
@@ -210,6 +211,7 @@ def test_each_real_layout_is_read_and_judged(workbooks, case):
             ) or ("eta", "η") in written.columns, (case, table.constants)
 
 
+@pytest.mark.libreoffice
 def test_the_eta_the_formulas_read_wins_over_a_stale_label(workbooks):
     report = check_workbook(workbooks["eta_on_another_sheet"])
     (table,) = report.tables
@@ -218,6 +220,7 @@ def test_the_eta_the_formulas_read_wins_over_a_stale_label(workbooks):
                            "cell labelled η (table!B1, 5)"]
 
 
+@pytest.mark.libreoffice
 def test_a_drifting_eta_reference_is_named(workbooks):
     report = check_workbook(workbooks["eta_reference_drifts"])
     cause = report.tables[0].cause
@@ -227,6 +230,7 @@ def test_a_drifting_eta_reference_is_named(workbooks):
                              "absolute $G$1 belongs")
 
 
+@pytest.mark.libreoffice
 def test_mazur_biases_are_read_from_the_cells_the_nets_add(workbooks):
     (table,) = check_workbook(workbooks["mazur_biases"]).tables
     assert table.constants["b1"] == "0.35 (Sheet1!H1)"
@@ -253,6 +257,7 @@ def _typed_copy(source, target, digits=6, symbol_eta=True):
     values.save(target)
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("case, verdict", [("eta_next_cell", "wrong"),
                                            ("numbers_right_below", "right")])
 def test_typed_numbers_are_judged_at_their_rounding(workbooks, tmp_path, case, verdict):
@@ -269,6 +274,7 @@ def test_typed_numbers_are_judged_at_their_rounding(workbooks, tmp_path, case, v
     assert "typed numbers, no formulas: rounded to about 6 significant digits" in output
 
 
+@pytest.mark.libreoffice
 def test_a_last_row_without_gradients_ends_the_table(workbooks, tmp_path):
     """Students often stop at the final weights: the last row has no gradients after it."""
     shortened = tmp_path / "short.xlsx"
@@ -284,6 +290,7 @@ def test_a_last_row_without_gradients_ends_the_table(workbooks, tmp_path):
     assert f"rows 4–{last - 1}, 2-2-2 network" in result.output
 
 
+@pytest.mark.libreoffice
 def test_a_cell_that_holds_no_number_is_never_ok(workbooks, tmp_path):
     broken = tmp_path / "text.xlsx"
     book = openpyxl.load_workbook(workbooks["lr_two_cells_right"])
@@ -299,6 +306,7 @@ def test_a_cell_that_holds_no_number_is_never_ok(workbooks, tmp_path):
     assert f"{column}{header + 5}" in result.output
 
 
+@pytest.mark.libreoffice
 @pytest.mark.skipif(find_soffice() is None, reason="needs LibreOffice to write the .ods")
 def test_a_file_openpyxl_cannot_read_is_converted_by_libreoffice(workbooks, tmp_path):
     from sheetgen.analyse.recalc import _run
@@ -319,6 +327,7 @@ def test_json_is_printed_for_an_error_too(tmp_path):
                                          "error": f"{missing} does not exist"}
 
 
+@pytest.mark.libreoffice
 def test_a_class_of_submissions_at_once(workbooks, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

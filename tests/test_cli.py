@@ -110,6 +110,7 @@ def test_folder_without_write_permission(tmp_path, monkeypatch):
     assert result.output == f"Error: cannot write {tmp_path / 'b.xlsx'}: Permission denied\n"
 
 
+@pytest.mark.slow
 def test_failed_rename_keeps_the_old_workbook_and_no_temporary(existing, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -121,6 +122,7 @@ def test_failed_rename_keeps_the_old_workbook_and_no_temporary(existing, monkeyp
     assert [p.name for p in existing.parent.iterdir()] == ["book.xlsx"]
 
 
+@pytest.mark.slow
 def test_build_does_not_import_torch(tmp_path):
     code = ("import sys; from sheetgen.cli import main\n"
             "try: main(['build', '--iterations', '3', '-o', sys.argv[1]])\n"

@@ -91,6 +91,7 @@ def test_every_weight_is_labelled_or_its_range_is(name):
             assert f"{first} … {last}" in texts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SPECS)
 def test_the_picture_is_sized_to_the_network_and_says_how_big_it_is(name):
     picture = network_picture(SPECS[name])
@@ -114,6 +115,7 @@ def test_loss_reads_as_the_equations_write_it():
     assert "½·(t1 − a_o1)²" in SPECS["template seed"].description
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["wide 6-8-8-6", "30 hidden units", "six layers",
                                   "60 inputs, 40 units", "deep: tanh, ReLU, identity, softmax"])
 def test_the_diagram_covers_no_cell_of_the_network_sheet(name, tmp_path):

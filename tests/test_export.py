@@ -45,6 +45,7 @@ def run_dir(tmp_path):
     return write_run_dir(tmp_path / "runs" / "seed-1", epochs=4)
 
 
+@pytest.mark.slow
 def test_export_adds_the_mnist_sheets_and_keeps_everything(built, run_dir):
     spec, path = built
     before = parts(path)
@@ -70,6 +71,7 @@ def test_export_adds_the_mnist_sheets_and_keeps_everything(built, run_dir):
     assert recorded_training(read_record(path), path).run_name == "seed-1"
 
 
+@pytest.mark.slow
 def test_metrics_cells_equal_metrics_csv(built, run_dir):
     _, path = built
     assert run("export", run_dir, "--workbook", path).exit_code == 0
@@ -83,6 +85,7 @@ def test_metrics_cells_equal_metrics_csv(built, run_dir):
     pd.testing.assert_frame_equal(sheet, csv, check_dtype=False, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_metrics_sheet_shows_learning_rates_in_scientific_notation(built, run_dir):
     _, path = built
     assert run("export", run_dir, "--workbook", path).exit_code == 0
@@ -92,6 +95,7 @@ def test_metrics_sheet_shows_learning_rates_in_scientific_notation(built, run_di
     assert formats == {"0.0000E+00"}
 
 
+@pytest.mark.libreoffice
 def test_backprop_cells_still_match_autograd_after_export(built, run_dir, tmp_path):
     require_libreoffice()
     spec, path = built
@@ -113,6 +117,7 @@ def test_backprop_cells_still_match_autograd_after_export(built, run_dir, tmp_pa
                                    rel=1e-12)
 
 
+@pytest.mark.slow
 def test_export_again_is_byte_identical(built, run_dir):
     _, path = built
     assert run("export", run_dir, "--workbook", path).exit_code == 0
@@ -147,6 +152,7 @@ def test_a_workbook_sheetgen_did_not_make_is_refused(tmp_path, run_dir):
     assert path.read_bytes() == original
 
 
+@pytest.mark.slow
 def test_a_new_workbook_is_built_from_the_default_template(tmp_path, run_dir):
     path = tmp_path / "new.xlsx"
     assert run("export", run_dir, "--workbook", path).exit_code == 0
@@ -155,6 +161,7 @@ def test_a_new_workbook_is_built_from_the_default_template(tmp_path, run_dir):
     assert "lr 0.8" in openpyxl.load_workbook(path, read_only=True).sheetnames
 
 
+@pytest.mark.slow
 def test_plots_are_written_next_to_the_run(built, run_dir):
     _, path = built
     assert run("export", run_dir, "--workbook", path).exit_code == 0
@@ -162,6 +169,7 @@ def test_plots_are_written_next_to_the_run(built, run_dir):
         assert (run_dir / name).read_bytes().startswith(b"\x89PNG"), name
 
 
+@pytest.mark.slow
 def test_a_workbook_that_cannot_be_replaced_is_left_whole(built, run_dir, monkeypatch):
     _, path = built
     original = path.read_bytes()
@@ -204,6 +212,7 @@ def test_missing_run_dir(built, tmp_path):
     assert result.output == f"Error: run dir {tmp_path / 'nowhere'} does not exist\n"
 
 
+@pytest.mark.slow
 def test_an_interrupted_export_leaves_the_workbook_that_was_there(built, run_dir, monkeypatch):
     """Ctrl-C halfway through rendering: the old workbook stays, whole, and no temporary."""
     _, path = built
@@ -227,6 +236,7 @@ def test_an_interrupted_export_leaves_the_workbook_that_was_there(built, run_dir
     assert sorted(p.name for p in path.parent.iterdir()) == ["backprop.xlsx", "runs"]
 
 
+@pytest.mark.slow
 def test_build_run_workbook_reports_the_sheets_it_writes(tmp_path, run_dir):
     from sheetgen.runs.export import build_run_workbook
     from sheetgen.runs.training import read_run
@@ -238,6 +248,7 @@ def test_build_run_workbook_reports_the_sheets_it_writes(tmp_path, run_dir):
     assert report.sheets[-4:] == (METRICS_SHEET, MODEL_SHEET, CONFUSION_SHEET, ERRORS_SHEET)
 
 
+@pytest.mark.slow
 def test_the_record_reads_the_same_from_the_file_and_from_grids(built, run_dir):
     """export reads the record with read_record, verify and history from grids: one reader."""
     from sheetgen.analyse.reading import load_grids

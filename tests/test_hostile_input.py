@@ -98,6 +98,7 @@ def test_case2_template_description_is_written_as_text(tmp_path, text):
                    for body in parts.values())
 
 
+@pytest.mark.slow
 def test_case2_run_dir_layer_text_is_written_as_text(tmp_path):
     run_dir = write_run_dir(tmp_path / "run")
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -193,6 +194,7 @@ def test_case4_no_numpy_warnings_before_the_error(tmp_path):
 
 # Case 5: no leftovers after Ctrl-C, SIGTERM or SIGHUP ---------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_case5_signals_leave_nothing_behind(tmp_path, signum):
     scratch, out_dir = tmp_path / "tmp", tmp_path / "out"
@@ -353,6 +355,7 @@ AMPLIFIED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", AMPLIFIED)
 @pytest.mark.parametrize("command", ["check", "verify"])
 def test_case7_amplification_is_refused_under_500_mb(tmp_path, kind, command):
@@ -365,6 +368,7 @@ def test_case7_amplification_is_refused_under_500_mb(tmp_path, kind, command):
     assert peak < 500, f"peak RSS {peak:.0f} MiB"
 
 
+@pytest.mark.slow
 def test_case7_verify_refuses_before_libreoffice_sees_the_file(tmp_path, monkeypatch):
     path = hostile_workbook(tmp_path / "amplified.xlsx", digit_string(), compresslevel=1)
     assert path.stat().st_size < 8 * 2**20
@@ -375,6 +379,7 @@ def test_case7_verify_refuses_before_libreoffice_sees_the_file(tmp_path, monkeyp
     assert result.output.count("\n") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "verify"])
 def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, monkeypatch,
                                                                         command):
@@ -514,6 +519,7 @@ def _checkpoint_damage():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, damage, message", _checkpoint_damage(),
                          ids=[d[0] for d in _checkpoint_damage()])
 def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tmp_path, kind,
@@ -556,6 +562,7 @@ def test_case13_a_full_disk_on_close_is_one_line(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["b.xlsx"] and out.read_bytes() == b"previous"
 
 
+@pytest.mark.slow
 def test_case13_an_unreadable_run_dir_after_an_epoch_does_not_stop_training(tmp_path):
     from sheetgen.runs.export import TrainingExport
 
@@ -608,6 +615,7 @@ def test_case13_a_softmax_output_excel_cannot_store_is_refused():
         _check_range(spec, tiny, 0.5, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, expected", [
     (["--lr", "0.5", "--iterations", "1"], "1 learning rate × 1 iteration, "),
     (["--lr", "0.5", "--lr", "1", "--iterations", "2"], "2 learning rates × 2 iterations, "),
@@ -622,6 +630,7 @@ def test_case13_counts_of_one_are_singular(tmp_path, args, expected):
     assert "(1 epoch, final test accuracy" in result.output
 
 
+@pytest.mark.slow
 def test_case13_one_epoch_charts_span_an_axis(tmp_path):
     run_dir = write_run_dir(tmp_path / "run", epochs=1)
     out = tmp_path / "b.xlsx"
@@ -647,6 +656,7 @@ def long_workbook(tmp_path_factory):
     return path
 
 
+@pytest.mark.libreoffice
 def test_case11_a_correct_workbook_verifies_at_2000_iterations(long_workbook):
     """δ_o1 = (a - t)·a·(1 - a) becomes a difference of nearly equal numbers; LibreOffice gives
     0 where the engine has 4.2e-16. Judged by its terms, that agrees."""
@@ -655,6 +665,7 @@ def test_case11_a_correct_workbook_verifies_at_2000_iterations(long_workbook):
     assert result.output.splitlines()[-1].startswith("OK: 198,108 computed cells agree")
 
 
+@pytest.mark.libreoffice
 def test_case11_a_mistake_at_row_1990_is_still_caught(long_workbook, tmp_path):
     """A flipped sign in one weight update, 1,990 rows down, on a sheet that has not converged."""
     path = tmp_path / "planted.xlsx"
@@ -682,6 +693,7 @@ def _rezip(source_path, target_path, change):
             target.writestr(info, change(info.filename, source.read(info.filename)))
 
 
+@pytest.mark.slow
 def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
     from sheetgen.record import package_parts
     from sheetgen.build.spec import load_spec

@@ -54,6 +54,7 @@ def test_resume_without_checkpoint_is_a_one_line_error(tmp_path):
     assert result.output == f"Error: cannot resume: no checkpoint.pt in {tmp_path / 'empty'}; run without --resume to start it\n"
 
 
+@pytest.mark.slow
 def test_resume_with_a_different_setting_is_a_one_line_error(mnist_run):
     result_dir = mnist_run[0].run_dir
     result = run("train", "--out", result_dir, "--resume", "--epochs", "5")
@@ -69,6 +70,7 @@ def test_resume_uses_the_runs_own_settings(mnist_run):
     assert "done:" in result.output and "after 2 epochs" in result.output
 
 
+@pytest.mark.slow
 def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
     result = run("train", "--data-dir", mnist_data_dir, "--out", tmp_path / "run", "--epochs", "1",
                  "--batch-size", "100", "--device", "cpu", "--no-download", "--quiet")
@@ -79,6 +81,7 @@ def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
     assert lines[1].startswith(f"done: {tmp_path / 'run'} after 1 epoch, ")
 
 
+@pytest.mark.slow
 def test_threads_option_fixes_the_count_and_is_recorded(mnist_data_dir, tmp_path):
     import json
 

@@ -123,6 +123,7 @@ def csv_value(rows, row: int, col: int):
         return text
 
 
+@pytest.mark.libreoffice
 def test_each_stored_digit_recalculated_by_libreoffice_matches_the_exported_model(
         exported, tmp_path):
     """Set the chooser to 1..100, recalculate each in LibreOffice, compare with model.pt2."""
@@ -186,6 +187,7 @@ def draw_seven(grid: np.ndarray) -> np.ndarray:
     return grid
 
 
+@pytest.mark.libreoffice
 def test_a_digit_drawn_into_the_grid_is_classified_as_the_model_does(exported, tmp_path):
     """Chooser 0 (empty canvas), type pixels into the grid, and edit a weight: LibreOffice's
     logits follow the model on the drawn image, and the prediction follows the edited bias."""
@@ -228,6 +230,7 @@ def test_a_digit_drawn_into_the_grid_is_classified_as_the_model_does(exported, t
     assert rows[PREDICTION_ROW][VALUE_COL] == moved.argmax() != predicted
 
 
+@pytest.mark.slow
 def test_cached_values_are_the_numpy_forward_pass_of_digit_one(exported):
     """What a spreadsheet shows before recalculating: cnn.forward on stored digit 1."""
     path, run_dir = exported
@@ -245,6 +248,7 @@ def test_cached_values_are_the_numpy_forward_pass_of_digit_one(exported):
     assert relative_error(act.logits, torch_logits(run_dir, act.pixels[None])[0]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_the_numpy_engine_equals_the_float64_torch_model(mnist_run):
     """The reference engine against the trained model itself, run by torch in float64, on
     every stored digit: BatchNorm folding and every layer must agree to rounding."""
@@ -263,6 +267,7 @@ def test_the_numpy_engine_equals_the_float64_torch_model(mnist_run):
         assert relative_error(got, expected[n]) <= 1e-12, n
 
 
+@pytest.mark.slow
 def test_the_live_sheets_come_after_the_others_and_leave_them_byte_for_byte(
         mnist_run, tmp_path):
     """The backprop sheets and charts, and the four metrics sheets, are what they were."""
@@ -292,6 +297,7 @@ def test_the_live_sheets_come_after_the_others_and_leave_them_byte_for_byte(
                      WEIGHTS_SHEET, DIGITS_SHEET, RECORD_SHEET]
 
 
+@pytest.mark.slow
 def test_export_again_is_byte_identical_with_the_live_sheets(exported):
     path, run_dir = exported
     first = path.read_bytes()
@@ -299,6 +305,7 @@ def test_export_again_is_byte_identical_with_the_live_sheets(exported):
     assert path.read_bytes() == first
 
 
+@pytest.mark.slow
 def test_a_run_dir_without_inference_json_exports_as_before_with_a_note(tmp_path):
     run_dir = write_run_dir(tmp_path / "runs" / "old", epochs=2)
     path = tmp_path / "b.xlsx"
@@ -363,6 +370,7 @@ def test_a_bad_inference_json_gets_one_line_and_leaves_the_workbook(mnist_run, t
     assert path.read_bytes() == before
 
 
+@pytest.mark.libreoffice
 def test_verify_covers_the_live_sheet(exported, tmp_path):
     """verify recalculates 'MNIST live' and holds every layer to the NumPy engine; a formula
     changed by hand is named, with the layer it belongs to."""
@@ -411,6 +419,7 @@ def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
         assert stock._prepare_formula(formula, expand_future_functions=True) == formula[1:]
 
 
+@pytest.mark.libreoffice
 def test_verify_follows_a_drawn_digit_and_an_edited_weight(exported, tmp_path):
     """Inputs a user changed are inputs: verify checks the sheet against them, with notes."""
     require_libreoffice()

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -43,6 +44,7 @@ def test_summary_leaves_training_mode_alone():
     assert model.training
 
 
+@pytest.mark.slow
 def test_exported_model_agrees_with_eager_on_unseen_batch_sizes(tmp_path):
     torch.manual_seed(0)
     model = DigitNet()

@@ -26,6 +26,7 @@ def stop_after(epoch):
     return on_epoch
 
 
+@pytest.mark.slow
 def test_run_dir_holds_every_file(mnist_run):
     result, _ = mnist_run
     names = sorted(p.name for p in result.run_dir.iterdir())
@@ -78,6 +79,7 @@ def test_on_epoch_gets_the_run_dir_and_the_rows_so_far(mnist_run):
     assert calls[-1][1] == result.metrics
 
 
+@pytest.mark.slow
 def test_exported_model_matches_the_checkpointed_weights(mnist_run):
     result, _ = mnist_run
     model = DigitNet()
@@ -87,6 +89,7 @@ def test_exported_model_matches_the_checkpointed_weights(mnist_run):
     torch.testing.assert_close(load_model(result.run_dir / "model.pt2")(images), model(images))
 
 
+@pytest.mark.slow
 def test_interrupted_then_resumed_run_equals_the_uninterrupted_one(mnist_run, mnist_data_dir, tmp_path):
     result, _ = mnist_run
     config = tiny_config(mnist_data_dir, tmp_path / "run")
@@ -119,6 +122,7 @@ def test_resume_takes_the_runs_own_settings_for_those_not_chosen(mnist_run, mnis
               explicit={"out", "resume", "epochs"})
 
 
+@pytest.mark.slow
 def test_only_the_epochs_before_the_clean_ones_are_augmented(mnist_data_dir, tmp_path, monkeypatch):
     import mnist.data
 
@@ -159,6 +163,7 @@ def test_negative_clean_epochs_are_refused(mnist_data_dir, tmp_path):
         tiny_config(mnist_data_dir, tmp_path / "run", clean_epochs=-1)
 
 
+@pytest.mark.slow
 def test_seconds_counts_everything_between_rows(mnist_data_dir, tmp_path, monkeypatch):
     """A slow export and a slow on_epoch (the CLI's workbook refresh) land in the next row."""
     import time
@@ -185,6 +190,7 @@ def test_seconds_counts_everything_between_rows(mnist_data_dir, tmp_path, monkey
     assert sum(seconds) >= last_row_at[0] - pause - 5, (seconds, last_row_at)
 
 
+@pytest.mark.slow
 def test_adaptive_threads_are_recorded_per_epoch_and_put_back(mnist_data_dir, tmp_path, monkeypatch):
     import mnist.threads
 
@@ -205,6 +211,7 @@ def test_adaptive_threads_are_recorded_per_epoch_and_put_back(mnist_data_dir, tm
     assert record["epochs"][0]["probes"] >= 1
 
 
+@pytest.mark.slow
 def test_resumed_run_keeps_the_earlier_epochs_thread_record(mnist_data_dir, tmp_path):
     with pytest.raises(StopAfter):
         train(tiny_config(mnist_data_dir, tmp_path / "run"), on_epoch=stop_after(1), progress=False)
@@ -213,6 +220,7 @@ def test_resumed_run_keeps_the_earlier_epochs_thread_record(mnist_data_dir, tmp_
     assert [e["steps_per_thread_count"] for e in record["epochs"]] == [{"1": 4}, {"2": 4}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("history", [5, "x", [{"epoch": 7}], None])
 def test_an_odd_thread_record_in_a_checkpoint_is_dropped_not_fatal(mnist_data_dir, tmp_path, history):
     with pytest.raises(StopAfter):

@@ -6,6 +6,7 @@ import os
 
 import openpyxl
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from mnist.cli import cli
@@ -24,6 +25,7 @@ def train(data_dir, run_dir, workbook, epochs=2):
         "--workbook", workbook)])
 
 
+@pytest.mark.slow
 def test_the_workbook_gains_the_run(mnist_data_dir, tmp_path):
     workbook = tmp_path / "backprop.xlsx"
     build_workbook(load_spec().with_training([0.8], 20), workbook)
@@ -44,6 +46,7 @@ def test_the_workbook_gains_the_run(mnist_data_dir, tmp_path):
         assert (tmp_path / "run" / name).exists(), name
 
 
+@pytest.mark.slow
 def test_evaluation_json_is_the_test_sets_confusion_and_mistakes(mnist_data_dir, tmp_path):
     assert train(mnist_data_dir, tmp_path / "run", tmp_path / "b.xlsx", epochs=1).exit_code == 0
     evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
@@ -70,6 +73,7 @@ def test_an_edited_workbook_stops_before_training(mnist_data_dir, tmp_path):
     assert workbook.read_bytes() == edited
 
 
+@pytest.mark.slow
 def test_a_locked_workbook_warns_once_and_training_goes_on(mnist_data_dir, tmp_path, monkeypatch):
     workbook = tmp_path / "backprop.xlsx"
     build_workbook(load_spec().with_training([0.8], 5), workbook)

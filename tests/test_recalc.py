@@ -18,6 +18,7 @@ def column_values(ws, layout: SheetLayout, key, rows):
     return [ws.cell(row=first + t, column=col).value for t in range(rows)]
 
 
+@pytest.mark.libreoffice
 def test_recalculation_is_really_forced(tmp_path):
     """A formula whose cached value is wrong must come back right, or nothing is proven."""
     require_libreoffice()
@@ -29,6 +30,7 @@ def test_recalculation_is_really_forced(tmp_path):
     assert ws["A1"].value == pytest.approx(0.5)
 
 
+@pytest.mark.libreoffice
 def test_every_computed_cell_matches_autograd(recalculated, seed_spec):
     layout = SheetLayout.for_spec(seed_spec)
     rows = seed_spec.iterations + 1
@@ -48,6 +50,7 @@ def test_every_computed_cell_matches_autograd(recalculated, seed_spec):
     assert checked == 6 * 101 * 33
 
 
+@pytest.mark.libreoffice
 def test_overview_after_recalculation(recalculated, seed_spec):
     ws = recalculated["Overview"]
     rows = list(ws.iter_rows(min_row=7, max_row=12, max_col=3, values_only=True))
@@ -59,6 +62,7 @@ def test_overview_after_recalculation(recalculated, seed_spec):
     assert [r[2] for r in rows] == ["not reached", "not reached", 85, 53, 43, 21]
 
 
+@pytest.mark.libreoffice
 def test_editing_the_learning_rate_recalculates_the_whole_sheet(tmp_path, seed_spec):
     """The sheet is alive: change η in its input cell and every row follows."""
     require_libreoffice()

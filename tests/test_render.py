@@ -176,6 +176,7 @@ def _anchors(package, sheet_part: str):
             yield kind, cell(start, "row"), cell(start, "col"), last_row, last_col
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BOOKS)
 def test_no_picture_or_chart_sits_on_a_cell_with_content(books, opened, name):
     book, _ = opened(name)
@@ -193,6 +194,7 @@ def test_no_picture_or_chart_sits_on_a_cell_with_content(books, opened, name):
     assert checked >= 2  # the diagram and at least one chart were found and checked
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("name", BOOKS)
 def test_no_picture_covers_text_on_the_printed_pages(pages, name):
     images = 0
@@ -204,6 +206,7 @@ def test_no_picture_covers_text_on_the_printed_pages(pages, name):
     assert images >= 1  # the diagram was printed
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("name", BOOKS)
 def test_every_page_holds_its_content_at_a_legible_size(pages, name):
     for number, (width, height, texts, pictures) in enumerate(pages[name], start=1):
@@ -224,6 +227,7 @@ def _cells(ws, formula: str) -> list:
                                            max_col=c1 + 1, values_only=True)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BOOKS)
 def test_every_chart_carries_its_points_as_a_cache(books, opened, name):
     _, values = opened(name)
@@ -247,6 +251,7 @@ def test_every_chart_carries_its_points_as_a_cache(books, opened, name):
                     assert points == pytest.approx(expected, rel=1e-15), (part, formula)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BOOKS)
 def test_every_sheet_prints_a4_landscape_with_its_headers(opened, name):
     book, _ = opened(name)

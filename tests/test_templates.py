@@ -66,6 +66,7 @@ def assert_matches_autograd(spec, get_column, rows=None):
     return worst
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
 def test_engine_matches_autograd_for_every_template(template):
     spec = load_spec(template)
@@ -73,6 +74,7 @@ def test_engine_matches_autograd_for_every_template(template):
     assert_matches_autograd(spec, lambda lr, key: values(traces[lr], key))
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
 def test_recalculated_workbook_matches_autograd_for_every_template(template, tmp_path):
     require_libreoffice()
@@ -147,6 +149,7 @@ def random_specs(draw, max_iterations=25):
 # value that is a sum whose terms cancel (a shared bias's gradient over ReLU units, say) and
 # lands just above 1% of its short column's largest value: 1.8e-12 there, the rounding of
 # the larger terms, not a wrong formula. compare.py's floor does not model cancellation.
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(random_specs())
@@ -174,6 +177,7 @@ def assert_recalculated_matches_autograd(spec, folder: Path):
     assert_matches_autograd(spec, column)
 
 
+@pytest.mark.libreoffice
 @settings(max_examples=4, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(max_iterations=12))
@@ -183,6 +187,7 @@ def test_recalculated_random_specs_match_autograd(spec):
         assert_recalculated_matches_autograd(spec, Path(folder))
 
 
+@pytest.mark.libreoffice
 def test_recalculated_deep_network_with_every_feature(tmp_path):
     """3-4-4-2: tanh, ReLU, softmax with cross-entropy, trained, fixed and drawn biases, a mean
     over two samples."""
@@ -269,6 +274,7 @@ def test_seeded_weights_are_reproducible_and_recorded():
     assert spec_from_dict({**data, "init": {"seed": 8}}) != first
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
 def test_verify_passes_on_every_template(template, tmp_path):
     from sheetgen.analyse.verify import verify_workbook

@@ -29,6 +29,7 @@ def small(tmp_path_factory, seed_spec):
     return spec, path
 
 
+@pytest.mark.libreoffice
 def test_a_built_workbook_verifies(seed_workbook):
     require_libreoffice()
     result = run(seed_workbook)
@@ -42,6 +43,7 @@ def test_a_built_workbook_verifies(seed_workbook):
     assert lines[-1].endswith("; tolerance 1e-12")
 
 
+@pytest.mark.libreoffice
 def test_a_changed_formula_is_named_with_its_formula(small, tmp_path):
     require_libreoffice()
     spec, path = small
@@ -62,6 +64,7 @@ def test_a_changed_formula_is_named_with_its_formula(small, tmp_path):
     assert "the reference engine" in last
 
 
+@pytest.mark.libreoffice
 def test_a_changed_cached_value_is_caught(small, tmp_path):
     require_libreoffice()
     spec, path = small
@@ -83,6 +86,7 @@ def test_a_changed_cached_value_is_caught(small, tmp_path):
     assert ": the cached value is 0.125, LibreOffice gives 0.0" in result.output
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("col, title", [
     (L.OVERVIEW_RATE_COL, "learning rate η"),
     (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
@@ -109,6 +113,7 @@ def test_a_changed_overview_cached_value_is_named_with_its_column(small, tmp_pat
     assert ": the cached value is " in result.output
 
 
+@pytest.mark.libreoffice
 def test_an_edited_threshold_is_read_from_its_cell(small, tmp_path):
     """A threshold above E_total from the start: every rate reaches it after 0 updates, which
     only a verify that reads the threshold cell expects (the recorded 1e-3 is not reached)."""
@@ -125,6 +130,7 @@ def test_an_edited_threshold_is_read_from_its_cell(small, tmp_path):
     assert "Overview: 3 cells" in result.output.splitlines()
 
 
+@pytest.mark.libreoffice
 def test_edited_inputs_are_used_and_reported(small, tmp_path):
     require_libreoffice()
     spec, path = small
@@ -180,6 +186,7 @@ def test_recalculate_many_refuses_clashing_names(tmp_path):
         recalculate_many([tmp_path / "a" / "x.xlsx", tmp_path / "b" / "x.xlsx"], tmp_path)
 
 
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
 def test_other_sizes_activations_and_samples_verify(tmp_path, activation):
     """Cells are found through the layout, so any network sheetgen builds verifies."""

@@ -30,6 +30,7 @@ def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):
                     assert isinstance(value, str) and value.startswith("="), (t, quantity.label)
 
 
+@pytest.mark.slow
 def test_input_block_and_header_are_labelled(seed_workbook, seed_spec):
     ws = openpyxl.load_workbook(seed_workbook)["lr 0.8"]
     layout = SheetLayout.for_spec(seed_spec)
@@ -117,6 +118,7 @@ def test_same_inputs_give_a_byte_identical_file(tmp_path, seed_spec):
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
 
 
+@pytest.mark.slow
 def test_overview_cached_values(seed_workbook, seed_spec):
     frame = pd.read_excel(seed_workbook, sheet_name="Overview", header=5, nrows=6)
     assert frame.iloc[:, 0].tolist() == list(seed_spec.learning_rates)
@@ -125,6 +127,7 @@ def test_overview_cached_values(seed_workbook, seed_spec):
     assert frame.iloc[:, 2].tolist() == ["not reached", "not reached", 85, 53, 43, 21]
 
 
+@pytest.mark.slow
 def test_overview_cells_are_where_the_layout_puts_them(seed_workbook, seed_spec):
     """verify reads the Overview through the layout, so the writer must put it there."""
     ws = openpyxl.load_workbook(seed_workbook)["Overview"]
