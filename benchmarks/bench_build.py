@@ -101,8 +101,16 @@ def peak_rss_mib() -> float:
 
 
 def measure(kind: str, iterations: int, output: Path, cells: Path | None = None) -> dict:
-    command = [sys.executable, __file__, "--child", kind, "--iterations", str(iterations),
-               "--output", str(output)] + (["--cells", str(cells)] if cells else [])
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--iterations",
+        str(iterations),
+        "--output",
+        str(output),
+    ] + (["--cells", str(cells)] if cells else [])
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -135,26 +143,35 @@ def main() -> None:
         ours = temp / "sheetgen.xlsx"
         measure("sheetgen", args.iterations, ours)  # warm caches and make the cells to copy
         count = read_cells(ours, temp / "cells.pickle")
-        print(f"workbook: 6 learning rates x {args.iterations:,} iterations, "
-              f"{count:,} cells, {ours.stat().st_size / 2**20:.1f} MiB")
+        print(
+            f"workbook: 6 learning rates x {args.iterations:,} iterations, "
+            f"{count:,} cells, {ours.stat().st_size / 2**20:.1f} MiB"
+        )
         results = {"sheetgen": [], "bare": []}
         for _ in range(args.repeats):  # interleaved, so drift in the machine hits both
             results["sheetgen"].append(measure("sheetgen", args.iterations, ours))
-            results["bare"].append(measure("bare", args.iterations, temp / "bare.xlsx",
-                                           temp / "cells.pickle"))
+            results["bare"].append(
+                measure("bare", args.iterations, temp / "bare.xlsx", temp / "cells.pickle")
+            )
         small = measure("sheetgen", max(1, args.iterations // 10), temp / "small.xlsx")
     median = {k: statistics.median(r["seconds"] for r in v) for k, v in results.items()}
     peak = {k: statistics.median(r["peak_mib"] for r in v) for k, v in results.items()}
-    print(f"sheetgen build:   median {median['sheetgen']:.2f} s over {args.repeats} runs "
-          f"(min {min(r['seconds'] for r in results['sheetgen']):.2f}), "
-          f"peak RSS {peak['sheetgen']:.0f} MiB")
-    print(f"bare XlsxWriter:  median {median['bare']:.2f} s over {args.repeats} runs "
-          f"(min {min(r['seconds'] for r in results['bare']):.2f}), "
-          f"peak RSS {peak['bare']:.0f} MiB (holds the {count:,} cells in memory)")
+    print(
+        f"sheetgen build:   median {median['sheetgen']:.2f} s over {args.repeats} runs "
+        f"(min {min(r['seconds'] for r in results['sheetgen']):.2f}), "
+        f"peak RSS {peak['sheetgen']:.0f} MiB"
+    )
+    print(
+        f"bare XlsxWriter:  median {median['bare']:.2f} s over {args.repeats} runs "
+        f"(min {min(r['seconds'] for r in results['bare']):.2f}), "
+        f"peak RSS {peak['bare']:.0f} MiB (holds the {count:,} cells in memory)"
+    )
     print(f"ratio sheetgen / bare: {median['sheetgen'] / median['bare']:.2f}x (target <= 1.5x)")
-    print(f"memory: sheetgen peak RSS {small['peak_mib']:.0f} MiB at "
-          f"{max(1, args.iterations // 10):,} iterations, {peak['sheetgen']:.0f} MiB at "
-          f"{args.iterations:,}")
+    print(
+        f"memory: sheetgen peak RSS {small['peak_mib']:.0f} MiB at "
+        f"{max(1, args.iterations // 10):,} iterations, {peak['sheetgen']:.0f} MiB at "
+        f"{args.iterations:,}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,17 +23,16 @@ import csv
 import os
 import shutil
 import statistics
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mnist.train import cpu_name  # noqa: E402
-from sheetgen.analyse.check import (CheckError, NoTableError, check_many, check_workbook,  # noqa: E402
-                            workbook_paths)
-from sheetgen.analyse.reading import WorkbookError  # noqa: E402
+from mnist.train import cpu_name
+from sheetgen.analyse.check import CheckError, NoTableError, check_many, check_workbook, workbook_paths
+from sheetgen.analyse.reading import WorkbookError
 
 
 def read_expected(corpus: Path) -> dict[str, dict[str, tuple[str, set[str]]]]:
@@ -92,17 +91,18 @@ def score(path: Path, expected: dict[str, tuple[str, set[str]]]) -> tuple[bool, 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True,
-                        help="folder with the workbooks and expected.tsv")
-    parser.add_argument("--class-size", type=int, default=30,
-                        help="files in the timed batch (default 30; 0 skips it)")
+    parser.add_argument(
+        "--corpus", type=Path, required=True, help="folder with the workbooks and expected.tsv"
+    )
+    parser.add_argument(
+        "--class-size", type=int, default=30, help="files in the timed batch (default 30; 0 skips it)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed batch runs (default 3)")
     args = parser.parse_args(argv)
     expected = read_expected(args.corpus)
     files = {path.name.split("_", 1)[0]: path for path in sorted(args.corpus.glob("*.xls*"))}
     print(f"command: python benchmarks/bench_check_wild.py --corpus {args.corpus}")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python "
-          f"{sys.version.split()[0]}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     passed, times = 0, []
     for ident in sorted(expected):
         path = files.get(ident)
@@ -113,11 +113,12 @@ def main(argv=None) -> int:
         passed += ok
         times.append(seconds)
         print(f"{ident}  {'pass' if ok else 'FAIL'}  {seconds:5.2f} s  {path.name[:48]:<48}  {why}")
-    print(f"total: {passed}/{len(expected)} workbooks judged fully right "
-          f"(every table found, verdicts right, exactly the expected cells flagged)")
+    print(
+        f"total: {passed}/{len(expected)} workbooks judged fully right "
+        f"(every table found, verdicts right, exactly the expected cells flagged)"
+    )
     if times:
-        print(f"time per workbook: median {statistics.median(times):.2f} s, "
-              f"total {sum(times):.1f} s")
+        print(f"time per workbook: median {statistics.median(times):.2f} s, total {sum(times):.1f} s")
     if args.class_size:
         print(time_class(sorted(files.values()), args.class_size, args.repeats))
     return 0 if passed == len(expected) else 1
@@ -137,9 +138,11 @@ def time_class(sources: list[Path], size: int, repeats: int) -> str:
             outcomes = check_many(workbook_paths([folder]))
             runs.append(time.perf_counter() - start)
         checked = sum(o.report is not None for o in outcomes)
-    return (f"a class of {size} submissions (sheetgen check FOLDER): median {statistics.median(runs):.1f} s "
-            f"over {repeats} runs ({', '.join(f'{r:.1f}' for r in runs)} s); {checked} of {size} "
-            f"checked (target: under 60 s)")
+    return (
+        f"a class of {size} submissions (sheetgen check FOLDER): median {statistics.median(runs):.1f} s "
+        f"over {repeats} runs ({', '.join(f'{r:.1f}' for r in runs)} s); {checked} of {size} "
+        f"checked (target: under 60 s)"
+    )
 
 
 if __name__ == "__main__":

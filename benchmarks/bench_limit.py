@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's sheetgen
 
-from sheetgen.build import limits  # noqa: E402
-from sheetgen.build.layout import SheetLayout  # noqa: E402
-from sheetgen.build.spec import load_spec  # noqa: E402
-from sheetgen.build.writer import build_workbook  # noqa: E402
+from sheetgen.build import limits
+from sheetgen.build.layout import SheetLayout
+from sheetgen.build.spec import load_spec
+from sheetgen.build.writer import build_workbook
 
 
 def largest_allowed(spec) -> int:
@@ -45,23 +45,30 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, help="default: the largest allowed")
     args = parser.parse_args()
     spec = load_spec()
-    spec = spec.with_training(list(spec.learning_rates[-args.rates:]), None)
+    spec = spec.with_training(list(spec.learning_rates[-args.rates :]), None)
     iterations = args.iterations or largest_allowed(spec)
     spec = spec.with_training(None, iterations)
     columns = len(SheetLayout.for_spec(spec).quantities) - 1
     sheet_cells = (iterations + 1) * columns
-    estimate = (limits.BASE_BYTES + limits.TRACE_BYTES_PER_CELL * sheet_cells * args.rates
-                + limits.SHEET_BYTES_PER_CELL * sheet_cells)
+    estimate = (
+        limits.BASE_BYTES
+        + limits.TRACE_BYTES_PER_CELL * sheet_cells * args.rates
+        + limits.SHEET_BYTES_PER_CELL * sheet_cells
+    )
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         report = build_workbook(spec, Path(folder) / "limit.xlsx")
         seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {platform.processor() or platform.machine()}; Python {platform.python_version()}")
-    print(f"build: {args.rates} learning rate(s) x {iterations:,} iterations, "
-          f"{report.formulas:,} formulas, {seconds:.0f} s")
-    print(f"peak RSS {peak:,.0f} MiB; limits.py estimate {estimate / 2**20:,.0f} MiB "
-          f"(limit {limits.MAX_BUILD_BYTES / 2**20:,.0f} MiB)")
+    print(
+        f"build: {args.rates} learning rate(s) x {iterations:,} iterations, "
+        f"{report.formulas:,} formulas, {seconds:.0f} s"
+    )
+    print(
+        f"peak RSS {peak:,.0f} MiB; limits.py estimate {estimate / 2**20:,.0f} MiB "
+        f"(limit {limits.MAX_BUILD_BYTES / 2**20:,.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

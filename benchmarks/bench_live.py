@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist.train import cpu_name  # noqa: E402  (one definition; figures come from subprocesses)
+from mnist.train import cpu_name
 
 # recalc.py's profile with "never recalculate on load" instead of "always"
 NEVER_PROFILE_VALUE = "1"
@@ -55,8 +55,9 @@ def timed_export(run_dir: Path, template: Path, folder: Path) -> tuple[float, fl
     """`python -m sheetgen export` on a fresh copy of `template`: (wall, CPU) seconds."""
     workbook = folder / "export.xlsx"
     shutil.copyfile(template, workbook)
-    return timed([sys.executable, "-m", "sheetgen", "export", str(run_dir), "--workbook",
-                  str(workbook)], cwd=ROOT)
+    return timed(
+        [sys.executable, "-m", "sheetgen", "export", str(run_dir), "--workbook", str(workbook)], cwd=ROOT
+    )
 
 
 def timed_convert(workbook: Path, folder: Path, recalc: bool) -> tuple[float, float]:
@@ -66,14 +67,24 @@ def timed_convert(workbook: Path, folder: Path, recalc: bool) -> tuple[float, fl
     profile = folder / ("profile-recalc" if recalc else "profile-never")
     shutil.rmtree(profile, ignore_errors=True)
     (profile / "user").mkdir(parents=True)
-    text = _PROFILE if recalc else _PROFILE.replace("<value>0</value>",
-                                                    f"<value>{NEVER_PROFILE_VALUE}</value>")
+    text = (
+        _PROFILE if recalc else _PROFILE.replace("<value>0</value>", f"<value>{NEVER_PROFILE_VALUE}</value>")
+    )
     (profile / "user" / "registrymodifications.xcu").write_text(text)
     # a first start creates the profile; time the second
     out = folder / "lo"
-    command = [find_soffice(), f"-env:UserInstallation={profile.as_uri()}", "--headless",
-               "--norestore", "--nolockcheck", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
-               "--outdir", str(out), str(workbook)]
+    command = [
+        find_soffice(),
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        str(out),
+        str(workbook),
+    ]
     env = {**os.environ, "HOME": str(profile)}
     subprocess.run(command, check=True, capture_output=True, env=env)
     return timed(command, env=env)
@@ -91,10 +102,10 @@ def main() -> int:
 
     warnings.filterwarnings("ignore", module="openpyxl")  # it does not know XlsxWriter's extensions
 
-    from sheetgen.runs.live_layout import LIVE_SHEET
     from sheetgen.build.spec import load_spec
-    from sheetgen.runs.training import INFERENCE_JSON
     from sheetgen.build.writer import build_workbook
+    from sheetgen.runs.live_layout import LIVE_SHEET
+    from sheetgen.runs.training import INFERENCE_JSON
 
     if not (args.run_dir / INFERENCE_JSON).is_file():
         print(f"{args.run_dir} has no {INFERENCE_JSON}; train a run with this sheetgen first")
@@ -114,15 +125,23 @@ def main() -> int:
             without_live.append(timed_export(old_run, template, temp))
         exported = temp / "exported.xlsx"
         shutil.copyfile(template, exported)
-        subprocess.run([sys.executable, "-m", "sheetgen", "export", str(args.run_dir),
-                        "--workbook", str(exported)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "sheetgen", "export", str(args.run_dir), "--workbook", str(exported)],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         for _ in range(args.repeats):
             forced.append(timed_convert(exported, temp, recalc=True))
             never.append(timed_convert(exported, temp, recalc=False))
 
         book = openpyxl.load_workbook(exported, read_only=True)
-        formulas = sum(1 for row in book[LIVE_SHEET].iter_rows(values_only=True)
-                       for value in row if isinstance(value, str) and value.startswith("="))
+        formulas = sum(
+            1
+            for row in book[LIVE_SHEET].iter_rows(values_only=True)
+            for value in row
+            if isinstance(value, str) and value.startswith("=")
+        )
         book.close()
         size = exported.stat().st_size
         template_size = template.stat().st_size
@@ -135,23 +154,33 @@ def main() -> int:
 
     recalculation = [(f[0] - n[0], f[1] - n[1]) for f, n in zip(forced, never)]
     print(f"command: python benchmarks/bench_live.py {args.run_dir} --repeats {args.repeats}")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPU cores; Python {platform.python_version()}; "
-          f"load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {cpu_name()}, {os.cpu_count()} CPU cores; Python {platform.python_version()}; "
+        f"load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f}"
+    )
     print(f"'{LIVE_SHEET}': {formulas:,} formula cells")
-    print(f"workbook: {size / 2**20:.2f} MiB with the live sheets (default workbook "
-          f"{template_size / 2**20:.2f} MiB; target < 10 MB)")
+    print(
+        f"workbook: {size / 2**20:.2f} MiB with the live sheets (default workbook "
+        f"{template_size / 2**20:.2f} MiB; target < 10 MB)"
+    )
     for label, which in (("wall", 0), ("CPU", 1)):
-        print(f"sheetgen export, {label}: median {median(with_live, which):.2f} s with the live "
-              f"sheets (runs: {show(with_live, which)}), {median(without_live, which):.2f} s "
-              f"without (runs: {show(without_live, which)}): the live sheets add "
-              f"{median(with_live, which) - median(without_live, which):.2f} s")
+        print(
+            f"sheetgen export, {label}: median {median(with_live, which):.2f} s with the live "
+            f"sheets (runs: {show(with_live, which)}), {median(without_live, which):.2f} s "
+            f"without (runs: {show(without_live, which)}): the live sheets add "
+            f"{median(with_live, which) - median(without_live, which):.2f} s"
+        )
     for label, which in (("wall", 0), ("CPU", 1)):
-        print(f"LibreOffice open + save, {label}: median {median(forced, which):.2f} s with "
-              f"recalculation forced (runs: {show(forced, which)}), {median(never, which):.2f} s "
-              f"without (runs: {show(never, which)})")
+        print(
+            f"LibreOffice open + save, {label}: median {median(forced, which):.2f} s with "
+            f"recalculation forced (runs: {show(forced, which)}), {median(never, which):.2f} s "
+            f"without (runs: {show(never, which)})"
+        )
     for label, which in (("wall", 0), ("CPU", 1)):
-        print(f"recalculation, {label}: median {median(recalculation, which):.2f} s "
-              f"(per repeat: {show(recalculation, which)})")
+        print(
+            f"recalculation, {label}: median {median(recalculation, which):.2f} s "
+            f"(per repeat: {show(recalculation, which)})"
+        )
     print("targets: recalculation < 2 s, export < 10 s, workbook < 10 MB")
     return 0
 

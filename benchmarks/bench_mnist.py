@@ -55,11 +55,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from mnist.config import TrainConfig  # noqa: E402
-from mnist.data import MnistTensors, load_mnist, resolve_root  # noqa: E402
-from mnist.model import DigitNet, count_parameters  # noqa: E402
-from mnist.threads import thread_policy  # noqa: E402
-from mnist.train import augmentation, cpu_name, optimizer_and_schedule, train, train_epoch  # noqa: E402
+from mnist.config import TrainConfig
+from mnist.data import MnistTensors, load_mnist, resolve_root
+from mnist.model import DigitNet, count_parameters
+from mnist.threads import thread_policy
+from mnist.train import augmentation, cpu_name, optimizer_and_schedule, train, train_epoch
 
 TARGET = 99.4
 SEED_PARAMETERS = 15_654  # issue 12's count for the seed's models.py
@@ -67,26 +67,34 @@ SEED_PARAMETERS = 15_654  # issue 12's count for the seed's models.py
 DEFAULT_THREADS = torch.get_num_threads()
 # A plain Python busy loop that ends by itself once its parent (the benchmark) is gone, so a
 # killed benchmark leaves nothing spinning.
-BUSY_LOOP = ("import os\n"
-             "parent = os.getppid()\n"
-             "while os.getppid() == parent:\n"
-             "    for _ in range(1_000_000):\n"
-             "        pass\n")
+BUSY_LOOP = (
+    "import os\n"
+    "parent = os.getppid()\n"
+    "while os.getppid() == parent:\n"
+    "    for _ in range(1_000_000):\n"
+    "        pass\n"
+)
 
 
 def seed_model() -> nn.Module:
     """The seed's model as its models.py builds it (issue 12): every conv keeps its bias and is
     followed by ReLU, then BatchNorm; only the first is padded."""
+
     def conv_relu_bn(i, o, k, padding=0):
         return [nn.Conv2d(i, o, k, padding=padding), nn.ReLU(), nn.BatchNorm2d(o)]
+
     model = nn.Sequential(
-        *conv_relu_bn(1, 128, 3, padding=1), nn.MaxPool2d(2),   # 28 -> 28 -> 14
+        *conv_relu_bn(1, 128, 3, padding=1),
+        nn.MaxPool2d(2),  # 28 -> 28 -> 14
         *conv_relu_bn(128, 8, 1),
-        *conv_relu_bn(8, 64, 3), nn.MaxPool2d(2),               # 14 -> 12 -> 6
+        *conv_relu_bn(8, 64, 3),
+        nn.MaxPool2d(2),  # 14 -> 12 -> 6
         *conv_relu_bn(64, 32, 1),
-        *conv_relu_bn(32, 16, 3),                               # 6 -> 4
-        *conv_relu_bn(16, 10, 3),                               # 4 -> 2
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LogSoftmax(dim=1),
+        *conv_relu_bn(32, 16, 3),  # 6 -> 4
+        *conv_relu_bn(16, 10, 3),  # 4 -> 2
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.LogSoftmax(dim=1),
     )
     assert count_parameters(model) == SEED_PARAMETERS, count_parameters(model)
     return model
@@ -98,17 +106,20 @@ class SeedPipeline:
     def __init__(self, data_dir: Path) -> None:
         from torchvision import datasets, transforms
 
-        transform = transforms.Compose([
-            transforms.RandomApply([transforms.CenterCrop(22)], p=0.1),
-            transforms.Resize((28, 28)),
-            transforms.RandomRotation((-15.0, 15.0), fill=0),
-            transforms.ToTensor(),
-            transforms.Normalize((0.1307,), (0.3081,)),
-        ])
+        transform = transforms.Compose(
+            [
+                transforms.RandomApply([transforms.CenterCrop(22)], p=0.1),
+                transforms.Resize((28, 28)),
+                transforms.RandomRotation((-15.0, 15.0), fill=0),
+                transforms.ToTensor(),
+                transforms.Normalize((0.1307,), (0.3081,)),
+            ]
+        )
         dataset = datasets.MNIST(str(resolve_root(data_dir)), train=True, transform=transform)
         torch.manual_seed(0)
-        self.loader = torch.utils.data.DataLoader(dataset, batch_size=512, shuffle=True,
-                                                  num_workers=2, pin_memory=True)
+        self.loader = torch.utils.data.DataLoader(
+            dataset, batch_size=512, shuffle=True, num_workers=2, pin_memory=True
+        )
         self.model = seed_model().train()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
 
@@ -144,14 +155,22 @@ class OurPipeline:
     run keeps it across epochs.
     """
 
-    def __init__(self, data: MnistTensors, images: int, model: nn.Module | None = None,
-                 config: TrainConfig | None = None) -> None:
+    def __init__(
+        self,
+        data: MnistTensors,
+        images: int,
+        model: nn.Module | None = None,
+        config: TrainConfig | None = None,
+    ) -> None:
         self.config = config or TrainConfig()
-        self.slice = MnistTensors(data.train_images[:images], data.train_labels[:images],
-                                  data.test_images, data.test_labels)
+        self.slice = MnistTensors(
+            data.train_images[:images], data.train_labels[:images], data.test_images, data.test_labels
+        )
         torch.manual_seed(0)
         self.model = model if model is not None else DigitNet(self.config.dropout)
-        self.optimizer, self.scheduler = optimizer_and_schedule(self.model, self.config, len(data.train_labels))
+        self.optimizer, self.scheduler = optimizer_and_schedule(
+            self.model, self.config, len(data.train_labels)
+        )
         self.generator = torch.Generator().manual_seed(0)
         self.threads = thread_policy(self.config.threads, torch.device("cpu"))
 
@@ -159,8 +178,16 @@ class OurPipeline:
         """Training images per second over one pass of the slice (augmented, as in epoch 1)."""
         torch.set_num_threads(self.threads.threads)  # the seed's turn set its own count
         started = time.perf_counter()
-        train_epoch(self.model, self.optimizer, self.scheduler, self.slice, augmentation(self.config, 1),
-                    self.config.batch_size, self.generator, threads=self.threads)
+        train_epoch(
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.slice,
+            augmentation(self.config, 1),
+            self.config.batch_size,
+            self.generator,
+            threads=self.threads,
+        )
         return len(self.slice.train_labels) / (time.perf_counter() - started)
 
 
@@ -223,9 +250,15 @@ def paired_throughput(seed: SeedPipeline, ours: OurPipeline, rounds: int, seed_b
         our_speeds.append(ours.speed())
         threads_used.append(ours.threads.threads)
         ratios.append(our_speeds[-1] / seed_speeds[-1])
-    return {"seed": statistics.median(seed_speeds), "ours": statistics.median(our_speeds),
-            "ratio": statistics.median(ratios), "ratios": ratios, "threads": threads_used,
-            "steal": steal_since(before), "load": f"{load_before} -> {load_average()}"}
+    return {
+        "seed": statistics.median(seed_speeds),
+        "ours": statistics.median(our_speeds),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "threads": threads_used,
+        "steal": steal_since(before),
+        "load": f"{load_before} -> {load_average()}",
+    }
 
 
 def whole_epoch_seconds(data_dir: Path, out: Path) -> float:
@@ -234,21 +267,30 @@ def whole_epoch_seconds(data_dir: Path, out: Path) -> float:
     return result.metrics[1]["seconds"]
 
 
-def report_conditions(results: dict[str, dict], epochs: dict[str, float], seed_batches: int,
-                      our_images: int, rounds: int) -> None:
-    print(f"throughput in {rounds} paired rounds per condition ({seed_batches} batches of 512 of the seed "
-          f"pipeline, then {our_images:,} images of ours):")
-    print(f"  {'condition':<10} {'seed img/s':>10} {'ours img/s':>10} {'ratio':>6}  "
-          f"{'per round':<30} {'our threads':<12} steal  load average (1/5/15 min, before -> after)")
+def report_conditions(
+    results: dict[str, dict], epochs: dict[str, float], seed_batches: int, our_images: int, rounds: int
+) -> None:
+    print(
+        f"throughput in {rounds} paired rounds per condition ({seed_batches} batches of 512 of the seed "
+        f"pipeline, then {our_images:,} images of ours):"
+    )
+    print(
+        f"  {'condition':<10} {'seed img/s':>10} {'ours img/s':>10} {'ratio':>6}  "
+        f"{'per round':<30} {'our threads':<12} steal  load average (1/5/15 min, before -> after)"
+    )
     for name, r in results.items():
-        print(f"  {name:<10} {r['seed']:>10,.0f} {r['ours']:>10,.0f} {r['ratio']:>5.1f}x  "
-              f"{', '.join(f'{x:.1f}x' for x in r['ratios']):<30} {','.join(map(str, r['threads'])):<12} "
-              f"{r['steal']:>5}  {r['load']}")
+        print(
+            f"  {name:<10} {r['seed']:>10,.0f} {r['ours']:>10,.0f} {r['ratio']:>5.1f}x  "
+            f"{', '.join(f'{x:.1f}x' for x in r['ratios']):<30} {','.join(map(str, r['threads'])):<12} "
+            f"{r['steal']:>5}  {r['load']}"
+        )
     if {"idle", "busy"} <= results.keys():
         idle, busy = results["idle"], results["busy"]
-        print(f"busy/idle: our training throughput fell {idle['ours'] / busy['ours']:.2f}x, the seed's "
-              f"{idle['seed'] / busy['seed']:.2f}x (targets: idle ratio >= 10x; busy: ours at most 1.7x "
-              f"slower, ratio >= 8x)")
+        print(
+            f"busy/idle: our training throughput fell {idle['ours'] / busy['ours']:.2f}x, the seed's "
+            f"{idle['seed'] / busy['seed']:.2f}x (targets: idle ratio >= 10x; busy: ours at most 1.7x "
+            f"slower, ratio >= 8x)"
+        )
     for name, seconds in epochs.items():
         print(f"whole epoch ({name}): {seconds:.1f} s (second row of a 2-epoch default run, files included)")
     if {"idle", "busy"} <= epochs.keys():
@@ -270,33 +312,46 @@ def train_seeds(data_dir: Path, seeds: list[int], out: Path) -> None:
         if reached is not None:
             to_target.append(sum(seconds[: reached + 1]))
             first = f"epoch {reached + 1}, {to_target[-1]:.0f} s"
-        print(f"{seed:>4}  {accuracies[-1]:>8.2f}%  {max(accuracies):>7.2f}%  "
-              f"{statistics.median(seconds):>13.1f} s  {first}", flush=True)
+        print(
+            f"{seed:>4}  {accuracies[-1]:>8.2f}%  {max(accuracies):>7.2f}%  "
+            f"{statistics.median(seconds):>13.1f} s  {first}",
+            flush=True,
+        )
 
     mean, low = statistics.mean(finals), min(finals)
-    print(f"final-epoch test accuracy: mean {mean:.2f}%, min {low:.2f}% over {len(finals)} seeds "
-          f"(targets: each >= 99.4%, mean >= 99.5%: {'met' if low >= 99.4 and mean >= 99.5 else 'MISSED'})")
-    print(f"time per epoch: median {statistics.median(epoch_seconds):.1f} s over {len(epoch_seconds)} epochs "
-          f"(whole epochs: training, test pass, checkpoint, export, files) = "
-          f"{60_000 / statistics.median(epoch_seconds):,.0f} training img/s; CPU steal during the runs "
-          f"{steal_since(before)}; load average {load_before} -> {load_average()}")
+    print(
+        f"final-epoch test accuracy: mean {mean:.2f}%, min {low:.2f}% over {len(finals)} seeds "
+        f"(targets: each >= 99.4%, mean >= 99.5%: {'met' if low >= 99.4 and mean >= 99.5 else 'MISSED'})"
+    )
+    print(
+        f"time per epoch: median {statistics.median(epoch_seconds):.1f} s over {len(epoch_seconds)} epochs "
+        f"(whole epochs: training, test pass, checkpoint, export, files) = "
+        f"{60_000 / statistics.median(epoch_seconds):,.0f} training img/s; CPU steal during the runs "
+        f"{steal_since(before)}; load average {load_before} -> {load_average()}"
+    )
     if to_target:
-        print(f"time to first reach 99.4%: median {statistics.median(to_target):.0f} s "
-              f"({len(to_target)} of {len(finals)} seeds reached it)")
+        print(
+            f"time to first reach 99.4%: median {statistics.median(to_target):.0f} s "
+            f"({len(to_target)} of {len(finals)} seeds reached it)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
-                        help="seeds to train (none: measure speed only)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="*", default=[0, 1, 2], help="seeds to train (none: measure speed only)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="paired throughput rounds per condition")
     parser.add_argument("--seed-batches", type=int, default=6, help="seed-pipeline batches of 512 per round")
     parser.add_argument("--our-images", type=int, default=12_800, help="training images of ours per round")
     parser.add_argument("--conditions", nargs="+", choices=("idle", "busy"), default=["idle", "busy"])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2 rounds of 2 seed batches and 2,048 of our images, no whole "
-                             "epochs, no seeds (proves the script works; its figures mean little)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2 rounds of 2 seed batches and 2,048 of our images, no whole "
+        "epochs, no seeds (proves the script works; its figures mean little)",
+    )
     parser.add_argument("--out", type=Path, default=Path("output/bench") / f"{datetime.now():%Y%m%d-%H%M%S}")
     args = parser.parse_args()
     if args.quick:
@@ -307,15 +362,21 @@ def main() -> None:
     defaults = TrainConfig()
     busy_count = max(1, (os.cpu_count() or 1) - 1)
     print(f"command: python benchmarks/bench_mnist.py {' '.join(sys.argv[1:])}")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-          f"(default {DEFAULT_THREADS} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
-          f"device {defaults.device}; load average at start {load_average()}")
-    print(f"model: {count_parameters(DigitNet(defaults.dropout)):,} parameters; defaults: {defaults.epochs} "
-          f"epochs (the last {defaults.clean_epochs} unaugmented), batch {defaults.batch_size}, "
-          f"OneCycle peak lr {defaults.lr}, threads {defaults.threads or 'adaptive'}; "
-          f"seed pipeline {count_parameters(seed_model()):,} parameters")
-    print(f"conditions: {', '.join(args.conditions)} (busy: {busy_count} Python busy loop(s) started here)",
-          flush=True)
+    print(
+        f"machine: {cpu_name()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
+        f"(default {DEFAULT_THREADS} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
+        f"device {defaults.device}; load average at start {load_average()}"
+    )
+    print(
+        f"model: {count_parameters(DigitNet(defaults.dropout)):,} parameters; defaults: {defaults.epochs} "
+        f"epochs (the last {defaults.clean_epochs} unaugmented), batch {defaults.batch_size}, "
+        f"OneCycle peak lr {defaults.lr}, threads {defaults.threads or 'adaptive'}; "
+        f"seed pipeline {count_parameters(seed_model()):,} parameters"
+    )
+    print(
+        f"conditions: {', '.join(args.conditions)} (busy: {busy_count} Python busy loop(s) started here)",
+        flush=True,
+    )
 
     data = load_mnist(args.data_dir, torch.device("cpu"), download=False)
     results, epochs = {}, {}

@@ -26,11 +26,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from bench_mnist import OurPipeline  # noqa: E402 - this folder is on sys.path when run as a script
-from mnist.config import TrainConfig  # noqa: E402
-from mnist.data import load_mnist  # noqa: E402
-from mnist.model import POOL_AFTER, ConvBlock, DigitNet  # noqa: E402
-from mnist.train import cpu_name  # noqa: E402
+from bench_mnist import OurPipeline
+
+from mnist.config import TrainConfig
+from mnist.data import load_mnist
+from mnist.model import POOL_AFTER, ConvBlock, DigitNet
+from mnist.train import cpu_name
 
 
 def model_with_dropout_after_pool(p: float) -> DigitNet:
@@ -51,8 +52,10 @@ def main() -> None:
 
     defaults = TrainConfig()
     data = load_mnist(args.data_dir, torch.device("cpu"), download=False)
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')})")
+    print(
+        f"machine: {cpu_name()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')})"
+    )
     models = {
         "dropout on the last block (default)": lambda: DigitNet(defaults.dropout),
         "dropout after every block behind the pool": lambda: model_with_dropout_after_pool(defaults.dropout),
@@ -66,8 +69,10 @@ def main() -> None:
             results[name, batch].append(OurPipeline(data, args.images, make(), config).speed())
     width = max(len(f"{name}, batch {batch}") for name, batch in results)
     for (name, batch), speeds in results.items():
-        print(f"{f'{name}, batch {batch}':<{width}}  median {statistics.median(speeds):>6,.0f} img/s  "
-              f"(runs: {', '.join(f'{s:,.0f}' for s in speeds)})")
+        print(
+            f"{f'{name}, batch {batch}':<{width}}  median {statistics.median(speeds):>6,.0f} img/s  "
+            f"(runs: {', '.join(f'{s:,.0f}' for s in speeds)})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Re-make README's pictures of the workbook: build it, render it with LibreOffice, crop pages.
 
-    python docs/render.py                          # needs LibreOffice, poppler-utils, Carlito
-    python docs/render.py output/runs/demo         # also the MNIST sheets of that run
-    python docs/render.py output/runs/demo mnist-live.png   # only the pictures named
+python docs/render.py                          # needs LibreOffice, poppler-utils, Carlito
+python docs/render.py output/runs/demo         # also the MNIST sheets of that run
+python docs/render.py output/runs/demo mnist-live.png   # only the pictures named
 """
 
 import subprocess
@@ -18,9 +18,9 @@ sys.path.insert(0, str(ROOT))  # draw this checkout's workbook, not an installed
 
 from sheetgen.analyse.recalc import to_pdf
 from sheetgen.build.spec import load_spec
-from sheetgen.runs.training import read_run
 from sheetgen.build.writer import build_workbook
 from sheetgen.runs.export import build_run_workbook
+from sheetgen.runs.training import read_run
 
 # (template, text that starts the page, crop box as fractions of the page, file)
 PICTURES = [
@@ -41,8 +41,9 @@ RUN_PICTURES = [
 
 def find_page(pdf: Path, marker: str) -> int:
     """The first page of `pdf` whose text starts with `marker` (1-based)."""
-    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
-                           capture_output=True, text=True).stdout.split("\f")
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout.split("\f")
     for number, text in enumerate(pages, start=1):
         if text.strip().startswith(marker):
             return number
@@ -60,8 +61,7 @@ def main() -> None:
         for template in sorted({p[0] for p in pictures}):
             book = temp / f"{template}.xlsx"
             if template == "run":
-                build_run_workbook(load_spec(ROOT / "templates" / "seed.toml"), book,
-                                   read_run(run_dir))
+                build_run_workbook(load_spec(ROOT / "templates" / "seed.toml"), book, read_run(run_dir))
             else:
                 build_workbook(load_spec(ROOT / "templates" / f"{template}.toml"), book)
             pdfs[template] = to_pdf(book, temp)
@@ -69,12 +69,27 @@ def main() -> None:
             pdf = pdfs[template]
             page = find_page(pdf, marker)
             stem = temp / f"{template}-page{page}"
-            subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", "-f", str(page),
-                            "-l", str(page), str(pdf), str(stem)], check=True)
+            subprocess.run(
+                [
+                    "pdftoppm",
+                    "-r",
+                    "150",
+                    "-png",
+                    "-singlefile",
+                    "-f",
+                    str(page),
+                    "-l",
+                    str(page),
+                    str(pdf),
+                    str(stem),
+                ],
+                check=True,
+            )
             image = Image.open(f"{stem}.png")
             w, h = image.size
             image.crop((int(w * left), int(h * top), int(w * right), int(h * bottom))).save(
-                HERE / name, optimize=True)
+                HERE / name, optimize=True
+            )
             print(f"wrote {HERE / name}")
 
 

@@ -20,28 +20,54 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder holding MNIST/raw/ (default: the user cache, e.g. ~/.cache/sheetgen/mnist).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding MNIST/raw/ (default: the user cache, e.g. ~/.cache/sheetgen/mnist).",
+)
 @click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True)
 @click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
-@click.option("--lr", type=float, default=TrainConfig.lr, show_default=True,
-              help="Peak learning rate of the OneCycle schedule.")
+@click.option(
+    "--lr",
+    type=float,
+    default=TrainConfig.lr,
+    show_default=True,
+    help="Peak learning rate of the OneCycle schedule.",
+)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
-@click.option("--device", default=TrainConfig.device, show_default=True,
-              help=f"One of {', '.join(DEVICES)}.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              metavar="RUN_DIR", help="Run directory (default: output/runs/<time>-seed<seed>).")
-@click.option("--resume", is_flag=True,
-              help="Continue RUN_DIR (default: the latest run) from its checkpoint.")
-@click.option("--download/--no-download", default=True, show_default=True,
-              help="Fetch MNIST when it is missing.")
-@click.option("--threads", type=int, default=TrainConfig.threads, show_default=True, metavar="N",
-              help="CPU threads to train with (reproducible); 0: the fastest count, measured "
-                   "while training (fewer help when other work shares the CPU).")
+@click.option("--device", default=TrainConfig.device, show_default=True, help=f"One of {', '.join(DEVICES)}.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="RUN_DIR",
+    help="Run directory (default: output/runs/<time>-seed<seed>).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue RUN_DIR (default: the latest run) from its checkpoint."
+)
+@click.option(
+    "--download/--no-download", default=True, show_default=True, help="Fetch MNIST when it is missing."
+)
+@click.option(
+    "--threads",
+    type=int,
+    default=TrainConfig.threads,
+    show_default=True,
+    metavar="N",
+    help="CPU threads to train with (reproducible); 0: the fastest count, measured "
+    "while training (fewer help when other work shares the CPU).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--workbook", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Add (or refresh) the MNIST sheets of this sheetgen workbook after every "
-                   "epoch; built from the default template if it does not exist.")
+@click.option(
+    "--workbook",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Add (or refresh) the MNIST sheets of this sheetgen workbook after every "
+    "epoch; built from the default template if it does not exist.",
+)
 @click.pass_context
 def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> None:
     """Train the classifier, writing metrics, summary, model.pt2 and a checkpoint to RUN_DIR.
@@ -53,8 +79,9 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
     from mnist.train import train as run_training
 
     # with --resume, train() takes the run's own settings for the options not given here
-    explicit = frozenset(name for name in options
-                         if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT)
+    explicit = frozenset(
+        name for name in options if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+    )
     try:
         config = TrainConfig(**options)
     except MnistError as error:
@@ -62,8 +89,8 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
 
     export = None
     if workbook is not None:
-        from sheetgen.runs.export import TrainingExport
         from sheetgen.record import RecordError
+        from sheetgen.runs.export import TrainingExport
 
         export = TrainingExport(workbook, warn=lambda message: click.echo(message, err=True))
         try:
@@ -85,8 +112,9 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
             export.after_epoch(run_dir)
 
     try:
-        result = run_training(config, on_epoch=report, progress=not quiet, explicit=explicit,
-                              on_start=decided.append)
+        result = run_training(
+            config, on_epoch=report, progress=not quiet, explicit=explicit, on_start=decided.append
+        )
         where = export.finish(result.run_dir) if export is not None else None
     except (MnistError, OutputError) as error:
         raise click.ClickException(str(error)) from None
@@ -95,12 +123,14 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
         if run_dir is None:  # stopped before train() chose the run dir: nothing to continue
             raise
         raise click.ClickException(
-            f"interrupted; the finished epochs are in {run_dir}: continue with "
-            f"--resume --out {run_dir}") from None
+            f"interrupted; the finished epochs are in {run_dir}: continue with --resume --out {run_dir}"
+        ) from None
     epochs = len(result.metrics)
-    click.echo(f"done: {result.run_dir} after {epochs} epoch{'' if epochs == 1 else 's'}, "
-               "test accuracy "
-               f"{result.final_test_accuracy:.2f}%, {result.parameters:,} parameters")
+    click.echo(
+        f"done: {result.run_dir} after {epochs} epoch{'' if epochs == 1 else 's'}, "
+        "test accuracy "
+        f"{result.final_test_accuracy:.2f}%, {result.parameters:,} parameters"
+    )
     if where is not None:
         click.echo(where)
 

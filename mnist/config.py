@@ -111,12 +111,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """Plain JSON-ready values (paths as strings)."""
         return {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in asdict(self).items()
+            key: (str(value) if isinstance(value, Path) else value) for key, value in asdict(self).items()
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         """Inverse of to_dict; unknown keys (from newer versions) are ignored.
 
         Raises:

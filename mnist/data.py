@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -92,7 +92,7 @@ def load_mnist(data_dir: Path | None, device: torch.device, download: bool = Tru
     if missing and download:
         try:
             MNIST(str(root), train=True, download=True)
-        except Exception as error:  # network errors come in many types; all mean "not fetched"
+        except Exception as error:  # noqa: BLE001 - network errors come in many types; all mean "not fetched"
             # torchvision lists every mirror it tried; the last line holds the actual cause.
             lines = [line.strip() for line in str(error).splitlines() if line.strip()]
             reason = lines[-1] if lines else type(error).__name__
@@ -110,7 +110,7 @@ def load_mnist(data_dir: Path | None, device: torch.device, download: bool = Tru
         _check_idx_file(raw / name)
     try:
         train, test = MNIST(str(root), train=True), MNIST(str(root), train=False)
-    except Exception as error:  # torchvision asserts and reshapes; any failure means bad files
+    except Exception as error:  # noqa: BLE001 - torchvision asserts and reshapes; any failure means bad files
         raise MnistError(f"could not read MNIST in {raw}: {error or type(error).__name__}") from None
     for split, data in (("train", train), ("test", test)):
         if data.data.shape[1:] != (28, 28) or len(data.data) != len(data.targets):
@@ -156,9 +156,7 @@ def random_affine(
     scale = 1 + uniform(max_scale_change)
     shift_x, shift_y = uniform(2 * max_translation), uniform(2 * max_translation)  # [-1, 1] spans the side
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
-    )
+    theta = torch.stack([torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

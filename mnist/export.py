@@ -43,8 +43,9 @@ def load_model(path: Path) -> nn.Module:
     return torch.export.load(str(path)).module()
 
 
-def inference_dict(model: nn.Module, test_images: torch.Tensor, test_labels: torch.Tensor,
-                   digits: int = 100) -> dict:
+def inference_dict(
+    model: nn.Module, test_images: torch.Tensor, test_labels: torch.Tensor, digits: int = 100
+) -> dict:
     """The model in inference mode as plain data, for the workbook's live sheet (no torch there).
 
     Each convolution gets its BatchNorm folded in, in float64 from the float32 parameters:
@@ -66,8 +67,7 @@ def inference_dict(model: nn.Module, test_images: torch.Tensor, test_labels: tor
         elif isinstance(module, nn.MaxPool2d):
             pool_after = len(convs)
         elif isinstance(module, nn.Linear):
-            linear = {"weight": module.weight.double().tolist(),
-                      "bias": module.bias.double().tolist()}
+            linear = {"weight": module.weight.double().tolist(), "bias": module.bias.double().tolist()}
     images = test_images[:digits].cpu().reshape(-1, 28 * 28)
     return {
         "format": 1,
@@ -78,7 +78,6 @@ def inference_dict(model: nn.Module, test_images: torch.Tensor, test_labels: tor
         "digits": {
             "indices": list(range(len(images))),
             "labels": [int(v) for v in test_labels[:digits].cpu()],
-            "pixels": [base64.b64encode(image.numpy().tobytes()).decode("ascii")
-                       for image in images],
+            "pixels": [base64.b64encode(image.numpy().tobytes()).decode("ascii") for image in images],
         },
     }

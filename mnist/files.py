@@ -6,8 +6,8 @@ training loop calls it in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sheetgen.files import atomic_path
 

@@ -149,7 +149,13 @@ def format_summary(model: DigitNet) -> str:
     """The table as text, for the terminal."""
     header = ("layer", "what", "output", "params", "RF")
     lines = [
-        (r.name, r.description, "x".join(map(str, r.output_shape)), f"{r.parameters:,}", str(r.receptive_field))
+        (
+            r.name,
+            r.description,
+            "x".join(map(str, r.output_shape)),
+            f"{r.parameters:,}",
+            str(r.receptive_field),
+        )
         for r in summarize(model)
     ]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]

@@ -72,8 +72,11 @@ class FixedThreads:
 
     def epoch_record(self) -> dict:
         """This epoch's steps per thread count (all at the fixed one), then start counting anew."""
-        record = {"steps_per_thread_count": {str(self.threads): self._steps}, "probes": 0,
-                  "threads_at_end": self.threads}
+        record = {
+            "steps_per_thread_count": {str(self.threads): self._steps},
+            "probes": 0,
+            "threads_at_end": self.threads,
+        }
         self._steps = 0
         return record
 
@@ -87,8 +90,12 @@ class AdaptiveThreads:
 
     mode = "adaptive"
 
-    def __init__(self, candidates: list[int], clock: Callable[[], float] = time.perf_counter,
-                 set_threads: Callable[[int], None] = torch.set_num_threads) -> None:
+    def __init__(
+        self,
+        candidates: list[int],
+        clock: Callable[[], float] = time.perf_counter,
+        set_threads: Callable[[int], None] = torch.set_num_threads,
+    ) -> None:
         self.candidates = list(candidates)
         self._clock, self._set_threads = clock, set_threads
         self._interval = FIRST_PROBE_INTERVAL
@@ -186,17 +193,21 @@ class AdaptiveThreads:
 
     def epoch_record(self) -> dict:
         """This epoch's steps per thread count and probes started, then start counting anew."""
-        record = {"steps_per_thread_count": {str(k): v for k, v in sorted(self._steps.items(), reverse=True)},
-                  "probes": self._probes, "threads_at_end": self.threads}
+        record = {
+            "steps_per_thread_count": {str(k): v for k, v in sorted(self._steps.items(), reverse=True)},
+            "probes": self._probes,
+            "threads_at_end": self.threads,
+        }
         self._steps.clear()
         self._probes = 0
         return record
 
 
 def thread_policy(threads: int, device: torch.device) -> FixedThreads | AdaptiveThreads:
-    """--threads N (N >= 1) fixes the count; with 0, the default, a CPU run adapts between 1 and torch's current
-    count (so OMP_NUM_THREADS or torch.set_num_threads still cap it), and an accelerator run
-    keeps torch's count (its CPU side only feeds the device: timing steps would time the device)."""
+    """--threads N (N >= 1) fixes the count; with 0, the default, a CPU run adapts between 1 and
+    torch's current count (so OMP_NUM_THREADS or torch.set_num_threads still cap it), and an
+    accelerator run keeps torch's count (its CPU side only feeds the device: timing steps would
+    time the device)."""
     if threads > 0:
         return FixedThreads(threads)
     if device.type != "cpu":

@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Collection
 
 import torch
 import torch.nn.functional as F
@@ -48,10 +49,11 @@ from mnist.export import export_model, inference_dict
 from mnist.files import atomic_write, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
 from mnist.threads import thread_policy
+
 # The files the workbook reads are named once, on the reading side.
 from sheetgen.runs.mnist_sheets import GALLERY_SIZE
-from sheetgen.runs.training import (EVALUATION_JSON, INFERENCE_JSON, METRIC_COLUMNS as COLUMNS,
-                               METRICS_CSV, SUMMARY_JSON)
+from sheetgen.runs.training import EVALUATION_JSON, INFERENCE_JSON, METRICS_CSV, SUMMARY_JSON
+from sheetgen.runs.training import METRIC_COLUMNS as COLUMNS
 
 DEFAULT_RUNS_DIR = Path("output") / "runs"
 CHECKPOINT, METRICS_JSON, MODEL_FILE = "checkpoint.pt", "metrics.json", "model.pt2"
@@ -108,25 +110,36 @@ def read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict:
         raise MnistError(f"cannot resume: no {CHECKPOINT} in {run_dir}; run without --resume to start it")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # pickle, zip and torch errors all mean the file is unusable
-        raise MnistError(f"cannot resume: {path} is unreadable ({type(error).__name__}); start a new run") from None
+    except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors all mean the file is unusable
+        raise MnistError(
+            f"cannot resume: {path} is unreadable ({type(error).__name__}); start a new run"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise MnistError(f"cannot resume: {path} is not a checkpoint of this version; start a new run")
-    for key, kind in (("config", dict), ("model", dict), ("optimizer", dict), ("scheduler", dict),
-                      ("metrics", list)):
+    for key, kind in (
+        ("config", dict),
+        ("model", dict),
+        ("optimizer", dict),
+        ("scheduler", dict),
+        ("metrics", list),
+    ):
         if not isinstance(state.get(key), kind):
-            raise MnistError(f"cannot resume: {path} is malformed (its {key} is missing or not a "
-                             f"{kind.__name__}); start a new run")
+            raise MnistError(
+                f"cannot resume: {path} is malformed (its {key} is missing or not a "
+                f"{kind.__name__}); start a new run"
+            )
     try:
         TrainConfig.from_dict(state["config"])
     except (MnistError, TypeError, ValueError) as error:
-        raise MnistError(f"cannot resume: {path} holds malformed settings ({error}); start a new "
-                         "run") from None
+        raise MnistError(
+            f"cannot resume: {path} holds malformed settings ({error}); start a new run"
+        ) from None
     return state
 
 
-def _restore(checkpoint: dict, path: Path, config: TrainConfig, model, optimizer, scheduler,
-             train_count: int) -> list[dict]:
+def _restore(
+    checkpoint: dict, path: Path, config: TrainConfig, model, optimizer, scheduler, train_count: int
+) -> list[dict]:
     """Load a checkpoint into the run's objects; the epochs it finished, checked against them.
 
     Raises:
@@ -139,19 +152,28 @@ def _restore(checkpoint: dict, path: Path, config: TrainConfig, model, optimizer
         scheduler.load_state_dict(checkpoint["scheduler"])
         rows = list(checkpoint["metrics"])
         for epoch, row in enumerate(rows, start=1):
-            if not (isinstance(row, dict) and row.get("epoch") == epoch
-                    and all(isinstance(row.get(c), (int, float)) for c in COLUMNS)):
+            if not (
+                isinstance(row, dict)
+                and row.get("epoch") == epoch
+                and all(isinstance(row.get(c), (int, float)) for c in COLUMNS)
+            ):
                 raise ValueError(f"metrics row {epoch} is not epoch {epoch}'s metrics")
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
         reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-        raise MnistError(f"cannot resume: {path} does not fit the model ({reason}); start a new "
-                         "run") from None
+        raise MnistError(
+            f"cannot resume: {path} does not fit the model ({reason}); start a new run"
+        ) from None
     steps = num_batches(train_count, config.batch_size)
-    if (len(rows) > config.epochs or scheduler.last_epoch != len(rows) * steps
-            or getattr(scheduler, "total_steps", None) != config.epochs * steps):
-        raise MnistError(f"cannot resume: {path} is malformed (its schedule is at step "
-                         f"{scheduler.last_epoch} after {len(rows)} epochs of {steps} steps); "
-                         "start a new run")
+    if (
+        len(rows) > config.epochs
+        or scheduler.last_epoch != len(rows) * steps
+        or getattr(scheduler, "total_steps", None) != config.epochs * steps
+    ):
+        raise MnistError(
+            f"cannot resume: {path} is malformed (its schedule is at step "
+            f"{scheduler.last_epoch} after {len(rows)} epochs of {steps} steps); "
+            "start a new run"
+        )
     return rows
 
 
@@ -215,20 +237,39 @@ def augmentation(config: TrainConfig, epoch: int) -> dict | None:
     )
 
 
-def optimizer_and_schedule(model: torch.nn.Module, config: TrainConfig,
-                           train_count: int) -> tuple[torch.optim.SGD, OneCycleLR]:
+def optimizer_and_schedule(
+    model: torch.nn.Module, config: TrainConfig, train_count: int
+) -> tuple[torch.optim.SGD, OneCycleLR]:
     """SGD with Nesterov momentum and its OneCycle schedule over the whole run."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=True, weight_decay=config.weight_decay)
-    scheduler = OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
-                           steps_per_epoch=num_batches(train_count, config.batch_size),
-                           pct_start=config.warmup_fraction, cycle_momentum=False)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = OneCycleLR(
+        optimizer,
+        max_lr=config.lr,
+        epochs=config.epochs,
+        steps_per_epoch=num_batches(train_count, config.batch_size),
+        pct_start=config.warmup_fraction,
+        cycle_momentum=False,
+    )
     return optimizer, scheduler
 
 
-def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict | None,
-                batch_size: int, generator: torch.Generator, bar=None,
-                threads=None) -> tuple[float, float, float]:
+def train_epoch(
+    model,
+    optimizer,
+    scheduler,
+    data: MnistTensors,
+    augment: dict | None,
+    batch_size: int,
+    generator: torch.Generator,
+    bar=None,
+    threads=None,
+) -> tuple[float, float, float]:
     """One pass over data's training set, augmented by random_affine(**augment) unless augment
     is None: (mean loss, accuracy %, last lr). bar, if given, is a tqdm bar to advance;
     threads, if given, a mnist.threads policy told of every step (it may change torch's thread
@@ -264,8 +305,9 @@ def train_epoch(model, optimizer, scheduler, data: MnistTensors, augment: dict |
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, images: torch.Tensor,
-             labels: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+def evaluate(
+    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor
+) -> tuple[float, float, torch.Tensor]:
     """(mean loss per sample, accuracy %, predicted digit per image) on uint8 images, in eval
     mode."""
     model.eval()
@@ -279,8 +321,9 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor,
     return loss_sum / len(labels), 100 * correct / len(labels), torch.cat(predictions)
 
 
-def evaluation_record(epoch: int, images: torch.Tensor, labels: torch.Tensor,
-                      predictions: torch.Tensor) -> dict:
+def evaluation_record(
+    epoch: int, images: torch.Tensor, labels: torch.Tensor, predictions: torch.Tensor
+) -> dict:
     """evaluation.json: the confusion matrix and the first misclassified test digits."""
     labels, predictions = labels.cpu(), predictions.cpu()
     confusion = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10)
@@ -288,10 +331,15 @@ def evaluation_record(epoch: int, images: torch.Tensor, labels: torch.Tensor,
     return {
         "epoch": epoch,
         "confusion": confusion.tolist(),
-        "misclassified": [{
-            "index": i, "true": int(labels[i]), "predicted": int(predictions[i]),
-            "pixels": base64.b64encode(images[i].cpu().numpy().tobytes()).decode("ascii"),
-        } for i in wrong],
+        "misclassified": [
+            {
+                "index": i,
+                "true": int(labels[i]),
+                "predicted": int(predictions[i]),
+                "pixels": base64.b64encode(images[i].cpu().numpy().tobytes()).decode("ascii"),
+            }
+            for i in wrong
+        ],
     }
 
 
@@ -320,13 +368,17 @@ def _versions() -> dict:
     import torchvision
 
     try:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
         sheetgen = version("sheetgen")
-    except Exception:  # running from a checkout that is not installed
+    except PackageNotFoundError:  # running from a checkout that is not installed
         sheetgen = "not installed"
-    return {"python": sys.version.split()[0], "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "sheetgen": sheetgen}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "sheetgen": sheetgen,
+    }
 
 
 def _write_metrics(run_dir: Path, rows: list[dict], header: dict) -> None:
@@ -342,16 +394,26 @@ def _thread_history(checkpoint: dict | None, finished: int) -> list[dict]:
     """The finished epochs' thread records from a checkpoint, when it holds sound ones. They
     only inform, so odd ones (an older version, an edited file) are dropped, not an error."""
     history = checkpoint.get("threads") if checkpoint is not None else None
-    if isinstance(history, list) and len(history) == finished and all(
+    if (
+        isinstance(history, list)
+        and len(history) == finished
+        and all(
             isinstance(entry, dict) and entry.get("epoch") == epoch
-            for epoch, entry in enumerate(history, start=1)):
+            for epoch, entry in enumerate(history, start=1)
+        )
+    ):
         return list(history)
     return []
 
 
-def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: bool = True, *,
-          explicit: Collection[str] | None = None,
-          on_start: StartCallback | None = None) -> RunResult:
+def train(
+    config: TrainConfig,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+    *,
+    explicit: Collection[str] | None = None,
+    on_start: StartCallback | None = None,
+) -> RunResult:
     """Train (or resume) a run as config says, writing the run dir after every epoch.
 
     Whether and what to resume is decided here only. The CPU thread count is config.threads,
@@ -382,8 +444,13 @@ def train(config: TrainConfig, on_epoch: EpochCallback | None = None, progress: 
         torch.set_num_threads(threads_before)
 
 
-def _train(config: TrainConfig, explicit: Collection[str] | None, on_start: StartCallback | None,
-           on_epoch: EpochCallback | None, progress: bool) -> RunResult:
+def _train(
+    config: TrainConfig,
+    explicit: Collection[str] | None,
+    on_start: StartCallback | None,
+    on_epoch: EpochCallback | None,
+    progress: bool,
+) -> RunResult:
     from tqdm import tqdm
 
     row_clock = time.perf_counter()  # see the module docstring: rows share one running clock
@@ -401,50 +468,80 @@ def _train(config: TrainConfig, explicit: Collection[str] | None, on_start: Star
     optimizer, scheduler = optimizer_and_schedule(model, config, len(data.train_labels))
     rows: list[dict] = []
     if checkpoint is not None:
-        rows = _restore(checkpoint, run_dir / CHECKPOINT, config, model, optimizer, scheduler,
-                        len(data.train_labels))
+        rows = _restore(
+            checkpoint, run_dir / CHECKPOINT, config, model, optimizer, scheduler, len(data.train_labels)
+        )
     thread_epochs = _thread_history(checkpoint, len(rows))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     parameters = count_parameters(model)
     write_text(run_dir / SUMMARY_JSON, json.dumps(summary_dict(model), indent=2) + "\n")
-    header = {"settings": config.to_dict(), "parameters": parameters,
-              "versions": _versions(), "machine": machine_info(device)}
+    header = {
+        "settings": config.to_dict(),
+        "parameters": parameters,
+        "versions": _versions(),
+        "machine": machine_info(device),
+    }
     threads = thread_policy(config.threads, device)  # after machine_info: it records torch's default
 
     for epoch in range(len(rows) + 1, config.epochs + 1):
         generator = _epoch_generators(config.seed, epoch, device)
-        with tqdm(total=len(data.train_labels), desc=f"epoch {epoch}/{config.epochs}", unit="img",
-                  leave=False, disable=not progress, dynamic_ncols=True) as bar:
+        with tqdm(
+            total=len(data.train_labels),
+            desc=f"epoch {epoch}/{config.epochs}",
+            unit="img",
+            leave=False,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
             train_loss, train_accuracy, lr = train_epoch(
-                model, optimizer, scheduler, data, augmentation(config, epoch),
-                config.batch_size, generator, bar, threads)
+                model,
+                optimizer,
+                scheduler,
+                data,
+                augmentation(config, epoch),
+                config.batch_size,
+                generator,
+                bar,
+                threads,
+            )
         thread_epochs.append({"epoch": epoch, **threads.epoch_record()})
-        test_loss, test_accuracy, predictions = evaluate(model, data.test_images,
-                                                         data.test_labels)
+        test_loss, test_accuracy, predictions = evaluate(model, data.test_images, data.test_labels)
         now = time.perf_counter()
         seconds, row_clock = now - row_clock, now
-        rows.append({
-            "epoch": epoch,
-            "train_loss": round(train_loss, 6),
-            "train_accuracy": round(train_accuracy, 4),
-            "test_loss": round(test_loss, 6),
-            "test_accuracy": round(test_accuracy, 4),
-            "lr": float(f"{lr:.6g}"),
-            "seconds": round(seconds, 3),
-        })
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_loss": round(train_loss, 6),
+                "train_accuracy": round(train_accuracy, 4),
+                "test_loss": round(test_loss, 6),
+                "test_accuracy": round(test_accuracy, 4),
+                "lr": float(f"{lr:.6g}"),
+                "seconds": round(seconds, 3),
+            }
+        )
         # The checkpoint goes first: a kill between files costs at most a rewrite on resume.
-        state = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "metrics": rows, "threads": thread_epochs}
-        atomic_write(run_dir / CHECKPOINT, lambda temp: torch.save(state, temp))
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config": config.to_dict(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "metrics": rows,
+            "threads": thread_epochs,
+        }
+        atomic_write(run_dir / CHECKPOINT, functools.partial(torch.save, state))
         export_model(model, run_dir / MODEL_FILE)
-        write_text(run_dir / INFERENCE_JSON, json.dumps(inference_dict(
-            model, data.test_images, data.test_labels)) + "\n")
+        write_text(
+            run_dir / INFERENCE_JSON,
+            json.dumps(inference_dict(model, data.test_images, data.test_labels)) + "\n",
+        )
         header["threads"] = {"mode": threads.mode, "epochs": thread_epochs}
         _write_metrics(run_dir, rows, header)
-        write_text(run_dir / EVALUATION_JSON, json.dumps(evaluation_record(
-            epoch, data.test_images, data.test_labels, predictions)) + "\n")
+        write_text(
+            run_dir / EVALUATION_JSON,
+            json.dumps(evaluation_record(epoch, data.test_images, data.test_labels, predictions)) + "\n",
+        )
         if on_epoch is not None:
             on_epoch(run_dir, list(rows))
     return RunResult(run_dir=run_dir, config=config, metrics=rows, parameters=parameters)

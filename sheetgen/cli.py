@@ -1,7 +1,7 @@
 """The command line: a thin layer that parses, calls the library and reports.
 
-    sheetgen build                      # output/backprop.xlsx, every default learning rate
-    sheetgen build --lr 0.8 --lr 2 --iterations 200 --output my.xlsx
+sheetgen build                      # output/backprop.xlsx, every default learning rate
+sheetgen build --lr 0.8 --lr 2 --iterations 200 --output my.xlsx
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ DEFAULT_OUTPUT = Path("output") / "backprop.xlsx"
 # Subcommands that live in other modules, imported only when used: `sheetgen build` must stay
 # fast and must never import torch.
 LAZY_COMMANDS = {
-    "mnist": ("mnist.cli", "cli", "sheetgen mnist needs torch and torchvision: "
-              "pip install 'sheetgen[mnist]'"),
+    "mnist": (
+        "mnist.cli",
+        "cli",
+        "sheetgen mnist needs torch and torchvision: pip install 'sheetgen[mnist]'",
+    ),
 }
 
 
@@ -51,15 +54,27 @@ def main():
 
 
 @main.command()
-@click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
-              help="Network definition (TOML). Default: templates/seed.toml, the classic "
-                   "exercise.")
-@click.option("--lr", "learning_rates", multiple=True, metavar="RATE",
-              help="Learning rate; repeat for several sheets. Default: the template's "
-                   "(0.1 0.2 0.5 0.8 1 2).")
+@click.option(
+    "--template",
+    "template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Network definition (TOML). Default: templates/seed.toml, the classic exercise.",
+)
+@click.option(
+    "--lr",
+    "learning_rates",
+    multiple=True,
+    metavar="RATE",
+    help="Learning rate; repeat for several sheets. Default: the template's (0.1 0.2 0.5 0.8 1 2).",
+)
 @click.option("--iterations", metavar="N", help="Rows per sheet. Default: the template's (100).")
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help=f"Workbook to write. Default: {DEFAULT_OUTPUT}.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Workbook to write. Default: {DEFAULT_OUTPUT}.",
+)
 def build(template, learning_rates, iterations, output):
     """Build the backprop workbook: live formulas, cached values and native charts.
 
@@ -68,17 +83,20 @@ def build(template, learning_rates, iterations, output):
     Example: sheetgen build --lr 0.8 --output output/lr08.xlsx
     """
     from sheetgen.build.engine import NumericalError
-    from sheetgen.files import OutputError
     from sheetgen.build.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
     from sheetgen.build.writer import build_workbook
+    from sheetgen.files import OutputError
 
     try:
         spec = load_spec(template)
         rates = [validate_learning_rate(_number(v), f"--lr {v}") for v in learning_rates]
         if len(set(rates)) != len(rates):
             raise SpecError("--lr: a learning rate is given twice")
-        count = None if iterations is None else validate_iterations(
-            _whole(iterations), f"--iterations {iterations}")
+        count = (
+            None
+            if iterations is None
+            else validate_iterations(_whole(iterations), f"--iterations {iterations}")
+        )
         spec = spec.with_training(rates or None, count)
         if output is None:
             output = DEFAULT_OUTPUT
@@ -89,9 +107,11 @@ def build(template, learning_rates, iterations, output):
     from sheetgen.build.spec import format_rate
 
     finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
-    click.echo(f"wrote {report.path}: {_count(len(spec.learning_rates), 'learning rate')} × "
-               f"{_count(spec.iterations, 'iteration')}, {report.formulas:,} formulas; "
-               f"final E_total {finals}")
+    click.echo(
+        f"wrote {report.path}: {_count(len(spec.learning_rates), 'learning rate')} × "
+        f"{_count(spec.iterations, 'iteration')}, {report.formulas:,} formulas; "
+        f"final E_total {finals}"
+    )
 
 
 def _count(count: int, noun: str) -> str:
@@ -116,10 +136,14 @@ def _whole(text: str):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--workbook", "-w", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_OUTPUT, show_default=True,
-              help="Workbook to add the MNIST sheets to; built from the default template if "
-                   "it does not exist.")
+@click.option(
+    "--workbook",
+    "-w",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Workbook to add the MNIST sheets to; built from the default template if it does not exist.",
+)
 def export(run_dir, workbook):
     """Put a finished (or running) MNIST run's metrics, model, confusion matrix and misclassified
     digits into the workbook, keeping every backprop sheet, formula and chart; from a run dir
@@ -131,9 +155,9 @@ def export(run_dir, workbook):
 
     Example: sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
     """
-    from sheetgen.runs.export import WorkbookExporter, export_run
     from sheetgen.files import OutputError
     from sheetgen.record import RecordError
+    from sheetgen.runs.export import WorkbookExporter, export_run
     from sheetgen.runs.training import RunError
 
     try:
@@ -142,16 +166,20 @@ def export(run_dir, workbook):
         raise click.ClickException(str(exc)) from None
     record = done.record
     last = record.metrics[-1]
-    click.echo(f"wrote {done.report.path}: MNIST sheets for run {record.run_name} "
-               f"({_count(len(record.metrics), 'epoch')}, final test accuracy "
-               f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
-               f"{', '.join(p.name for p in done.pictures)}")
+    click.echo(
+        f"wrote {done.report.path}: MNIST sheets for run {record.run_name} "
+        f"({_count(len(record.metrics), 'epoch')}, final test accuracy "
+        f"{last['test_accuracy']:.2f}%); plots in {run_dir}: "
+        f"{', '.join(p.name for p in done.pictures)}"
+    )
     if record.live is None:
         from sheetgen.runs.live_layout import LIVE_SHEET
         from sheetgen.runs.training import INFERENCE_JSON
 
-        click.echo(f"note: {run_dir} has no {INFERENCE_JSON} (a run made before the live sheet "
-                   f"existed), so the workbook has no '{LIVE_SHEET}' sheet; train again to get it")
+        click.echo(
+            f"note: {run_dir} has no {INFERENCE_JSON} (a run made before the live sheet "
+            f"existed), so the workbook has no '{LIVE_SHEET}' sheet; train again to get it"
+        )
 
 
 class _Unusable(click.ClickException):
@@ -192,11 +220,16 @@ def verify(workbook):
 
 
 @main.command()
-@click.argument("workbooks", nargs=-1, required=True, metavar="FILE_OR_FOLDER...",
-                type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the findings as JSON (also for an error): one object for one file, "
-                   "a list of objects for several.")
+@click.argument(
+    "workbooks", nargs=-1, required=True, metavar="FILE_OR_FOLDER...", type=click.Path(path_type=Path)
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the findings as JSON (also for an error): one object for one file, "
+    "a list of objects for several.",
+)
 def check(workbooks, as_json):
     """Check hand-made backprop workbooks, column by column.
 
@@ -220,9 +253,18 @@ def check(workbooks, as_json):
 
     Example: sheetgen check my_backprop.xlsx --json; sheetgen check submissions/
     """
-    from sheetgen.analyse.check import (WORKBOOK_SUFFIXES, CheckError, NoTableError, check_many,
-                                check_workbook, format_line, format_report, format_summary,
-                                to_json, workbook_paths)
+    from sheetgen.analyse.check import (
+        WORKBOOK_SUFFIXES,
+        CheckError,
+        NoTableError,
+        check_many,
+        check_workbook,
+        format_line,
+        format_report,
+        format_summary,
+        to_json,
+        workbook_paths,
+    )
     from sheetgen.analyse.reading import WorkbookError
 
     paths = workbook_paths(workbooks)
@@ -232,8 +274,11 @@ def check(workbooks, as_json):
             report = check_workbook(paths[0])
         except (WorkbookError, NoTableError, CheckError) as exc:
             if as_json:
-                click.echo(json.dumps({"file": str(paths[0]), "ok": False, "error": str(exc)},
-                                      ensure_ascii=False, indent=2))
+                click.echo(
+                    json.dumps(
+                        {"file": str(paths[0]), "ok": False, "error": str(exc)}, ensure_ascii=False, indent=2
+                    )
+                )
                 sys.exit(2)
             raise _Unusable(str(exc)) from None
         click.echo(to_json(report) if as_json else format_report(report))

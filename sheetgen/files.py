@@ -33,8 +33,9 @@ def check_workbook_suffix(path: str | Path) -> None:
     """
     path = Path(path)
     if path.suffix.lower() not in WORKBOOK_SUFFIXES:
-        raise OutputError(f"cannot write {path}: a workbook's name must end in .xlsx, "
-                          f"not {path.suffix or 'nothing'!r}")
+        raise OutputError(
+            f"cannot write {path}: a workbook's name must end in .xlsx, not {path.suffix or 'nothing'!r}"
+        )
 
 
 def check_replaceable(target: str | Path) -> os.stat_result | None:
@@ -58,8 +59,9 @@ def check_replaceable(target: str | Path) -> os.stat_result | None:
     if stat.S_ISDIR(status.st_mode):
         raise OutputError(f"cannot write {target}: it is a folder; give a file name")
     kind = "a symbolic link" if stat.S_ISLNK(status.st_mode) else "a device, FIFO or socket"
-    raise OutputError(f"cannot write {target}: it is {kind}, not a regular file; only a "
-                      "regular file is ever replaced")
+    raise OutputError(
+        f"cannot write {target}: it is {kind}, not a regular file; only a regular file is ever replaced"
+    )
 
 
 @contextlib.contextmanager

@@ -25,10 +25,10 @@ from sheetgen import __version__
 from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
 from sheetgen.untrusted import WorkbookError, guard_workbook
 
-RECORD_SHEET = "sheetgen"   # very hidden
-JSON_CHUNK = 30_000         # a cell holds at most 32,767 characters
+RECORD_SHEET = "sheetgen"  # very hidden
+JSON_CHUNK = 30_000  # a cell holds at most 32,767 characters
 SPEC_COLUMN, TRAINING_COLUMN = 0, 1
-SEAL_COLUMN = 2             # row 0: the digests of the package's parts, as written
+SEAL_COLUMN = 2  # row 0: the digests of the package's parts, as written
 # Written first, replaced by seal() once every other part's bytes are known.
 SEAL_PLACEHOLDER = "sheetgen-seal-pending"
 
@@ -45,9 +45,9 @@ class NoSpecError(RecordError):
 @dataclass(frozen=True)
 class WorkbookRecord:
     spec: NetworkSpec
-    training_json: str | None   # the run's record (sheetgen.runs.training); None: no run
+    training_json: str | None  # the run's record (sheetgen.runs.training); None: no run
     version: str
-    seal: dict | None = None   # what seal() recorded; None in workbooks older than seals
+    seal: dict | None = None  # what seal() recorded; None in workbooks older than seals
 
 
 def write_record(workbook, spec: NetworkSpec, training_json: str | None) -> None:
@@ -66,8 +66,9 @@ def write_record(workbook, spec: NetworkSpec, training_json: str | None) -> None
     columns = [(SPEC_COLUMN, spec.to_json())]
     if training_json is not None:
         columns.append((TRAINING_COLUMN, training_json))
-    chunks = {col: [text[i:i + JSON_CHUNK] for i in range(0, len(text), JSON_CHUNK)]
-              for col, text in columns}
+    chunks = {
+        col: [text[i : i + JSON_CHUNK] for i in range(0, len(text), JSON_CHUNK)] for col, text in columns
+    }
     # constant_memory mode: write row by row
     for row in range(max(len(c) for c in chunks.values())):
         for col, parts in chunks.items():
@@ -96,8 +97,7 @@ def read_record(path: str | Path) -> WorkbookRecord:
         raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     try:
         if RECORD_SHEET not in book.sheetnames:
-            raise RecordError(f"{path} was not made by sheetgen (it has no '{RECORD_SHEET}' "
-                              "record sheet)")
+            raise RecordError(f"{path} was not made by sheetgen (it has no '{RECORD_SHEET}' record sheet)")
         rows = list(book[RECORD_SHEET].iter_rows(values_only=True))
     except RecordError:
         raise
@@ -117,8 +117,10 @@ def record_from_grids(grids: dict[str, list[tuple]], path: str | Path) -> Workbo
     """
     grid = grids.get(RECORD_SHEET)
     if grid is None:
-        raise NoSpecError(f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
-                          f"sheet); for a hand-made workbook use: sheetgen check {path}")
+        raise NoSpecError(
+            f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
+            f"sheet); for a hand-made workbook use: sheetgen check {path}"
+        )
     try:
         return record_from_rows(grid, path)
     except RecordError as exc:
@@ -133,6 +135,7 @@ def record_from_rows(rows: list[tuple], path: str | Path) -> WorkbookRecord:
     Raises:
         RecordError: the rows are not a sheetgen record, or its spec or seal cannot be read.
     """
+
     def at(row: int, col: int):
         return rows[row][col] if row < len(rows) and col < len(rows[row]) else None
 
@@ -146,8 +149,7 @@ def record_from_rows(rows: list[tuple], path: str | Path) -> WorkbookRecord:
         spec_json, training_json = column(SPEC_COLUMN), column(TRAINING_COLUMN)
         spec = spec_from_json(spec_json)
         seal_text = at(0, SEAL_COLUMN)
-        seal = json.loads(seal_text) if isinstance(seal_text, str) and seal_text.startswith(
-            "{") else None
+        seal = json.loads(seal_text) if isinstance(seal_text, str) and seal_text.startswith("{") else None
         if seal is not None and not (isinstance(seal, dict) and isinstance(seal.get("all"), str)):
             raise ValueError("its seal is not sheetgen's")
     except (SpecError, ValueError, KeyError, TypeError, RecursionError) as exc:
@@ -194,8 +196,11 @@ def _record_part(package: zipfile.ZipFile) -> str | None:
     """The record sheet's part: write_record adds it last, and XlsxWriter numbers the parts
     sheet1.xml, sheet2.xml, … in the order the sheets were added. (Found by position, not by
     content: a description may hold any text.)"""
-    numbers = [int(match.group(1)) for name in package.namelist()
-               if (match := re.fullmatch(r"xl/worksheets/sheet([0-9]+)\.xml", name))]
+    numbers = [
+        int(match.group(1))
+        for name in package.namelist()
+        if (match := re.fullmatch(r"xl/worksheets/sheet([0-9]+)\.xml", name))
+    ]
     return f"xl/worksheets/sheet{max(numbers)}.xml" if numbers else None
 
 
@@ -216,8 +221,7 @@ def seal(path: str | Path, spec: NetworkSpec, training_json: str | None) -> None
             raise RecordError(f"{path}: the record sheet's seal cell is missing")
         digests = _part_digests(package, record_part)
         # per-part digests name what changed; beyond a cell's 32,767 characters, only the sum
-        text = json.dumps({"all": _combined(digests, record), "parts": digests},
-                          separators=(",", ":"))
+        text = json.dumps({"all": _combined(digests, record), "parts": digests}, separators=(",", ":"))
         if len(text) > 32_000:
             text = json.dumps({"all": _combined(digests, record)}, separators=(",", ":"))
         sealed = path.with_name(path.name + ".seal")
@@ -250,8 +254,9 @@ def untouched(path: str | Path, record: WorkbookRecord) -> str | None:
         return None
     recorded = record.seal.get("parts")
     if isinstance(recorded, dict):
-        changed = sorted(set(digests) ^ set(recorded)
-                         | {n for n in digests if n in recorded and digests[n] != recorded[n]})
+        changed = sorted(
+            set(digests) ^ set(recorded) | {n for n in digests if n in recorded and digests[n] != recorded[n]}
+        )
         if changed:
             return ", ".join(changed[:3]) + (" and more" if len(changed) > 3 else "")
     return "its record"

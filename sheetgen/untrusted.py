@@ -31,13 +31,13 @@ class RefusedWorkbook(WorkbookError):
     it must not be handed to another program either."""
 
 
-MAX_PARTS = 10_000                   # parts in the package (sheetgen's have a few dozen)
-MAX_PART_BYTES = 64 * 2**20          # one part, unpacked
-MAX_TOTAL_BYTES = 256 * 2**20        # every part together, unpacked
-MAX_RATIO = 100                      # unpacked / packed, for parts above RATIO_FLOOR_BYTES
-RATIO_FLOOR_BYTES = 2**20            # a small part may compress very well (an empty sheet)
-MAX_CELLS = 10_000_000               # rows x columns of the used ranges, all sheets together
-MAX_TEXT_BYTES = 32_767 * 6          # a cell holds 32,767 characters; &quot; is 6 bytes
+MAX_PARTS = 10_000  # parts in the package (sheetgen's have a few dozen)
+MAX_PART_BYTES = 64 * 2**20  # one part, unpacked
+MAX_TOTAL_BYTES = 256 * 2**20  # every part together, unpacked
+MAX_RATIO = 100  # unpacked / packed, for parts above RATIO_FLOOR_BYTES
+RATIO_FLOOR_BYTES = 2**20  # a small part may compress very well (an empty sheet)
+MAX_CELLS = 10_000_000  # rows x columns of the used ranges, all sheets together
+MAX_TEXT_BYTES = 32_767 * 6  # a cell holds 32,767 characters; &quot; is 6 bytes
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 
 _CHUNK = 2**20
@@ -93,11 +93,15 @@ def guard_workbook(path: str | Path) -> None:
             cells = 0
             for info in package.infolist():
                 if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename.startswith(
-                        "xl/worksheets/"):
+                    "xl/worksheets/"
+                ):
                     cells += _scan_part(path, package, info)
                     if cells > MAX_CELLS:
-                        raise _refuse(path, f"its sheets span more than {MAX_CELLS:,} cells "
-                                            f"(rows x columns); sheetgen reads at most that")
+                        raise _refuse(
+                            path,
+                            f"its sheets span more than {MAX_CELLS:,} cells "
+                            f"(rows x columns); sheetgen reads at most that",
+                        )
     except zipfile.BadZipFile as exc:
         raise _refuse(path, f"not a zip package ({exc})") from None
     except (OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
@@ -121,17 +125,25 @@ def _check_directory(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     total = 0
     for info in infos:
         if info.file_size > MAX_PART_BYTES:
-            raise _refuse(path, f"part {info.filename} unpacks to {info.file_size:,} bytes; "
-                                f"sheetgen reads at most {MAX_PART_BYTES:,} (64 MiB) per part")
-        if (info.file_size > RATIO_FLOOR_BYTES
-                and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
-            raise _refuse(path, f"part {info.filename} unpacks {info.file_size // max(info.compress_size, 1):,} "
-                                f"times larger than it is packed; sheetgen allows at most "
-                                f"{MAX_RATIO} times")
+            raise _refuse(
+                path,
+                f"part {info.filename} unpacks to {info.file_size:,} bytes; "
+                f"sheetgen reads at most {MAX_PART_BYTES:,} (64 MiB) per part",
+            )
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise _refuse(
+                path,
+                f"part {info.filename} unpacks {info.file_size // max(info.compress_size, 1):,} "
+                f"times larger than it is packed; sheetgen allows at most "
+                f"{MAX_RATIO} times",
+            )
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
-        raise _refuse(path, f"its parts unpack to {total:,} bytes; sheetgen reads at most "
-                            f"{MAX_TOTAL_BYTES:,} (256 MiB) in all")
+        raise _refuse(
+            path,
+            f"its parts unpack to {total:,} bytes; sheetgen reads at most "
+            f"{MAX_TOTAL_BYTES:,} (256 MiB) in all",
+        )
 
 
 def _scan_part(path: Path, package: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
@@ -157,8 +169,9 @@ def _scan_part(path: Path, package: zipfile.ZipFile, info: zipfile.ZipInfo) -> i
                 raise _refuse(path, f"part {name} holds NUL bytes, which XML forbids")
             window = tail + chunk
             if any(marker in window for marker in _DTD):
-                raise _refuse(path, f"part {name} declares an XML document type (entities), "
-                                    "which no workbook needs")
+                raise _refuse(
+                    path, f"part {name} declares an XML document type (entities), which no workbook needs"
+                )
             if text_part:
                 run = _longest_text(path, name, chunk, run)
             if sheet:
@@ -174,12 +187,18 @@ def _scan_part(path: Path, package: zipfile.ZipFile, info: zipfile.ZipInfo) -> i
             tail = chunk[-64:]
     max_row = max(max_row, rows)
     if max_row > EXCEL_ROWS or max_column > EXCEL_COLUMNS:
-        raise _refuse(path, f"{name} reaches row {max_row:,}, column {max_column:,}; a sheet "
-                            f"has {EXCEL_ROWS:,} rows and {EXCEL_COLUMNS:,} columns")
+        raise _refuse(
+            path,
+            f"{name} reaches row {max_row:,}, column {max_column:,}; a sheet "
+            f"has {EXCEL_ROWS:,} rows and {EXCEL_COLUMNS:,} columns",
+        )
     cells = max_row * max_column
     if cells > MAX_CELLS:
-        raise _refuse(path, f"{name} spans {max_row:,} rows × {max_column:,} columns "
-                            f"({cells:,} cells); sheetgen reads at most {MAX_CELLS:,}")
+        raise _refuse(
+            path,
+            f"{name} spans {max_row:,} rows × {max_column:,} columns "
+            f"({cells:,} cells); sheetgen reads at most {MAX_CELLS:,}",
+        )
     return cells
 
 
@@ -193,9 +212,12 @@ def _check_dimension(path: Path, name: str, match: re.Match) -> None:
         return
     rows, columns = int(digits), _column_number(letters)
     if rows > EXCEL_ROWS or columns > EXCEL_COLUMNS or rows * columns > MAX_CELLS:
-        raise _refuse(path, f"{name} declares a used range of {rows:,} rows × {columns:,} "
-                            f"columns ({rows * columns:,} cells); sheetgen reads at most "
-                            f"{MAX_CELLS:,}")
+        raise _refuse(
+            path,
+            f"{name} declares a used range of {rows:,} rows × {columns:,} "
+            f"columns ({rows * columns:,} cells); sheetgen reads at most "
+            f"{MAX_CELLS:,}",
+        )
 
 
 def _longest_text(path: Path, name: str, chunk: bytes, run: int) -> int:
@@ -208,6 +230,9 @@ def _longest_text(path: Path, name: str, chunk: bytes, run: int) -> int:
         longest = max(run + len(pieces[0]), max(map(len, pieces[1:])))
         run = len(pieces[-1])
     if longest > MAX_TEXT_BYTES:
-        raise _refuse(path, f"part {name} holds a text of more than {MAX_TEXT_BYTES:,} bytes; "
-                            "a cell holds at most 32,767 characters")
+        raise _refuse(
+            path,
+            f"part {name} holds a text of more than {MAX_TEXT_BYTES:,} bytes; "
+            "a cell holds at most 32,767 characters",
+        )
     return run

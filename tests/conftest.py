@@ -10,11 +10,10 @@ starts LibreOffice without the marker fails, so the marker cannot drift from the
 import os
 from pathlib import Path
 
-import sheetgen.analyse.recalc as recalc
-
 import openpyxl
 import pytest
 
+import sheetgen.analyse.recalc as recalc
 from sheetgen.analyse.recalc import find_soffice, recalculate
 from sheetgen.build.spec import load_spec
 from sheetgen.build.writer import build_workbook
@@ -57,7 +56,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
-_running: list = []   # the test being run, setup and teardown included
+_running: list = []  # the test being run, setup and teardown included
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -77,8 +76,9 @@ def _libreoffice_only_where_marked():
 
     def convert(*args, **kwargs):
         if _running and not _running[-1].get_closest_marker("libreoffice"):
-            pytest.fail(f"{_running[-1].nodeid} starts LibreOffice: mark it "
-                        "@pytest.mark.libreoffice", pytrace=False)
+            pytest.fail(
+                f"{_running[-1].nodeid} starts LibreOffice: mark it @pytest.mark.libreoffice", pytrace=False
+            )
         return real(*args, **kwargs)
 
     recalc._convert = convert

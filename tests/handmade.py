@@ -17,22 +17,36 @@ from dataclasses import dataclass, field
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-INITIAL = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
-           "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
+INITIAL = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30, "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
 DATA = {"i1": 0.05, "i2": 0.10, "t1": 0.5, "t2": 0.5, "b1": 0.35, "b2": 0.60}
 SIGMOID = "1/(1+EXP(-{net}))"
 
 CORRECT = {
-    "h1": "{w1}*{i1}+{w2}*{i2}", "h2": "{w3}*{i1}+{w4}*{i2}",
-    "ah1": SIGMOID.format(net="{h1}"), "ah2": SIGMOID.format(net="{h2}"),
-    "o1": "{w5}*{ah1}+{w6}*{ah2}", "o2": "{w7}*{ah1}+{w8}*{ah2}",
-    "ao1": SIGMOID.format(net="{o1}"), "ao2": SIGMOID.format(net="{o2}"),
-    "E1": "0.5*({t1}-{ao1})^2", "E2": "0.5*({t2}-{ao2})^2", "Et": "{E1}+{E2}",
-    "do1": "({ao1}-{t1})*{ao1}*(1-{ao1})", "do2": "({ao2}-{t2})*{ao2}*(1-{ao2})",
-    "dah1": "{do1}*{w5}+{do2}*{w7}", "dah2": "{do1}*{w6}+{do2}*{w8}",
-    "dh1": "{dah1}*{ah1}*(1-{ah1})", "dh2": "{dah2}*{ah2}*(1-{ah2})",
-    "g1": "{dh1}*{i1}", "g2": "{dh1}*{i2}", "g3": "{dh2}*{i1}", "g4": "{dh2}*{i2}",
-    "g5": "{do1}*{ah1}", "g6": "{do1}*{ah2}", "g7": "{do2}*{ah1}", "g8": "{do2}*{ah2}",
+    "h1": "{w1}*{i1}+{w2}*{i2}",
+    "h2": "{w3}*{i1}+{w4}*{i2}",
+    "ah1": SIGMOID.format(net="{h1}"),
+    "ah2": SIGMOID.format(net="{h2}"),
+    "o1": "{w5}*{ah1}+{w6}*{ah2}",
+    "o2": "{w7}*{ah1}+{w8}*{ah2}",
+    "ao1": SIGMOID.format(net="{o1}"),
+    "ao2": SIGMOID.format(net="{o2}"),
+    "E1": "0.5*({t1}-{ao1})^2",
+    "E2": "0.5*({t2}-{ao2})^2",
+    "Et": "{E1}+{E2}",
+    "do1": "({ao1}-{t1})*{ao1}*(1-{ao1})",
+    "do2": "({ao2}-{t2})*{ao2}*(1-{ao2})",
+    "dah1": "{do1}*{w5}+{do2}*{w7}",
+    "dah2": "{do1}*{w6}+{do2}*{w8}",
+    "dh1": "{dah1}*{ah1}*(1-{ah1})",
+    "dh2": "{dah2}*{ah2}*(1-{ah2})",
+    "g1": "{dh1}*{i1}",
+    "g2": "{dh1}*{i2}",
+    "g3": "{dh2}*{i1}",
+    "g4": "{dh2}*{i2}",
+    "g5": "{do1}*{ah1}",
+    "g6": "{do1}*{ah2}",
+    "g7": "{do2}*{ah1}",
+    "g8": "{do2}*{ah2}",
     **{f"w{n}": f"{{w{n}@p}}-{{eta}}*{{g{n}@p}}" for n in range(1, 9)},
 }
 FORWARD = ["h1", "ah1", "h2", "ah2", "o1", "ao1", "o2", "ao2"]
@@ -47,16 +61,16 @@ BIASED = {"h1": "b1", "h2": "b1", "o1": "b2", "o2": "b2"}
 class TablePlan:
     """One table: position, columns [(name, label)], constants' cells, plants."""
 
-    header_row: int                       # 1-based
-    first_col: int                        # 1-based
+    header_row: int  # 1-based
+    first_col: int  # 1-based
     columns: list[tuple[str, str]]
-    constants: dict[str, str]             # name -> absolute reference of its cell
+    constants: dict[str, str]  # name -> absolute reference of its cell
     eta: float = 0.5
-    rows: int = 26                        # iteration 0 and 25 updates
+    rows: int = 26  # iteration 0 and 25 updates
     initial: dict[str, str] = field(default_factory=dict)  # weight -> "=$F$4"; else typed
     plants: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (template, from)
     data: dict[str, float] = field(default_factory=dict)  # inputs, targets, biases not DATA's
-    bias: bool = False                    # Mazur's b1 and b2 in the nets
+    bias: bool = False  # Mazur's b1 and b2 in the nets
 
     def letter(self, name: str) -> str:
         index = [n for n, _ in self.columns].index(name)
@@ -77,12 +91,10 @@ def _formula(plan: TablePlan, name: str, iteration: int) -> str:
             other, where = match[1], match[2]
             if other in shown:
                 letter = plan.letter(other)
-                return {"p": f"{letter}{row - 1}", "0": f"${letter}${first}"}.get(
-                    where, f"{letter}{row}")
+                return {"p": f"{letter}{row - 1}", "0": f"${letter}${first}"}.get(where, f"{letter}{row}")
             if other in plan.constants:
                 return plan.constants[other]
-            inline = CORRECT[other] + (f"+{{{BIASED[other]}}}" if plan.bias and other in BIASED
-                                       else "")
+            inline = CORRECT[other] + (f"+{{{BIASED[other]}}}" if plan.bias and other in BIASED else "")
             return "(" + expand(inline) + ")"
 
         return re.sub(r"\{(\w+)(?:@(p|0))?\}", ref, template)
@@ -119,10 +131,13 @@ def write_table(ws, plan: TablePlan) -> None:
 def layout_rows(plants=None) -> dict[str, list[TablePlan]]:
     """Header on row 1, inputs and targets repeated on every row, η beside the header, only
     E_total, no δ columns; labels a_h1, E_total, ∂E/∂w1."""
-    columns = ([("iteration", "iteration"), ("t1", "t1"), ("t2", "t2"), ("i1", "i1"),
-                ("i2", "i2")] + [(w, w) for w in WEIGHTS]
-               + [(n, n if not n.startswith("a") else f"a_{n[1:]}") for n in FORWARD]
-               + [("Et", "E_total")] + [(g, f"∂E/∂w{g[1:]}") for g in GRADIENTS])
+    columns = (
+        [("iteration", "iteration"), ("t1", "t1"), ("t2", "t2"), ("i1", "i1"), ("i2", "i2")]
+        + [(w, w) for w in WEIGHTS]
+        + [(n, n if not n.startswith("a") else f"a_{n[1:]}") for n in FORWARD]
+        + [("Et", "E_total")]
+        + [(g, f"∂E/∂w{g[1:]}") for g in GRADIENTS]
+    )
     plan = TablePlan(1, 1, columns, {"eta": "$AG$1"}, plants=plants or {})
     return {"Sheet1": [plan]}
 
@@ -130,16 +145,35 @@ def layout_rows(plants=None) -> dict[str, list[TablePlan]]:
 def layout_block(plants=None) -> dict[str, list[TablePlan]]:
     """A labelled block of η, inputs, targets and initial weights on top, the header on row 30,
     E1, E2 and every δ shown; labels out_h1, E_tot, dE/dw1, δ_o1, ∂E/∂out_h1."""
-    names = {"h1": "net_h1", "ah1": "out_h1", "h2": "net_h2", "ah2": "out_h2",
-             "o1": "net_o1", "ao1": "out_o1", "o2": "net_o2", "ao2": "out_o2"}
-    columns = ([("iteration", "Iter")] + [(w, w) for w in WEIGHTS]
-               + [(n, names[n]) for n in FORWARD]
-               + [("E1", "E1"), ("E2", "E2"), ("Et", "E_tot"), ("do1", "δ_o1"), ("do2", "δ_o2"),
-                  ("dah1", "∂E/∂out_h1"), ("dah2", "∂E/∂out_h2"), ("dh1", "δ_h1"),
-                  ("dh2", "δ_h2")] + [(g, f"dE/dw{g[1:]}") for g in GRADIENTS])
+    names = {
+        "h1": "net_h1",
+        "ah1": "out_h1",
+        "h2": "net_h2",
+        "ah2": "out_h2",
+        "o1": "net_o1",
+        "ao1": "out_o1",
+        "o2": "net_o2",
+        "ao2": "out_o2",
+    }
+    columns = (
+        [("iteration", "Iter")]
+        + [(w, w) for w in WEIGHTS]
+        + [(n, names[n]) for n in FORWARD]
+        + [
+            ("E1", "E1"),
+            ("E2", "E2"),
+            ("Et", "E_tot"),
+            ("do1", "δ_o1"),
+            ("do2", "δ_o2"),
+            ("dah1", "∂E/∂out_h1"),
+            ("dah2", "∂E/∂out_h2"),
+            ("dh1", "δ_h1"),
+            ("dh2", "δ_h2"),
+        ]
+        + [(g, f"dE/dw{g[1:]}") for g in GRADIENTS]
+    )
     block = ["eta", "i1", "i2", "t1", "t2"] + WEIGHTS
-    constants = {name: f"${get_column_letter(1 + i)}$4" for i, name in enumerate(block)
-                 if name in CONSTANTS}
+    constants = {name: f"${get_column_letter(1 + i)}$4" for i, name in enumerate(block) if name in CONSTANTS}
     initial = {w: f"=${get_column_letter(1 + block.index(w))}$4" for w in WEIGHTS}
     plan = TablePlan(30, 1, columns, constants, initial=initial, plants=plants or {})
     return {"Backprop": [plan]}
@@ -149,17 +183,35 @@ def layout_several(plants_first=None, plants_second=None, plants_third=None):
     """Two sheets, three tables: a vertical block beside each; the second sheet stacks two
     tables with their own η (an "lr = 1" cell, a "learning rate" label); labels ah1, Etotal,
     ∂E_total/∂w1."""
-    columns = ([(w, w) for w in WEIGHTS] + [(n, n) for n in FORWARD]
-               + [("E1", "E1"), ("E2", "E2"), ("Et", "Etotal")]
-               + [(g, f"∂E_total/∂w{g[1:]}") for g in GRADIENTS])
-    first = TablePlan(5, 2, columns, {"eta": "$B$1", "i1": "$B$2", "i2": "$B$3", "t1": "$E$1",
-                                      "t2": "$E$2"}, plants=plants_first or {})
-    second = TablePlan(4, 1, columns, {"eta": "$B$1", "i1": "$B$3", "i2": "$C$3",
-                                       "t1": "$D$3", "t2": "$E$3"}, eta=1.0,
-                       plants=plants_second or {})
-    third = TablePlan(40, 1, columns, {"eta": "$B$36", "i1": "$B$38", "i2": "$C$38",
-                                       "t1": "$D$38", "t2": "$E$38"}, eta=2.0,
-                      plants=plants_third or {})
+    columns = (
+        [(w, w) for w in WEIGHTS]
+        + [(n, n) for n in FORWARD]
+        + [("E1", "E1"), ("E2", "E2"), ("Et", "Etotal")]
+        + [(g, f"∂E_total/∂w{g[1:]}") for g in GRADIENTS]
+    )
+    first = TablePlan(
+        5,
+        2,
+        columns,
+        {"eta": "$B$1", "i1": "$B$2", "i2": "$B$3", "t1": "$E$1", "t2": "$E$2"},
+        plants=plants_first or {},
+    )
+    second = TablePlan(
+        4,
+        1,
+        columns,
+        {"eta": "$B$1", "i1": "$B$3", "i2": "$C$3", "t1": "$D$3", "t2": "$E$3"},
+        eta=1.0,
+        plants=plants_second or {},
+    )
+    third = TablePlan(
+        40,
+        1,
+        columns,
+        {"eta": "$B$36", "i1": "$B$38", "i2": "$C$38", "t1": "$D$38", "t2": "$E$38"},
+        eta=2.0,
+        plants=plants_third or {},
+    )
     return {"eta 0.5": [first], "eta 1 and 2": [second, third]}
 
 
@@ -172,8 +224,18 @@ def _blocks(layout_name: str, ws_name: str, ws) -> None:
             ws.cell(3, 1 + i, name)
             ws.cell(4, 1 + i, 0.5 if name == "eta" else {**DATA, **INITIAL}[name])
     elif ws_name == "eta 0.5":
-        for ref, value in {"A1": "η", "B1": 0.5, "A2": "i1", "B2": 0.05, "A3": "i2", "B3": 0.1,
-                           "D1": "t1", "E1": 0.5, "D2": "t2", "E2": 0.5}.items():
+        for ref, value in {
+            "A1": "η",
+            "B1": 0.5,
+            "A2": "i1",
+            "B2": 0.05,
+            "A3": "i2",
+            "B3": 0.1,
+            "D1": "t1",
+            "E1": 0.5,
+            "D2": "t2",
+            "E2": 0.5,
+        }.items():
             ws[ref] = value
     else:
         for top, rate, label in ((1, 1.0, "lr"), (36, 2.0, "learning rate")):

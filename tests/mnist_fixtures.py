@@ -49,8 +49,16 @@ def tiny_config(data_dir: Path, out: Path, **changes) -> TrainConfig:
     first epoch augmented, the second clean, so a resumed run crosses from one to the other.
     One fixed thread: the reproducible path (an adaptive run's numbers depend on the thread
     counts it picks); tests of the adaptive path pass threads=0."""
-    settings = dict(data_dir=data_dir, out=out, epochs=2, clean_epochs=1, batch_size=64,
-                    device="cpu", download=False, threads=1)
+    settings = dict(
+        data_dir=data_dir,
+        out=out,
+        epochs=2,
+        clean_epochs=1,
+        batch_size=64,
+        device="cpu",
+        download=False,
+        threads=1,
+    )
     return TrainConfig(**{**settings, **changes})
 
 
@@ -65,6 +73,9 @@ def mnist_run(mnist_data_dir, tmp_path_factory):
     from mnist.train import train
 
     calls = []
-    result = train(tiny_config(mnist_data_dir, tmp_path_factory.mktemp("runs") / "run"),
-                   on_epoch=lambda run_dir, rows: calls.append((run_dir, rows)), progress=False)
+    result = train(
+        tiny_config(mnist_data_dir, tmp_path_factory.mktemp("runs") / "run"),
+        on_epoch=lambda run_dir, rows: calls.append((run_dir, rows)),
+        progress=False,
+    )
     return result, calls

@@ -25,10 +25,8 @@ ELEMENTWISE = [name for name in NAMES if not ACTIVATIONS[name].vector]
 VECTOR = [name for name in NAMES if ACTIVATIONS[name].vector]
 # net inputs on both sides of every kink, at 0, and large enough to saturate a sigmoid; two
 # columns so that a vector activation sees rows of several units
-NETS = np.array([[-30.0, -2.5], [-0.7, -1e-3], [0.0, 1e-3], [0.4, 1.3], [3.0, 25.0],
-                 [-0.2, 0.2]])
-GRADS = np.array([[0.37, -1.1], [2.0, -0.5], [0.8, 1.5], [-0.25, 0.6], [1.9, -0.01],
-                  [-3.0, 0.45]])
+NETS = np.array([[-30.0, -2.5], [-0.7, -1e-3], [0.0, 1e-3], [0.4, 1.3], [3.0, 25.0], [-0.2, 0.2]])
+GRADS = np.array([[0.37, -1.1], [2.0, -0.5], [0.8, 1.5], [-0.25, 0.6], [1.9, -0.01], [-3.0, 0.45]])
 
 
 def slope(name: str, net: np.ndarray) -> np.ndarray:
@@ -62,11 +60,11 @@ def test_a_vector_activation_has_cross_entropy_s_delta(name):
     targets = np.array([0.0, 1.0])
     step = 1e-6
     for net in NETS:
+
         def loss(x):
             return -np.sum(targets * np.log(activation.forward(x[None, :])[0]))
 
-        numeric = [(loss(net + step * e) - loss(net - step * e)) / (2 * step)
-                   for e in np.eye(len(net))]
+        numeric = [(loss(net + step * e) - loss(net - step * e)) / (2 * step) for e in np.eye(len(net))]
         expected = activation.forward(net[None, :])[0] - targets
         np.testing.assert_allclose(numeric, expected, rtol=1e-5, atol=1e-8)
 
@@ -94,8 +92,10 @@ def test_the_slope_reads_only_what_it_says(name):
     """check's dependency tracing trusts slope_reads: the part it leaves out is not used."""
     activation = ACTIVATIONS[name]
     act = activation.forward(NETS)
-    parts = {part: value if part in activation.slope_reads else np.full_like(value, np.nan)
-             for part, value in (("net", NETS), ("act", act))}
+    parts = {
+        part: value if part in activation.slope_reads else np.full_like(value, np.nan)
+        for part, value in (("net", NETS), ("act", act))
+    }
     got = activation.backward(GRADS, parts["net"], parts["act"])
     np.testing.assert_array_equal(got, activation.backward(GRADS, NETS, act))
 
@@ -119,8 +119,7 @@ FORMULA_TEXT = {
 }
 
 
-@pytest.mark.parametrize("name, act, delta", [(name, *texts) for name, texts in
-                                              FORMULA_TEXT.items()])
+@pytest.mark.parametrize("name, act, delta", [(name, *texts) for name, texts in FORMULA_TEXT.items()])
 def test_formula_text(name, act, delta):
     assert activation_formula(name, ["M5", "N5"], 1) == act
     assert delta_formula(name, "G5", "N5", "O5") == delta
@@ -132,7 +131,8 @@ def test_every_elementwise_activation_has_its_formula_text_here():
 
 def test_softmax_formula_text():
     assert activation_formula("softmax", ["A1", "B1"], 1) == (
-        "EXP(B1-MAX(A1,B1))/(EXP(A1-MAX(A1,B1))+EXP(B1-MAX(A1,B1)))")
+        "EXP(B1-MAX(A1,B1))/(EXP(A1-MAX(A1,B1))+EXP(B1-MAX(A1,B1)))"
+    )
 
 
 def _columns(name: str, first_col: int) -> list[tuple[str, str]]:
@@ -144,8 +144,7 @@ def _columns(name: str, first_col: int) -> list[tuple[str, str]]:
     out = [(activation_formula(name, nets, j), f"act{j}") for j in range(len(nets))]
     if not activation.vector:
         acts = [f"{xl_col_to_name(first_col + j)}{{this}}" for j in range(len(nets))]
-        out += [(delta_formula(name, grads[j], nets[j], acts[j]), f"delta{j}")
-                for j in range(len(nets))]
+        out += [(delta_formula(name, grads[j], nets[j], acts[j]), f"delta{j}") for j in range(len(nets))]
     return out
 
 
@@ -167,11 +166,10 @@ def test_the_term_evaluator_understands_every_formula(name):
     columns.update({xl_col_to_name(2 + c): GRADS[:, c] for c in range(2)})
     first_col = 4
     expected = _engine(name)
-    for offset, (template, what) in enumerate(_columns(name, first_col)):
+    for offset, (_template, what) in enumerate(_columns(name, first_col)):
         columns[xl_col_to_name(first_col + offset)] = expected[what]
     for template, what in _columns(name, first_col):
-        magnitude = term_magnitude("=" + template, lambda col, which: columns[col],
-                                   lambda col, row: 0.0)
+        magnitude = term_magnitude("=" + template, lambda col, which: columns[col], lambda col, row: 0.0)
         assert magnitude.shape == (len(NETS),) and np.all(np.isfinite(magnitude)), what
 
 
@@ -199,8 +197,9 @@ def test_every_formula_recalculated_by_libreoffice_is_the_engine_s(tmp_path):
         expected = _engine(name)
         for offset, what in enumerate(placed[name]):
             got = [sheet.cell(row=r + 1, column=5 + offset).value for r in range(len(NETS))]
-            np.testing.assert_allclose(np.array(got, dtype=float), expected[what],
-                                       rtol=6e-15, atol=0, err_msg=f"{name} {what}")
+            np.testing.assert_allclose(
+                np.array(got, dtype=float), expected[what], rtol=6e-15, atol=0, err_msg=f"{name} {what}"
+            )
 
 
 # --- whole networks ---------------------------------------------------------------------
@@ -208,15 +207,21 @@ def test_every_formula_recalculated_by_libreoffice_is_the_engine_s(tmp_path):
 # Leaky ReLU, the activation added through the registry alone: a 2-3-2 network whose hidden
 # net inputs are negative for some units and samples and positive for others, so both slopes
 # are used at every iteration.
-LEAKY = spec_from_dict({
-    "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
-    "layers": [
-        {"units": 3, "activation": "leaky_relu",
-         "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]], "bias": [0.05, -0.1, 0.0]},
-        {"units": 2, "activation": "leaky_relu", "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
-    ],
-    "training": {"learning_rates": [0.7], "iterations": 40},
-})
+LEAKY = spec_from_dict(
+    {
+        "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
+        "layers": [
+            {
+                "units": 3,
+                "activation": "leaky_relu",
+                "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]],
+                "bias": [0.05, -0.1, 0.0],
+            },
+            {"units": 2, "activation": "leaky_relu", "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
+        ],
+        "training": {"learning_rates": [0.7], "iterations": 40},
+    }
+)
 
 
 def test_leaky_relu_network_engine_matches_autograd():
@@ -242,11 +247,14 @@ def test_every_activation_in_one_network_recalculated_matches_autograd(tmp_path)
     require_libreoffice()
     layers = [{"units": 3, "activation": name, "bias": "random"} for name in ELEMENTWISE]
     layers.append({"units": 2, "activation": VECTOR[0], "bias": "random"})
-    spec = spec_from_dict({
-        "loss": "cross_entropy", "reduction": "mean",
-        "data": {"inputs": [[0.3, -0.6], [-0.5, 0.9]], "targets": [[1, 0], [0, 1]]},
-        "init": {"seed": 5, "scale": 0.9},
-        "layers": layers,
-        "training": {"learning_rates": [0.3], "iterations": 12},
-    })
+    spec = spec_from_dict(
+        {
+            "loss": "cross_entropy",
+            "reduction": "mean",
+            "data": {"inputs": [[0.3, -0.6], [-0.5, 0.9]], "targets": [[1, 0], [0, 1]]},
+            "init": {"seed": 5, "scale": 0.9},
+            "layers": layers,
+            "training": {"learning_rates": [0.3], "iterations": 12},
+        }
+    )
     assert_recalculated_matches_autograd(spec, tmp_path)

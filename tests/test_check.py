@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheetgen.cli import main
 from sheetgen.analyse.recalc import recalculate_many
+from sheetgen.cli import main
 from tests.conftest import ROOT, require_libreoffice
 from tests.handmade import layout_block, layout_rows, layout_several, write_workbook
 
@@ -25,10 +25,8 @@ VARIANTS = {
     "block_half": ("block", layout_block({"E1": ("({t1}-{ao1})^2", 0)})),
     "block_slope": ("block", layout_block({"dh2": ("{dah2}*{ah1}*(1-{ah1})", 0)})),
     "several_ok": ("several", layout_several()),
-    "several_row": ("several", layout_several(
-        plants_third={"h1": ("{w1@p}*{i1}+{w2}*{i2}", 1)})),
-    "several_frozen": ("several", layout_several(
-        plants_first={"ah1": ("1/(1+EXP(-{h1@0}))", 1)})),
+    "several_row": ("several", layout_several(plants_third={"h1": ("{w1@p}*{i1}+{w2}*{i2}", 1)})),
+    "several_frozen": ("several", layout_several(plants_first={"ah1": ("1/(1+EXP(-{h1@0}))", 1)})),
 }
 
 
@@ -39,24 +37,62 @@ def _plan(name, sheet, index=0):
 # name: (sheet, table index on that sheet, column label, cell, what check must call it,
 #        columns that must "follow from" it)
 EXPECTED = {
-    "rows_slope": ("Sheet1", 0, "∂E/∂w3", ("g3", 0),
-                   "uses a_h1's slope a_h1·(1−a_h1) where a_h2's belongs", ["w3"]),
-    "rows_absolute": ("Sheet1", 0, "w1", ("w1", 2),
-                      "uses ∂E/∂w1 of row 2 in every row: an absolute reference ($W$2) where "
-                      "a relative one belongs", []),
-    "block_sign": ("Backprop", 0, "w5", ("w5", 1),
-                   "adds η·dE/dw5 instead of subtracting it: w5 + η·dE/dw5 where "
-                   "w5 − η·dE/dw5 belongs", []),
-    "block_half": ("Backprop", 0, "E1", ("E1", 0),
-                   "misses the ½: (t1 − out_o1)² where ½·(t1 − out_o1)² belongs", ["E_tot"]),
-    "block_slope": ("Backprop", 0, "δ_h2", ("dh2", 0),
-                    "uses out_h1's slope out_h1·(1−out_h1) where out_h2's belongs",
-                    ["dE/dw3", "dE/dw4", "w3", "w4"]),
-    "several_row": ("eta 1 and 2", 1, "h1", ("h1", 1),
-                    "uses w1 of the row above where this row's belongs", ["ah1", "Etotal"]),
-    "several_frozen": ("eta 0.5", 0, "ah1", ("ah1", 1),
-                       "uses h1 of row 6 in every row: an absolute reference ($J$6) where a "
-                       "relative one belongs", ["o1", "Etotal", "∂E_total/∂w5", "w5"]),
+    "rows_slope": (
+        "Sheet1",
+        0,
+        "∂E/∂w3",
+        ("g3", 0),
+        "uses a_h1's slope a_h1·(1−a_h1) where a_h2's belongs",
+        ["w3"],
+    ),
+    "rows_absolute": (
+        "Sheet1",
+        0,
+        "w1",
+        ("w1", 2),
+        "uses ∂E/∂w1 of row 2 in every row: an absolute reference ($W$2) where a relative one belongs",
+        [],
+    ),
+    "block_sign": (
+        "Backprop",
+        0,
+        "w5",
+        ("w5", 1),
+        "adds η·dE/dw5 instead of subtracting it: w5 + η·dE/dw5 where w5 − η·dE/dw5 belongs",
+        [],
+    ),
+    "block_half": (
+        "Backprop",
+        0,
+        "E1",
+        ("E1", 0),
+        "misses the ½: (t1 − out_o1)² where ½·(t1 − out_o1)² belongs",
+        ["E_tot"],
+    ),
+    "block_slope": (
+        "Backprop",
+        0,
+        "δ_h2",
+        ("dh2", 0),
+        "uses out_h1's slope out_h1·(1−out_h1) where out_h2's belongs",
+        ["dE/dw3", "dE/dw4", "w3", "w4"],
+    ),
+    "several_row": (
+        "eta 1 and 2",
+        1,
+        "h1",
+        ("h1", 1),
+        "uses w1 of the row above where this row's belongs",
+        ["ah1", "Etotal"],
+    ),
+    "several_frozen": (
+        "eta 0.5",
+        0,
+        "ah1",
+        ("ah1", 1),
+        "uses h1 of row 6 in every row: an absolute reference ($J$6) where a relative one belongs",
+        ["o1", "Etotal", "∂E_total/∂w5", "w5"],
+    ),
 }
 
 
@@ -85,7 +121,8 @@ def test_correct_twins_pass(handmade, name):
     assert result.exit_code == 0, result.output
     tables = {"rows": 1, "block": 1, "several": 3}[VARIANTS[name][0]]
     assert result.output.splitlines()[-1] == (
-        f"OK: {tables} table{'s' if tables > 1 else ''} checked, every column right")
+        f"OK: {tables} table{'s' if tables > 1 else ''} checked, every column right"
+    )
     assert "WRONG" not in result.output and "follows" not in result.output
 
 
@@ -99,7 +136,8 @@ def test_planted_mistake_is_found_where_it_starts(handmade, name):
     assert result.exit_code == 1, result.output
     assert result.output.splitlines()[-1] == (
         f"WRONG: 1 mistake in 1 of {tables} table{'s' if tables > 1 else ''}; the first at "
-        f"{sheet}!{cell} ({label}): {mistake}")
+        f"{sheet}!{cell} ({label}): {mistake}"
+    )
     assert f"  {label} is wrong from {sheet}!{cell}: =" in result.output
 
     report = json.loads(run(handmade[name][1], "--json").output)
@@ -122,7 +160,11 @@ def test_json_gives_the_same_findings(handmade):
     assert report["ok"] is False and report["recalculated"] is False
     (table,) = report["tables"]
     assert (table["sheet"], table["header_row"], table["rows"], table["network"]) == (
-        "Backprop", 30, [31, 56], "2-2-2")
+        "Backprop",
+        30,
+        [31, 56],
+        "2-2-2",
+    )
     assert table["constants"]["eta"] == "0.5 (Backprop!A4)"
     e1 = next(c for c in table["columns"] if c["label"] == "E1")
     assert e1["status"] == "wrong" and e1["wrong_cells"] == 26
@@ -146,9 +188,11 @@ def test_without_libreoffice_an_uncalculated_file_is_refused(handmade, monkeypat
     written = handmade["rows_ok"][0]
     result = run(written)
     assert result.exit_code == 2
-    assert result.output == (f"Error: {written} has formulas without cached values, so it "
-                             "must be recalculated first: LibreOffice is not installed; "
-                             "install it with: sudo apt-get install -y libreoffice-calc-nogui\n")
+    assert result.output == (
+        f"Error: {written} has formulas without cached values, so it "
+        "must be recalculated first: LibreOffice is not installed; "
+        "install it with: sudo apt-get install -y libreoffice-calc-nogui\n"
+    )
 
 
 @pytest.mark.slow
@@ -156,8 +200,10 @@ def test_a_workbook_sheetgen_built_passes(seed_workbook):
     result = run(seed_workbook)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "OK: 6 tables checked, every column right"
-    assert "lr 0.8: table with its header on row 27, rows 28–128, 2-2-2 network; " \
-           "η = 0.8 (lr 0.8!B5)" in result.output
+    assert (
+        "lr 0.8: table with its header on row 27, rows 28–128, 2-2-2 network; "
+        "η = 0.8 (lr 0.8!B5)" in result.output
+    )
 
 
 def test_no_table_gives_the_labels_it_looks_for(tmp_path):
@@ -168,8 +214,10 @@ def test_no_table_gives_the_labels_it_looks_for(tmp_path):
     book.save(path)
     result = run(path)
     assert result.exit_code == 2
-    assert result.output.startswith(f"Error: no training table recognised in {path}. check "
-                                    "looks for a header row with the weights w1, w2, …")
+    assert result.output.startswith(
+        f"Error: no training table recognised in {path}. check "
+        "looks for a header row with the weights w1, w2, …"
+    )
     assert "learning rate in a cell labelled η, eta, lr or learning rate" in result.output
     assert result.output.count("\n") == 1
 
@@ -187,14 +235,17 @@ def test_a_table_without_inputs_says_what_is_missing(tmp_path):
 
 @pytest.mark.slow
 def test_without_torch_check_says_how_to_install_it(seed_workbook):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from sheetgen.cli import main\n"
-            "main(['check', sys.argv[1]])\n")
-    done = subprocess.run([sys.executable, "-c", code, str(seed_workbook)],
-                          capture_output=True, text=True)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from sheetgen.cli import main\n"
+        "main(['check', sys.argv[1]])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(seed_workbook)], capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr == ("Error: sheetgen check recomputes the sheet with torch, which is not "
-                           "installed: pip install 'sheetgen[test]' (or 'sheetgen[mnist]')\n")
+    assert done.stderr == (
+        "Error: sheetgen check recomputes the sheet with torch, which is not "
+        "installed: pip install 'sheetgen[test]' (or 'sheetgen[mnist]')\n"
+    )
 
 
 def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
@@ -202,13 +253,16 @@ def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
     from sheetgen.build.spec import spec_from_dict
     from sheetgen.build.writer import build_workbook
 
-    spec = spec_from_dict({
-        "data": {"inputs": [[0.05, 0.1, 0.2]], "targets": [[0.5, 0.1]]},
-        "layers": [{"units": 3, "weights": [[0.15, 0.2, 0.1], [0.25, 0.3, -0.2],
-                                            [0.1, 0.2, 0.3]]},
-                   {"units": 2, "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.3]]}],
-        "training": {"learning_rates": [0.7], "iterations": 30},
-    })
+    spec = spec_from_dict(
+        {
+            "data": {"inputs": [[0.05, 0.1, 0.2]], "targets": [[0.5, 0.1]]},
+            "layers": [
+                {"units": 3, "weights": [[0.15, 0.2, 0.1], [0.25, 0.3, -0.2], [0.1, 0.2, 0.3]]},
+                {"units": 2, "weights": [[0.4, 0.45, 0.1], [0.5, 0.55, -0.3]]},
+            ],
+            "training": {"learning_rates": [0.7], "iterations": 30},
+        }
+    )
     path = tmp_path / "wide.xlsx"
     build_workbook(spec, path)
     result = run(path)
@@ -228,7 +282,9 @@ def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     build_workbook(load_spec(ROOT / "templates" / "xor.toml"), path)
     result = run(path)
     assert result.exit_code == 2
-    assert ("lr 2!row 27: the header names w1…w6 but no unit check can read (h1, a_h1, o1, a_o1, "
-            "E1, t1), so the network's shape is unknown; check reads tables of one sample per "
-            "row") in result.output
+    assert (
+        "lr 2!row 27: the header names w1…w6 but no unit check can read (h1, a_h1, o1, a_o1, "
+        "E1, t1), so the network's shape is unknown; check reads tables of one sample per "
+        "row"
+    ) in result.output
     assert "0 hidden units" not in result.output

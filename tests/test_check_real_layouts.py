@@ -18,22 +18,44 @@ from openpyxl.styles import Font
 from openpyxl.workbook.defined_name import DefinedName
 
 from sheetgen.analyse.check import check_workbook
-from sheetgen.cli import main
 from sheetgen.analyse.recalc import find_soffice, recalculate_many
+from sheetgen.cli import main
 from tests.conftest import require_libreoffice
 from tests.handmade import GRADIENTS, WEIGHTS, TablePlan, write_table
 
 # The exercise template's columns, in its order: targets and inputs first.
-TEMPLATE = (["t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "ah1", "h2", "ah2", "w5",
-             "w6", "w7", "w8", "o1", "ao1", "o2", "ao2", "E1", "E2", "Et"] + GRADIENTS)
+TEMPLATE = [
+    "t1",
+    "t2",
+    "i1",
+    "i2",
+    "w1",
+    "w2",
+    "w3",
+    "w4",
+    "h1",
+    "ah1",
+    "h2",
+    "ah2",
+    "w5",
+    "w6",
+    "w7",
+    "w8",
+    "o1",
+    "ao1",
+    "o2",
+    "ao2",
+    "E1",
+    "E2",
+    "Et",
+] + GRADIENTS
 LABELS = {"ah1": "a_h1", "ah2": "a_h2", "ao1": "a_o1", "ao2": "a_o2", "Et": "E_tot"}
 SLOPE = {"g3": ("{dah2}*{ah1}*(1-{ah1})*{i1}", 0), "g4": ("{dah2}*{ah1}*(1-{ah1})*{i2}", 0)}
 
 
 def template_columns(gradient="∂E/∂w{n}", lead=(), names=TEMPLATE, labels=None):
     labels = {**LABELS, **(labels or {})}
-    return list(lead) + [(n, gradient.format(n=n[1:]) if n in GRADIENTS else labels.get(n, n))
-                         for n in names]
+    return list(lead) + [(n, gradient.format(n=n[1:]) if n in GRADIENTS else labels.get(n, n)) for n in names]
 
 
 def plan(header, columns, eta_cell, eta=1.0, first_col=1, rows=30, **more):
@@ -45,88 +67,219 @@ def plan(header, columns, eta_cell, eta=1.0, first_col=1, rows=30, **more):
 def _cases():
     cases = {}
     cases["eta_next_cell"] = (
-        {"Sheet1": ({"F1": "η =", "G1": 1.0}, [],
-                    [plan(2, template_columns(), "$G$1", plants=SLOPE)])},
-        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])})
+        {"Sheet1": ({"F1": "η =", "G1": 1.0}, [], [plan(2, template_columns(), "$G$1", plants=SLOPE)])},
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
     cases["lr_two_cells_right"] = (
-        {"Sheet1": ({"D1": "learningRate=", "F1": 0.5}, [],
-                    [plan(3, template_columns("dw{n}", labels={"Et": "E_TOTAL"}), "$F$1",
-                          eta=0.5)])},
-        {"Sheet1": ("right", [])})
+        {
+            "Sheet1": (
+                {"D1": "learningRate=", "F1": 0.5},
+                [],
+                [plan(3, template_columns("dw{n}", labels={"Et": "E_TOTAL"}), "$F$1", eta=0.5)],
+            )
+        },
+        {"Sheet1": ("right", [])},
+    )
     cases["merged_label_sign_flip"] = (
-        {"Sheet1": ({"B1": "learning rate:  η =", "E1": 0.8}, ["B1:D1"],
-                    [plan(2, template_columns("δE_tot/δw{n}", lead=[("iteration", "Step")]),
-                          "$E$1", eta=0.8, plants={"w5": ("{w5@p}+{eta}*{g5@p}", 1)})])},
-        {"Sheet1": ("wrong", [("w5", 1)])})
+        {
+            "Sheet1": (
+                {"B1": "learning rate:  η =", "E1": 0.8},
+                ["B1:D1"],
+                [
+                    plan(
+                        2,
+                        template_columns("δE_tot/δw{n}", lead=[("iteration", "Step")]),
+                        "$E$1",
+                        eta=0.8,
+                        plants={"w5": ("{w5@p}+{eta}*{g5@p}", 1)},
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("w5", 1)])},
+    )
     cases["value_below_group_row"] = (
-        {"training": ({"P3": "Learning Rate", "P4": 0.5, "A5": "Inputs and Targets",
-                       "E5": "Weights"}, ["A5:D5"],
-                      [plan(6, template_columns("∂E_total/∂W{n}"), "$P$4", eta=0.5)])},
-        {"training": ("right", [])})
+        {
+            "training": (
+                {"P3": "Learning Rate", "P4": 0.5, "A5": "Inputs and Targets", "E5": "Weights"},
+                ["A5:D5"],
+                [plan(6, template_columns("∂E_total/∂W{n}"), "$P$4", eta=0.5)],
+            )
+        },
+        {"training": ("right", [])},
+    )
     cases["several_tables_own_eta"] = (
-        {"Sheet1": ({"A1": "η =", "B1": 0.5, "A40": "η =", "B40": 2.0}, [],
-                    [plan(2, template_columns(), "$B$1", eta=0.5),
-                     plan(41, template_columns(), "$B$40", eta=2.0,
-                          plants={"E2": ("({t2}-{ao2})^2", 3)})]),
-         "other eta": ({"A1": "lr", "B1": 0.1}, [], [plan(3, template_columns(), "$B$1",
-                                                          eta=0.1)])},
-        {"Sheet1": ("wrong", [None, [("E2", 3)]]), "other eta": ("right", [])})
+        {
+            "Sheet1": (
+                {"A1": "η =", "B1": 0.5, "A40": "η =", "B40": 2.0},
+                [],
+                [
+                    plan(2, template_columns(), "$B$1", eta=0.5),
+                    plan(41, template_columns(), "$B$40", eta=2.0, plants={"E2": ("({t2}-{ao2})^2", 3)}),
+                ],
+            ),
+            "other eta": ({"A1": "lr", "B1": 0.1}, [], [plan(3, template_columns(), "$B$1", eta=0.1)]),
+        },
+        {"Sheet1": ("wrong", [None, [("E2", 3)]]), "other eta": ("right", [])},
+    )
     cases["eta_on_another_sheet"] = (
-        {"settings": ({"A1": "learning rate", "B1": 0.2}, [], []),
-         "table": ({"A1": "η", "B1": 5.0}, [],     # a stale label: the formulas read settings
-                   [plan(3, template_columns("E∂w{n}"), "settings!$B$1", eta=0.2)])},
-        {"table": ("right", [])})
+        {
+            "settings": ({"A1": "learning rate", "B1": 0.2}, [], []),
+            "table": (
+                {"A1": "η", "B1": 5.0},
+                [],  # a stale label: the formulas read settings
+                [plan(3, template_columns("E∂w{n}"), "settings!$B$1", eta=0.2)],
+            ),
+        },
+        {"table": ("right", [])},
+    )
     cases["chart_data_beside_and_below"] = (
-        {"Sheet1": ({"F1": "η =", "G1": 0.5, "AF2": "η = 0.1", "AG2": "η = 0.5",
-                     "A40": "lr", "A41": 0.1, "A42": 0.2, "A43": 0.5, "E40": 0.1, "E41": 0.2,
-                     **{f"AF{r}": 0.01 * r for r in range(3, 30)}}, [],
-                    [plan(2, template_columns(), "$G$1", eta=0.5, rows=25,
-                          plants={"g6": ("{do1}*{ah1}", 2)})])},
-        {"Sheet1": ("wrong", [("g6", 2)])})
+        {
+            "Sheet1": (
+                {
+                    "F1": "η =",
+                    "G1": 0.5,
+                    "AF2": "η = 0.1",
+                    "AG2": "η = 0.5",
+                    "A40": "lr",
+                    "A41": 0.1,
+                    "A42": 0.2,
+                    "A43": 0.5,
+                    "E40": 0.1,
+                    "E41": 0.2,
+                    **{f"AF{r}": 0.01 * r for r in range(3, 30)},
+                },
+                [],
+                [plan(2, template_columns(), "$G$1", eta=0.5, rows=25, plants={"g6": ("{do1}*{ah1}", 2)})],
+            )
+        },
+        {"Sheet1": ("wrong", [("g6", 2)])},
+    )
     cases["numbers_right_below"] = (
-        {"Sheet1": ({"F1": "η =", "G1": 0.5, **{f"{c}{r}": 0.25 for r in range(28, 34)
-                                                 for c in "EFGHIJKLM"}}, [],
-                    [plan(2, template_columns(), "$G$1", eta=0.5, rows=25)])},
-        {"Sheet1": ("right", [])})
+        {
+            "Sheet1": (
+                {"F1": "η =", "G1": 0.5, **{f"{c}{r}": 0.25 for r in range(28, 34) for c in "EFGHIJKLM"}},
+                [],
+                [plan(2, template_columns(), "$G$1", eta=0.5, rows=25)],
+            )
+        },
+        {"Sheet1": ("right", [])},
+    )
     cases["inputs_1_and_5_targets_001_099"] = (
-        {"Sheet1": ({"F1": "LR=", "G1": 0.5}, [],
-                    [plan(2, template_columns("∂E∂W{n}"), "$G$1", eta=0.5,
-                          data={"i1": 1.0, "i2": 5.0, "t1": 0.01, "t2": 0.99},
-                          plants={"g1": ("{do1}*{w5}*{ah1}*(1-{ah1})*{i1}", 0)})])},
-        {"Sheet1": ("wrong", [("g1", 0)])})
-    blocks = {"A1": "i1", "B1": 0.05, "A2": "i2", "B2": 0.10, "D1": "t1", "E1": 0.01,
-              "D2": "t2", "E2": 0.99, "G1": "b1", "H1": 0.35, "G2": "b2", "H2": 0.60,
-              "J1": "ͷ", "K1": 0.5}
+        {
+            "Sheet1": (
+                {"F1": "LR=", "G1": 0.5},
+                [],
+                [
+                    plan(
+                        2,
+                        template_columns("∂E∂W{n}"),
+                        "$G$1",
+                        eta=0.5,
+                        data={"i1": 1.0, "i2": 5.0, "t1": 0.01, "t2": 0.99},
+                        plants={"g1": ("{do1}*{w5}*{ah1}*(1-{ah1})*{i1}", 0)},
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("g1", 0)])},
+    )
+    blocks = {
+        "A1": "i1",
+        "B1": 0.05,
+        "A2": "i2",
+        "B2": 0.10,
+        "D1": "t1",
+        "E1": 0.01,
+        "D2": "t2",
+        "E2": 0.99,
+        "G1": "b1",
+        "H1": 0.35,
+        "G2": "b2",
+        "H2": 0.60,
+        "J1": "ͷ",
+        "K1": 0.5,
+    }
     mazur = [(n, LABELS.get(n, n)) for n in TEMPLATE if n not in ("t1", "t2", "i1", "i2")]
-    refs = {"eta": "$K$1", "i1": "$B$1", "i2": "$B$2", "t1": "$E$1", "t2": "$E$2",
-            "b1": "$H$1", "b2": "$H$2"}
+    refs = {"eta": "$K$1", "i1": "$B$1", "i2": "$B$2", "t1": "$E$1", "t2": "$E$2", "b1": "$H$1", "b2": "$H$2"}
     cases["mazur_biases"] = (
-        {"Sheet1": (blocks, [], [TablePlan(4, 1, mazur, refs, eta=0.5, bias=True,
-                                           data={"t1": 0.01, "t2": 0.99})])},
-        {"Sheet1": ("right", [])})
+        {
+            "Sheet1": (
+                blocks,
+                [],
+                [TablePlan(4, 1, mazur, refs, eta=0.5, bias=True, data={"t1": 0.01, "t2": 0.99})],
+            )
+        },
+        {"Sheet1": ("right", [])},
+    )
     cases["mazur_bias_forgotten"] = (
-        {"Sheet1": (blocks, [], [TablePlan(4, 1, mazur, refs, eta=0.5, bias=True,
-                                           data={"t1": 0.01, "t2": 0.99},
-                                           plants={"o1": ("{w5}*{ah1}+{w6}*{ah2}", 0)})])},
-        {"Sheet1": ("wrong", [("o1", 0)])})
+        {
+            "Sheet1": (
+                blocks,
+                [],
+                [
+                    TablePlan(
+                        4,
+                        1,
+                        mazur,
+                        refs,
+                        eta=0.5,
+                        bias=True,
+                        data={"t1": 0.01, "t2": 0.99},
+                        plants={"o1": ("{w5}*{ah1}+{w6}*{ah2}", 0)},
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("o1", 0)])},
+    )
     cases["eta_reference_drifts"] = (
-        {"Sheet1": ({"F1": "eta", "G1": 1.0}, [],
-                    [plan(2, template_columns(), "$G$1",
-                          plants={"w3": ("{w3@p}-$G<drift>*{g3@p}", 3)})])},
-        {"Sheet1": ("wrong", [("w3", 3)])})
-    cases["named_eta"] = (    # =E3-LearnRate*X3, LearnRate a name for Sheet1!$C$1
-        {"names": {"LearnRate": "Sheet1!$C$1"},
-         "Sheet1": ({"A1": "rate", "C1": 0.8}, [],
-                    [plan(2, template_columns(), "LearnRate", eta=0.8,
-                          plants={"g8": ("{do2}*{ah1}", 5)})])},
-        {"Sheet1": ("wrong", [("g8", 5)])})
+        {
+            "Sheet1": (
+                {"F1": "eta", "G1": 1.0},
+                [],
+                [plan(2, template_columns(), "$G$1", plants={"w3": ("{w3@p}-$G<drift>*{g3@p}", 3)})],
+            )
+        },
+        {"Sheet1": ("wrong", [("w3", 3)])},
+    )
+    cases["named_eta"] = (  # =E3-LearnRate*X3, LearnRate a name for Sheet1!$C$1
+        {
+            "names": {"LearnRate": "Sheet1!$C$1"},
+            "Sheet1": (
+                {"A1": "rate", "C1": 0.8},
+                [],
+                [plan(2, template_columns(), "LearnRate", eta=0.8, plants={"g8": ("{do2}*{ah1}", 5)})],
+            ),
+        },
+        {"Sheet1": ("wrong", [("g8", 5)])},
+    )
     cases["eta_column_and_subscripts"] = (
-        {"Sheet1": ({}, [],
-                    [TablePlan(1, 1, [("eta", "η")] + template_columns(
-                        "∂E/∂w{n}", labels={**{w: f"w{chr(0x2080 + int(w[1:]))}"
-                                               for w in WEIGHTS}, "ah1": "sigmoid(h1)"}),
-                        {}, eta=0.5, plants={"ah2": ("1/(1+EXP(-{h1}))", 4)})])},
-        {"Sheet1": ("wrong", [("ah2", 4)])})
+        {
+            "Sheet1": (
+                {},
+                [],
+                [
+                    TablePlan(
+                        1,
+                        1,
+                        [("eta", "η")]
+                        + template_columns(
+                            "∂E/∂w{n}",
+                            labels={
+                                **{w: f"w{chr(0x2080 + int(w[1:]))}" for w in WEIGHTS},
+                                "ah1": "sigmoid(h1)",
+                            },
+                        ),
+                        {},
+                        eta=0.5,
+                        plants={"ah2": ("1/(1+EXP(-{h1}))", 4)},
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("ah2", 4)])},
+    )
     return cases
 
 
@@ -151,7 +304,7 @@ def _write(path, sheets, typed_from=None):
         for table in plans:
             write_table(ws, table)
             for row in ws.iter_rows(min_row=table.header_row + 1):
-                for c in row:   # the drifting η reference: $G<drift> becomes $G<row - 3>
+                for c in row:  # the drifting η reference: $G<drift> becomes $G<row - 3>
                     if isinstance(c.value, str) and "<drift>" in c.value:
                         c.value = c.value.replace("<drift>", str(c.row - 3))
     for name, target in names.items():
@@ -197,7 +350,7 @@ def test_each_real_layout_is_read_and_judged(workbooks, case):
     for table in report.tables:
         found.setdefault(table.sheet, []).append(table)
     assert set(found) == set(expected), (case, set(found))
-    for sheet, (verdict, _) in expected.items():
+    for sheet, (_verdict, _) in expected.items():
         tables = found[sheet]
         assert len(tables) == len(sheets[sheet][2]), (case, sheet)
         flagged = {c.first_cell for t in tables for c in t.mistakes}
@@ -206,9 +359,11 @@ def test_each_real_layout_is_read_and_judged(workbooks, case):
         for table, written in zip(tables, sheets[sheet][2]):
             assert table.first_row == written.header_row + 1
             assert table.last_row == written.header_row + written.rows, (case, table.last_row)
-            assert "eta" in written.constants and any(
-                value.startswith(f"{written.eta:.15g} ") for value in table.constants.values()
-            ) or ("eta", "η") in written.columns, (case, table.constants)
+            assert (
+                "eta" in written.constants
+                and any(value.startswith(f"{written.eta:.15g} ") for value in table.constants.values())
+                or ("eta", "η") in written.columns
+            ), (case, table.constants)
 
 
 @pytest.mark.libreoffice
@@ -216,8 +371,9 @@ def test_the_eta_the_formulas_read_wins_over_a_stale_label(workbooks):
     report = check_workbook(workbooks["eta_on_another_sheet"])
     (table,) = report.tables
     assert table.constants == {"learning rate": "0.2 (settings!B1)"}
-    assert table.notes == ["the weight updates read η from settings!B1 (0.2), not from the "
-                           "cell labelled η (table!B1, 5)"]
+    assert table.notes == [
+        "the weight updates read η from settings!B1 (0.2), not from the cell labelled η (table!B1, 5)"
+    ]
 
 
 @pytest.mark.libreoffice
@@ -225,9 +381,11 @@ def test_a_drifting_eta_reference_is_named(workbooks):
     report = check_workbook(workbooks["eta_reference_drifts"])
     cause = report.tables[0].cause
     assert cause.label == "w3"
-    assert cause.mistake == ("multiplies the gradient by G3 where η (eta, $G$1) belongs: a "
-                             "relative reference ($G3) that moves down the rows, where the "
-                             "absolute $G$1 belongs")
+    assert cause.mistake == (
+        "multiplies the gradient by G3 where η (eta, $G$1) belongs: a "
+        "relative reference ($G3) that moves down the rows, where the "
+        "absolute $G$1 belongs"
+    )
 
 
 @pytest.mark.libreoffice
@@ -258,15 +416,14 @@ def _typed_copy(source, target, digits=6, symbol_eta=True):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.parametrize("case, verdict", [("eta_next_cell", "wrong"),
-                                           ("numbers_right_below", "right")])
+@pytest.mark.parametrize("case, verdict", [("eta_next_cell", "wrong"), ("numbers_right_below", "right")])
 def test_typed_numbers_are_judged_at_their_rounding(workbooks, tmp_path, case, verdict):
     typed = tmp_path / f"{case}-typed.xlsx"
     _typed_copy(workbooks[case], typed)
     report = check_workbook(typed)
     (table,) = report.tables
     assert table.typed and 5e-7 < table.precision < 5e-5
-    assert "η" in table.constants     # the Symbol-font "h" reads as η
+    assert "η" in table.constants  # the Symbol-font "h" reads as η
     flagged = {c.first_cell for c in table.mistakes}
     assert flagged == _expected_cells(case, "Sheet1")
     assert table.ok == (verdict == "right")
@@ -298,7 +455,7 @@ def test_a_cell_that_holds_no_number_is_never_ok(workbooks, tmp_path):
     header = 3
     column = next(c.column_letter for c in ws[header] if c.value == "a_o2")
     ws[f"{column}{header + 5}"] = "n/a"
-    book.save(broken)   # openpyxl drops the cached values: check recalculates first
+    book.save(broken)  # openpyxl drops the cached values: check recalculates first
     result = CliRunner().invoke(main, ["check", str(broken)])
     assert result.exit_code == 1, result.output
     assert "NOT CHECKED" in result.output or "WRONG" in result.output
@@ -315,16 +472,21 @@ def test_a_file_openpyxl_cannot_read_is_converted_by_libreoffice(workbooks, tmp_
     result = CliRunner().invoke(main, ["check", str(ods)])
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"(converted {ods.name} with LibreOffice first: ")
-    assert "the first at Sheet1!AA3 (∂E/∂w3)" in result.output or \
-           "the first at Sheet1!Z3 (∂E/∂w3)" in result.output
+    assert (
+        "the first at Sheet1!AA3 (∂E/∂w3)" in result.output
+        or "the first at Sheet1!Z3 (∂E/∂w3)" in result.output
+    )
 
 
 def test_json_is_printed_for_an_error_too(tmp_path):
     missing = tmp_path / "missing.xlsx"
     result = CliRunner().invoke(main, ["check", str(missing), "--json"])
     assert result.exit_code == 2
-    assert json.loads(result.output) == {"file": str(missing), "ok": False,
-                                         "error": f"{missing} does not exist"}
+    assert json.loads(result.output) == {
+        "file": str(missing),
+        "ok": False,
+        "error": f"{missing} does not exist",
+    }
 
 
 @pytest.mark.libreoffice
@@ -341,8 +503,9 @@ def test_a_class_of_submissions_at_once(workbooks, tmp_path):
     assert lines[-1] == "4 files: 2 right, 1 wrong or not fully checked, 1 could not be checked"
     assert lines[0].startswith(f"WRONG  {folder / 'eta_next_cell.xlsx'}: 2 mistakes in 1 of 1")
     assert lines[2].startswith(f"ERROR  {folder / 'notes.xlsx'}: ")
-    assert lines[3] == (f"OK     {folder / 'value_below_group_row.xlsx'}: 1 table checked, "
-                        "every column right")
+    assert lines[3] == (
+        f"OK     {folder / 'value_below_group_row.xlsx'}: 1 table checked, every column right"
+    )
     listed = json.loads(CliRunner().invoke(main, ["check", str(folder), "--json"]).output)
     assert [entry["ok"] for entry in listed] == [False, True, False, True]
     assert "error" in listed[2] and listed[0]["tables"][0]["cause"]["column"] == "∂E/∂w3"

@@ -29,28 +29,32 @@ from tests.conftest import ROOT
 from tests.test_render import DEEP, _anchors, _sheet_parts
 
 
-def network(inputs: int, units: list[int], activations=None, bias="random", samples=1,
-            softmax=False) -> dict:
+def network(inputs: int, units: list[int], activations=None, bias="random", samples=1, softmax=False) -> dict:
     """A template dict for a fully connected network of the given sizes."""
     activations = activations or ["sigmoid"] * len(units)
     if softmax:
         activations = activations[:-1] + ["softmax"]
-    layers = [{"units": n, "activation": a, "weights": "random",
-               **({"bias": bias} if bias else {})} for n, a in zip(units, activations)]
+    layers = [
+        {"units": n, "activation": a, "weights": "random", **({"bias": bias} if bias else {})}
+        for n, a in zip(units, activations)
+    ]
     targets = [[1.0 if j == 0 else 0.0 for j in range(units[-1])]] * samples
-    return {"name": "net", "description": "test", "init": {"seed": 1, "scale": 0.5},
-            "loss": "cross_entropy" if softmax else "half_squared_error",
-            "data": {"inputs": [[0.1 * (k + 1) for k in range(inputs)]] * samples,
-                     "targets": targets},
-            "layers": layers, "training": {"learning_rates": [0.5], "iterations": 3}}
+    return {
+        "name": "net",
+        "description": "test",
+        "init": {"seed": 1, "scale": 0.5},
+        "loss": "cross_entropy" if softmax else "half_squared_error",
+        "data": {"inputs": [[0.1 * (k + 1) for k in range(inputs)]] * samples, "targets": targets},
+        "layers": layers,
+        "training": {"learning_rates": [0.5], "iterations": 3},
+    }
 
 
 SPECS = {
     **{f"template {p.stem}": load_spec(p) for p in sorted((ROOT / "templates").glob("*.toml"))},
     "deep: tanh, ReLU, identity, softmax": spec_from_dict(DEEP),
     "1-1": spec_from_dict(network(1, [1], bias=None)),
-    "3-4-4-2, three samples": spec_from_dict(network(3, [4, 4, 2], ["tanh", "relu", "sigmoid"],
-                                                     samples=3)),
+    "3-4-4-2, three samples": spec_from_dict(network(3, [4, 4, 2], ["tanh", "relu", "sigmoid"], samples=3)),
     "wide 6-8-8-6": spec_from_dict(network(6, [8, 8, 6])),
     "ten softmax outputs": spec_from_dict(network(4, [6, 10], softmax=True)),
     "30 hidden units": spec_from_dict(network(5, [30, 4])),
@@ -71,8 +75,12 @@ def drawn_labels(spec):
 @pytest.mark.parametrize("name", SPECS)
 def test_no_label_touches_another(name):
     labels = drawn_labels(SPECS[name])
-    clashes = [(a, b) for i, (a, box_a) in enumerate(labels) for b, box_b in labels[i + 1:]
-               if _overlaps(box_a, box_b, pad=0)]
+    clashes = [
+        (a, b)
+        for i, (a, box_a) in enumerate(labels)
+        for b, box_b in labels[i + 1 :]
+        if _overlaps(box_a, box_b, pad=0)
+    ]
     assert clashes == []
 
 
@@ -84,8 +92,7 @@ def test_every_weight_is_labelled_or_its_range_is(name):
         first = label(spec, ("w", l, 0, 0))
         last = label(spec, ("w", l, layer.units - 1, layer.fan_in - 1))
         if layer.units * layer.fan_in <= LABELLED_WEIGHTS:
-            names = [label(spec, ("w", l, j, k)) for j in range(layer.units)
-                     for k in range(layer.fan_in)]
+            names = [label(spec, ("w", l, j, k)) for j in range(layer.units) for k in range(layer.fan_in)]
             assert sorted(t for t in texts if t in names) == sorted(names)
         else:
             assert f"{first} … {last}" in texts
@@ -116,28 +123,41 @@ def test_loss_reads_as_the_equations_write_it():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["wide 6-8-8-6", "30 hidden units", "six layers",
-                                  "60 inputs, 40 units", "deep: tanh, ReLU, identity, softmax"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "wide 6-8-8-6",
+        "30 hidden units",
+        "six layers",
+        "60 inputs, 40 units",
+        "deep: tanh, ReLU, identity, softmax",
+    ],
+)
 def test_the_diagram_covers_no_cell_of_the_network_sheet(name, tmp_path):
     path = tmp_path / "book.xlsx"
     build_workbook(SPECS[name], path)
     ws = openpyxl.load_workbook(path)[NETWORK_SHEET]
     with zipfile.ZipFile(path) as package:
-        ((kind, row0, col0, row1, col1),) = list(_anchors(package,
-                                                          _sheet_parts(package)[NETWORK_SHEET]))
+        ((kind, row0, col0, row1, col1),) = list(_anchors(package, _sheet_parts(package)[NETWORK_SHEET]))
     assert kind == "picture"
-    covered = [c.coordinate for row in ws.iter_rows(min_row=row0 + 1, max_row=row1 + 1,
-                                                    min_col=col0 + 1, max_col=col1 + 1)
-               for c in row if c.value is not None]
+    covered = [
+        c.coordinate
+        for row in ws.iter_rows(min_row=row0 + 1, max_row=row1 + 1, min_col=col0 + 1, max_col=col1 + 1)
+        for c in row
+        if c.value is not None
+    ]
     assert covered == []
     texts = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert any(c.value == "Forward pass" for c in texts)  # the equations are there
 
 
-@pytest.mark.parametrize("width_px, height_px, beside", [
-    (635, 171, True),     # the exercise: the equations beside the diagram
-    (1291, 405, False),   # the deep network: beside would print below 70%, so below it
-])
+@pytest.mark.parametrize(
+    "width_px, height_px, beside",
+    [
+        (635, 171, True),  # the exercise: the equations beside the diagram
+        (1291, 405, False),  # the deep network: beside would print below 70%, so below it
+    ],
+)
 def test_the_equations_go_beside_the_diagram_or_below_it(width_px, height_px, beside):
     place = network_text_place(width_px, height_px, column_px(NETWORK_TEXT_WIDTH))
     picture_cols = -(-width_px // DEFAULT_COLUMN_PX)

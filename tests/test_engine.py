@@ -24,10 +24,17 @@ def test_every_column_matches_autograd_at_every_iteration(learning_rate):
         assert relative_error(got, expected[key]) <= 1e-12, key
 
 
-@pytest.mark.parametrize("learning_rate, after_100", [
-    (0.1, 7.847e-3), (0.2, 4.229e-3), (0.5, 6.143e-4),
-    (0.8, 8.528e-5), (1.0, 2.256e-5), (2.0, 2.547e-8),
-])
+@pytest.mark.parametrize(
+    "learning_rate, after_100",
+    [
+        (0.1, 7.847e-3),
+        (0.2, 4.229e-3),
+        (0.5, 6.143e-4),
+        (0.8, 8.528e-5),
+        (1.0, 2.256e-5),
+        (2.0, 2.547e-8),
+    ],
+)
 def test_known_losses(learning_rate, after_100):
     trace = engine.train(SEED, learning_rate, iterations=100)
     assert trace.loss[0] == pytest.approx(0.0141813779, abs=5e-11)
@@ -44,24 +51,30 @@ def test_weights_update_from_the_same_row():
     trace = engine.train(SEED, 0.5, iterations=3)
     for l in range(len(SEED.layers)):
         np.testing.assert_array_equal(
-            trace.weights[l][1:], trace.weights[l][:-1] - 0.5 * trace.grad_weights[l][:-1])
+            trace.weights[l][1:], trace.weights[l][:-1] - 0.5 * trace.grad_weights[l][:-1]
+        )
 
 
 def _spec(activation: str, weights_scale: float = 1.0):
-    return spec_from_dict({
-        "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
-        "layers": [
-            {"units": 3, "activation": activation,
-             "weights": [[0.15 * weights_scale, -0.2], [0.25, 0.3], [-0.4, 0.1]]},
-            {"units": 2, "activation": "sigmoid",
-             "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
-        ],
-        "training": {"learning_rates": [0.7], "iterations": 30},
-    })
+    return spec_from_dict(
+        {
+            "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
+            "layers": [
+                {
+                    "units": 3,
+                    "activation": activation,
+                    "weights": [[0.15 * weights_scale, -0.2], [0.25, 0.3], [-0.4, 0.1]],
+                },
+                {"units": 2, "activation": "sigmoid", "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
+            ],
+            "training": {"learning_rates": [0.7], "iterations": 30},
+        }
+    )
 
 
-@pytest.mark.parametrize("activation", [name for name, activation in ACTIVATIONS.items()
-                                        if not activation.vector])
+@pytest.mark.parametrize(
+    "activation", [name for name, activation in ACTIVATIONS.items() if not activation.vector]
+)
 def test_other_sizes_activations_and_several_samples_match_autograd(activation):
     spec = _spec(activation)
     trace = engine.train(spec, 0.7)

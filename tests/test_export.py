@@ -8,16 +8,21 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sheetgen.cli import main
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.runs.mnist_sheets import (CONFUSION_SHEET, ERRORS_SHEET, METRIC_HEADERS, METRICS_SHEET,
-                                   MODEL_SHEET)
-from sheetgen.runs.training import METRIC_COLUMNS
 from sheetgen.analyse.recalc import recalculate
-from sheetgen.record import RECORD_SHEET, read_record
-from sheetgen.runs.export import recorded_training
+from sheetgen.build.layout import SheetLayout, sheet_name
 from sheetgen.build.spec import load_spec
 from sheetgen.build.writer import build_workbook
+from sheetgen.cli import main
+from sheetgen.record import RECORD_SHEET, read_record
+from sheetgen.runs.export import recorded_training
+from sheetgen.runs.mnist_sheets import (
+    CONFUSION_SHEET,
+    ERRORS_SHEET,
+    METRIC_HEADERS,
+    METRICS_SHEET,
+    MODEL_SHEET,
+)
+from sheetgen.runs.training import METRIC_COLUMNS
 from tests.conftest import require_libreoffice
 from tests.run_fixtures import write_run_dir
 from tests.torch_reference import autograd_columns, relative_error
@@ -51,8 +56,9 @@ def test_export_adds_the_mnist_sheets_and_keeps_everything(built, run_dir):
     before = parts(path)
     result = run("export", run_dir, "--workbook", path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"wrote {path}: MNIST sheets for run seed-1 (4 epochs, "
-                                     "final test accuracy 97.20%)")
+    assert result.output.startswith(
+        f"wrote {path}: MNIST sheets for run seed-1 (4 epochs, final test accuracy 97.20%)"
+    )
     after = parts(path)
     charts_before = sorted(n for n in before if n.startswith("xl/charts/chart"))
     charts_after = sorted(n for n in after if n.startswith("xl/charts/chart"))
@@ -60,8 +66,17 @@ def test_export_adds_the_mnist_sheets_and_keeps_everything(built, run_dir):
     for name in charts_before:  # every chart it had, byte for byte
         assert after[name] == before[name], name
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Network", "Overview", "lr 0.5", "lr 2", METRICS_SHEET,
-                               MODEL_SHEET, CONFUSION_SHEET, ERRORS_SHEET, RECORD_SHEET]
+    assert book.sheetnames == [
+        "Network",
+        "Overview",
+        "lr 0.5",
+        "lr 2",
+        METRICS_SHEET,
+        MODEL_SHEET,
+        CONFUSION_SHEET,
+        ERRORS_SHEET,
+        RECORD_SHEET,
+    ]
     # every backprop sheet's cells (formulas and cached values) are as they were
     for n in range(1, 5):
         name = f"xl/worksheets/sheet{n}.xml"
@@ -78,8 +93,15 @@ def test_metrics_cells_equal_metrics_csv(built, run_dir):
     csv = pd.read_csv(run_dir / "metrics.csv")
     sheet = pd.read_excel(path, sheet_name=METRICS_SHEET, header=2)
     # people read the sheet's headers; metrics.csv keeps the names programs use
-    assert list(sheet.columns) == ["Epoch", "Train loss", "Train accuracy (%)", "Test loss",
-                                   "Test accuracy (%)", "Learning rate", "Time (s)"]
+    assert list(sheet.columns) == [
+        "Epoch",
+        "Train loss",
+        "Train accuracy (%)",
+        "Test loss",
+        "Test accuracy (%)",
+        "Learning rate",
+        "Time (s)",
+    ]
     assert list(csv.columns) == list(METRIC_COLUMNS)
     sheet.columns = [METRIC_COLUMNS[list(METRIC_HEADERS.values()).index(h)] for h in sheet.columns]
     pd.testing.assert_frame_equal(sheet, csv, check_dtype=False, rtol=0, atol=0)
@@ -107,14 +129,15 @@ def test_backprop_cells_still_match_autograd_after_export(built, run_dir, tmp_pa
         ws = book[sheet_name(lr)]
         expected = autograd_columns(spec, lr, spec.iterations)
         for quantity in layout.quantities[1:]:
-            got = [ws.cell(row=first + t, column=layout.column_of[quantity.key] + 1).value
-                   for t in range(spec.iterations + 1)]
+            got = [
+                ws.cell(row=first + t, column=layout.column_of[quantity.key] + 1).value
+                for t in range(spec.iterations + 1)
+            ]
             assert relative_error(got, expected[quantity.key]) <= 1e-12, quantity.label
     assert book[MODEL_SHEET]["D8"].value == 88  # the SUM of the parameters, recalculated
     confusion = json.loads((run_dir / "evaluation.json").read_text())["confusion"]
     recall = [book[CONFUSION_SHEET].cell(row=5 + t, column=12).value for t in range(10)]
-    assert recall == pytest.approx([100 * row[t] / sum(row) for t, row in enumerate(confusion)],
-                                   rel=1e-12)
+    assert recall == pytest.approx([100 * row[t] / sum(row) for t, row in enumerate(confusion)], rel=1e-12)
 
 
 @pytest.mark.slow
@@ -134,9 +157,11 @@ def test_a_workbook_edited_by_hand_is_not_clobbered(built, run_dir):
     edited = path.read_bytes()
     result = run("export", run_dir, "--workbook", path)
     assert result.exit_code == 1
-    assert result.output == (f"Error: {path} has changed since sheetgen wrote it (edited by "
-                             "hand); it is left as it is. Give another --workbook for the "
-                             "metrics, or rebuild it with `sheetgen build`\n")
+    assert result.output == (
+        f"Error: {path} has changed since sheetgen wrote it (edited by "
+        "hand); it is left as it is. Give another --workbook for the "
+        "metrics, or rebuild it with `sheetgen build`\n"
+    )
     assert path.read_bytes() == edited
 
 
@@ -191,12 +216,17 @@ def test_a_workbook_that_cannot_be_replaced_is_left_whole(built, run_dir, monkey
     assert sorted(p.name for p in path.parent.iterdir()) == ["backprop.xlsx", "runs"]
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "metrics.csv").unlink(), "metrics.csv does not exist: is it a run dir"),
-    (lambda d: (d / "metrics.csv").write_text("epoch,loss\n1,0.5\n"),
-     "metrics.csv has columns ['epoch', 'loss'], expected epoch,train_loss"),
-    (lambda d: (d / "summary.json").write_text("{"), "cannot read"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "metrics.csv").unlink(), "metrics.csv does not exist: is it a run dir"),
+        (
+            lambda d: (d / "metrics.csv").write_text("epoch,loss\n1,0.5\n"),
+            "metrics.csv has columns ['epoch', 'loss'], expected epoch,train_loss",
+        ),
+        (lambda d: (d / "summary.json").write_text("{"), "cannot read"),
+    ],
+)
 def test_bad_run_dirs_get_one_line(built, run_dir, damage, message):
     _, path = built
     damage(run_dir)
@@ -243,8 +273,7 @@ def test_build_run_workbook_reports_the_sheets_it_writes(tmp_path, run_dir):
 
     path = tmp_path / "book.xlsx"
     report = build_run_workbook(load_spec().with_training([0.5], 5), path, read_run(run_dir))
-    assert report.sheets + (RECORD_SHEET,) == tuple(
-        openpyxl.load_workbook(path, read_only=True).sheetnames)
+    assert report.sheets + (RECORD_SHEET,) == tuple(openpyxl.load_workbook(path, read_only=True).sheetnames)
     assert report.sheets[-4:] == (METRICS_SHEET, MODEL_SHEET, CONFUSION_SHEET, ERRORS_SHEET)
 
 
@@ -275,12 +304,18 @@ def _record_sheet(path, rows):
 SPEC_JSON = load_spec().to_json()
 
 
-@pytest.mark.parametrize("rows, reason", [
-    ([("other", "0.1.0"), (SPEC_JSON,)], "its 'sheetgen' sheet is not a sheetgen record"),
-    ([("sheetgen", "0.1.0"), ("{",)], "its sheetgen record cannot be read (Expecting"),
-    ([("sheetgen", "0.1.0", '{"parts": 1}'), (SPEC_JSON,)],
-     "its sheetgen record cannot be read (its seal is not sheetgen's)"),
-], ids=["no header", "spec not JSON", "a seal not sheetgen's"])
+@pytest.mark.parametrize(
+    "rows, reason",
+    [
+        ([("other", "0.1.0"), (SPEC_JSON,)], "its 'sheetgen' sheet is not a sheetgen record"),
+        ([("sheetgen", "0.1.0"), ("{",)], "its sheetgen record cannot be read (Expecting"),
+        (
+            [("sheetgen", "0.1.0", '{"parts": 1}'), (SPEC_JSON,)],
+            "its sheetgen record cannot be read (its seal is not sheetgen's)",
+        ),
+    ],
+    ids=["no header", "spec not JSON", "a seal not sheetgen's"],
+)
 def test_both_ways_of_reading_the_record_refuse_alike(tmp_path, rows, reason):
     from sheetgen.analyse.reading import load_grids
     from sheetgen.record import NoSpecError, RecordError, record_from_grids
@@ -300,8 +335,9 @@ def test_a_record_split_by_a_number_reads_alike_both_ways(tmp_path):
     from sheetgen.record import record_from_grids
 
     half = len(SPEC_JSON) // 2
-    path = _record_sheet(tmp_path / "book.xlsx", [("sheetgen", "0.1.0"), (SPEC_JSON[:half],),
-                                                  (7,), (SPEC_JSON[half:],)])
+    path = _record_sheet(
+        tmp_path / "book.xlsx", [("sheetgen", "0.1.0"), (SPEC_JSON[:half],), (7,), (SPEC_JSON[half:],)]
+    )
     record = read_record(path)
     assert record.spec == load_spec() and record.training_json is None
     assert record_from_grids(load_grids(path, formulas=True), path) == record

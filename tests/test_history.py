@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import sheetgen
-from sheetgen.build import engine
 from sheetgen.analyse.history import HistoryError
+from sheetgen.build import engine
 from sheetgen.build.quantities import history
 from tests.handmade import layout_block, write_workbook
 
@@ -38,7 +38,7 @@ def test_a_handmade_table_is_keyed_by_its_eta(tmp_path, seed_spec):
     for row in frame.itertuples(index=False):
         ws.append(list(row))
     book.save(path)
-    (learning_rate, got), = sheetgen.read_history(path).items()
+    ((learning_rate, got),) = sheetgen.read_history(path).items()
     assert learning_rate == 0.5
     assert got.index.tolist() == [0, 1, 2, 3, 4]
     # openpyxl writes floats with one digit fewer than a round trip needs
@@ -54,9 +54,11 @@ def test_formulas_without_cached_values_are_refused(tmp_path):
 
 
 def test_importing_sheetgen_does_not_import_pandas_or_torch():
-    code = ("import sys, sheetgen; assert sheetgen.read_history\n"
-            "assert 'torch' not in sys.modules\n"
-            "import sheetgen.cli\n"
-            "assert 'pandas' not in sys.modules and 'torch' not in sys.modules\n")
+    code = (
+        "import sys, sheetgen; assert sheetgen.read_history\n"
+        "assert 'torch' not in sys.modules\n"
+        "import sheetgen.cli\n"
+        "assert 'pandas' not in sys.modules and 'torch' not in sys.modules\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

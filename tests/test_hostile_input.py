@@ -3,8 +3,8 @@ nothing lost and nothing left behind. One test (or table) per case of the issue;
 file is made here."""
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +15,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
 
 from sheetgen.cli import main
 from sheetgen.runs.mnist_sheets import MODEL_SHEET
-from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
 from tests.run_fixtures import write_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +31,7 @@ def run(*args):
 
 def part_texts(path):
     with zipfile.ZipFile(path) as package:
-        return {name: package.read(name).decode("utf-8", "replace")
-                for name in package.namelist()}
+        return {name: package.read(name).decode("utf-8", "replace") for name in package.namelist()}
 
 
 def template(tmp_path, text, name="t.toml"):
@@ -43,17 +42,23 @@ def template(tmp_path, text, name="t.toml"):
 
 # Case 1: outputs that are not regular files, and names that are not .xlsx -----------------
 
-@pytest.mark.parametrize("make, kind", [
-    (lambda p: os.mkfifo(p), "a device, FIFO or socket"),
-    (lambda p: os.symlink(p.parent / "elsewhere.xlsx", p), "a symbolic link"),
-])
+
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (lambda p: os.mkfifo(p), "a device, FIFO or socket"),
+        (lambda p: os.symlink(p.parent / "elsewhere.xlsx", p), "a symbolic link"),
+    ],
+)
 def test_case1_only_a_regular_file_is_replaced(tmp_path, make, kind):
     target = tmp_path / "out.xlsx"
     make(target)
     result = run("build", "-o", target)
     assert result.exit_code == 1
-    assert result.output == (f"Error: cannot write {target}: it is {kind}, not a regular file; "
-                             "only a regular file is ever replaced\n")
+    assert result.output == (
+        f"Error: cannot write {target}: it is {kind}, not a regular file; "
+        "only a regular file is ever replaced\n"
+    )
     assert not target.is_file() or target.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
 
@@ -61,8 +66,10 @@ def test_case1_only_a_regular_file_is_replaced(tmp_path, make, kind):
 def test_case1_dev_null_is_not_replaced():
     result = run("build", "-o", "/dev/null")
     assert result.exit_code == 1
-    assert result.output == ("Error: cannot write /dev/null: it is a device, FIFO or socket, not "
-                             "a regular file; only a regular file is ever replaced\n")
+    assert result.output == (
+        "Error: cannot write /dev/null: it is a device, FIFO or socket, not "
+        "a regular file; only a regular file is ever replaced\n"
+    )
     assert Path("/dev/null").is_char_device()
 
 
@@ -72,21 +79,27 @@ def test_case1_a_workbook_must_be_named_xlsx(tmp_path, name):
     result = run("build", "-o", target)
     assert result.exit_code == 1
     suffix = target.suffix or "nothing"
-    assert result.output == (f"Error: cannot write {target}: a workbook's name must end in "
-                             f".xlsx, not {suffix!r}\n")
+    assert result.output == (
+        f"Error: cannot write {target}: a workbook's name must end in .xlsx, not {suffix!r}\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 # Case 2: text from templates and run dirs is text, never a formula or a link --------------
 
-HOSTILE_TEXTS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "=cmd|'/c calc'!A1",
-                 "external:c:/secret.xlsx", "http://evil.example/x"]
+HOSTILE_TEXTS = [
+    '=HYPERLINK("http://evil.example","click")',
+    "=cmd|'/c calc'!A1",
+    "external:c:/secret.xlsx",
+    "http://evil.example/x",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_case2_template_description_is_written_as_text(tmp_path, text):
-    path = template(tmp_path, re.sub(r'(?m)^description = ".*"$',
-                                      lambda _: f"description = {json.dumps(text)}", SEED))
+    path = template(
+        tmp_path, re.sub(r'(?m)^description = ".*"$', lambda _: f"description = {json.dumps(text)}", SEED)
+    )
     out = tmp_path / "b.xlsx"
     result = run("build", "--template", path, "--lr", "0.5", "--iterations", "3", "-o", out)
     assert result.exit_code == 0, result.output
@@ -94,8 +107,7 @@ def test_case2_template_description_is_written_as_text(tmp_path, text):
     assert (written.value, written.data_type) == (text, "s")
     parts = part_texts(out)
     assert "<f>" not in parts["xl/worksheets/sheet1.xml"]
-    assert not any("<hyperlink" in body or "relationships/hyperlink" in body
-                   for body in parts.values())
+    assert not any("<hyperlink" in body or "relationships/hyperlink" in body for body in parts.values())
 
 
 @pytest.mark.slow
@@ -115,8 +127,7 @@ def test_case2_run_dir_layer_text_is_written_as_text(tmp_path):
     parts = part_texts(out)
     formulas = [f.split("</f>")[0] for body in parts.values() for f in body.split("<f>")[1:]]
     assert formulas and not any("cmd|" in f or "HYPERLINK" in f for f in formulas)
-    assert not any("<hyperlink" in body or "relationships/hyperlink" in body
-                   for body in parts.values())
+    assert not any("<hyperlink" in body or "relationships/hyperlink" in body for body in parts.values())
 
 
 # Case 3: sizes a spreadsheet (or memory) cannot hold, refused from the spec alone ----------
@@ -143,19 +154,28 @@ weights = "random"
 """
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--iterations", "1048548"],
-     "Error: this workbook would need about 6,944 MiB of memory to build (6 learning rates × "
-     "1,048,549 rows × 33 columns, 207,612,702 formula cells); sheetgen builds at most 1,024 "
-     "MiB: use fewer iterations, learning rates or units\n"),
-    (["--lr", "1", "--iterations", "200000"],
-     "Error: this workbook would need about 1,137 MiB of memory to build (1 learning rate × "
-     "200,001 rows × 33 columns, 6,600,033 formula cells); sheetgen builds at most 1,024 "
-     "MiB: use fewer iterations, learning rates or units\n"),
-    ([arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
-     "Error: 300 learning rates: the Overview chart holds at most 255 series (one per learning "
-     "rate); give fewer\n"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--iterations", "1048548"],
+            "Error: this workbook would need about 6,944 MiB of memory to build (6 learning rates × "
+            "1,048,549 rows × 33 columns, 207,612,702 formula cells); sheetgen builds at most 1,024 "
+            "MiB: use fewer iterations, learning rates or units\n",
+        ),
+        (
+            ["--lr", "1", "--iterations", "200000"],
+            "Error: this workbook would need about 1,137 MiB of memory to build (1 learning rate × "
+            "200,001 rows × 33 columns, 6,600,033 formula cells); sheetgen builds at most 1,024 "
+            "MiB: use fewer iterations, learning rates or units\n",
+        ),
+        (
+            [arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
+            "Error: 300 learning rates: the Overview chart holds at most 255 series (one per learning "
+            "rate); give fewer\n",
+        ),
+    ],
+)
 def test_case3_sizes_beyond_a_spreadsheet_are_refused_up_front(tmp_path, args, message):
     out = tmp_path / "b.xlsx"
     started = time.monotonic()
@@ -172,20 +192,38 @@ def test_case3_a_network_wider_than_xfd_is_refused(tmp_path):
     result = run("build", "--template", path, "-o", tmp_path / "b.xlsx")
     assert result.exit_code == 1
     assert result.output.startswith("Error: this network needs ")
-    assert result.output.endswith(" columns per sheet, but a sheet has 16,384 (A to XFD); use "
-                                  "fewer units or layers\n")
+    assert result.output.endswith(
+        " columns per sheet, but a sheet has 16,384 (A to XFD); use fewer units or layers\n"
+    )
     assert not (tmp_path / "b.xlsx").exists()
 
 
 # Case 4: nothing but the message -------------------------------------------------------------
 
+
 def test_case4_no_numpy_warnings_before_the_error(tmp_path):
     text = SEED.replace('activation = "sigmoid"', 'activation = "identity"').replace(
-        "inputs = [[0.05, 0.10]]", "inputs = [[5, 10]]")
+        "inputs = [[0.05, 0.10]]", "inputs = [[5, 10]]"
+    )
     path = template(tmp_path, text)
-    done = subprocess.run([sys.executable, "-m", "sheetgen", "build", "--template", str(path),
-                           "--lr", "50", "-o", str(tmp_path / "b.xlsx")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sheetgen",
+            "build",
+            "--template",
+            str(path),
+            "--lr",
+            "50",
+            "-o",
+            str(tmp_path / "b.xlsx"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: learning rate 50: ")
@@ -193,6 +231,7 @@ def test_case4_no_numpy_warnings_before_the_error(tmp_path):
 
 
 # Case 5: no leftovers after Ctrl-C, SIGTERM or SIGHUP ---------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -203,12 +242,27 @@ def test_case5_signals_leave_nothing_behind(tmp_path, signum):
     target = out_dir / "b.xlsx"
     target.write_bytes(b"the previous workbook")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sheetgen", "build", "--lr", "0.5", "--iterations", "20000",
-         "-o", str(target)], cwd=ROOT, env={**os.environ, "TMPDIR": str(scratch)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sheetgen",
+            "build",
+            "--lr",
+            "0.5",
+            "--iterations",
+            "20000",
+            "-o",
+            str(target),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         # a test run started in the background inherits SIGINT ignored, and Python then never
         # turns Ctrl-C into KeyboardInterrupt: give the build the terminal's default, as a user's has
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     # wait until XlsxWriter has scratch files and the temporary workbook exists
     while not (list(scratch.rglob("*")) and len(list(out_dir.iterdir())) > 1):
@@ -227,24 +281,29 @@ def test_case5_signals_leave_nothing_behind(tmp_path, signum):
 
 # Cases 6 and 7: hostile XML and decompression amplification in check and verify -------------
 
-SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-              b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
 DTD_SHEETS = {
     "xxe": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-           b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row>'
-           b'</sheetData></worksheet>',
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row>'
+    b"</sheetData></worksheet>",
     "billion laughs": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "lol">'
-           + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), bytes([97 + i]) * 0 +
-                                              (b"&" + bytes([97 + i]) + b";") * 10)
-                      for i in range(9))
-           + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&j;</t></is></c></row>'
-           b'</sheetData></worksheet>',
+    + b"".join(
+        b'<!ENTITY %s "%s">' % (bytes([98 + i]), bytes([97 + i]) * 0 + (b"&" + bytes([97 + i]) + b";") * 10)
+        for i in range(9)
+    )
+    + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&j;</t></is></c></row>'
+    b"</sheetData></worksheet>",
     "quadratic blow-up": b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "'
-           + b"x" * 50_000 + b'">]><worksheet xmlns="http://schemas.openxmlformats.org/'
-           b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
-           + b"&a;" * 50_000 + b"</t></is></c></row></sheetData></worksheet>",
+    + b"x" * 50_000
+    + b'">]><worksheet xmlns="http://schemas.openxmlformats.org/'
+    b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+    + b"&a;" * 50_000
+    + b"</t></is></c></row></sheetData></worksheet>",
 }
 
 
@@ -253,14 +312,16 @@ def hostile_workbook(path, sheet, compresslevel=6):
     iterable of byte chunks streamed into the zip."""
     plain = path.with_name("plain-" + path.name)
     openpyxl.Workbook().save(plain)
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(
-            path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as target:
+    with (
+        zipfile.ZipFile(plain) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as target,
+    ):
         for info in source.infolist():
             if info.filename != "xl/worksheets/sheet1.xml":
                 target.writestr(info, source.read(info.filename))
                 continue
             with target.open(info.filename, "w", force_zip64=True) as stream:
-                for chunk in ([sheet] if isinstance(sheet, bytes) else sheet):
+                for chunk in [sheet] if isinstance(sheet, bytes) else sheet:
                     stream.write(chunk)
     plain.unlink()
     return path
@@ -268,13 +329,19 @@ def hostile_workbook(path, sheet, compresslevel=6):
 
 def peak_of(*command):
     """Exit status, output and peak RSS (MiB) of a command and everything it started."""
-    measure = ("import resource, subprocess, sys; "
-               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-               "print(done.returncode); print(done.stdout + done.stderr, end=''); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
-    done = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "sheetgen",
-                           *map(str, command)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    measure = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(done.returncode); print(done.stdout + done.stderr, end=''); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", measure, sys.executable, "-m", "sheetgen", *map(str, command)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = done.stdout.splitlines()
     return int(lines[0]), "\n".join(lines[1:-1]) + "\n", float(lines[-1])
 
@@ -286,10 +353,14 @@ def test_case6_hostile_xml_is_one_line_and_exit_2(tmp_path, command, kind, monke
     path = hostile_workbook(tmp_path / "hostile.xlsx", sheet)
     monkeypatch.setattr("sheetgen.analyse.recalc.find_soffice", lambda: pytest.fail("LibreOffice ran"))
     result = run(command, path)
-    why = ("holds NUL bytes, which XML forbids" if kind == "NUL bytes" else
-           "declares an XML document type (entities), which no workbook needs")
-    assert result.output == (f"Error: {path} is not a readable workbook: part "
-                             f"xl/worksheets/sheet1.xml {why}\n")
+    why = (
+        "holds NUL bytes, which XML forbids"
+        if kind == "NUL bytes"
+        else "declares an XML document type (entities), which no workbook needs"
+    )
+    assert result.output == (
+        f"Error: {path} is not a readable workbook: part xl/worksheets/sheet1.xml {why}\n"
+    )
     assert result.exit_code == 2
     assert "root:" not in result.output
 
@@ -311,8 +382,10 @@ def test_case6_openpyxl_parses_with_defusedxml(tmp_path, kind):
 def rows_at_xfd(count=1_048_576, per_chunk=4096):
     yield SHEET_HEAD + b"<sheetData>"
     for start in range(1, count + 1, per_chunk):
-        yield b"".join(b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (r, r)
-                       for r in range(start, min(start + per_chunk, count + 1)))
+        yield b"".join(
+            b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (r, r)
+            for r in range(start, min(start + per_chunk, count + 1))
+        )
     yield b"</sheetData></worksheet>"
 
 
@@ -330,8 +403,7 @@ def unreferenced_cells(rows, columns):
     noise = random.Random(11)
     yield SHEET_HEAD + b"<sheetData>"
     for _ in range(rows):
-        yield b"<row>" + b"<c/>" * columns + b"</row><!--" + base64.b64encode(
-            noise.randbytes(120)) + b"-->"
+        yield b"<row>" + b"<c/>" * columns + b"</row><!--" + base64.b64encode(noise.randbytes(120)) + b"-->"
     yield b"</sheetData></worksheet>"
 
 
@@ -340,18 +412,23 @@ AMPLIFIED = {
     "a cell at XFD on every row": (
         lambda: rows_at_xfd(),
         "xl/worksheets/sheet1.xml spans 1,048,576 rows × 16,384 columns (17,179,869,184 "
-        "cells); sheetgen reads at most 10,000,000"),
+        "cells); sheetgen reads at most 10,000,000",
+    ),
     # a declared used range of the whole sheet, one cell of content
     "a whole-sheet dimension": (
-        lambda: SHEET_HEAD + b'<dimension ref="A1:XFD1048576"/><sheetData><row r="1">'
-        b'<c r="A1"><v>1</v></c></row></sheetData></worksheet>',
+        lambda: (
+            SHEET_HEAD + b'<dimension ref="A1:XFD1048576"/><sheetData><row r="1">'
+            b'<c r="A1"><v>1</v></c></row></sheetData></worksheet>'
+        ),
         "xl/worksheets/sheet1.xml declares a used range of 1,048,576 rows × 16,384 columns "
-        "(17,179,869,184 cells); sheetgen reads at most 10,000,000"),
+        "(17,179,869,184 cells); sheetgen reads at most 10,000,000",
+    ),
     # a part of 1 GiB (a single digit string) packed into about 1 MB
     "a 1 GiB digit string": (
         lambda: digit_string(),
         f"part xl/worksheets/sheet1.xml unpacks to {2**30 + 206:,} bytes; sheetgen reads at "
-        "most 67,108,864 (64 MiB) per part"),
+        "most 67,108,864 (64 MiB) per part",
+    ),
 }
 
 
@@ -381,8 +458,7 @@ def test_case7_verify_refuses_before_libreoffice_sees_the_file(tmp_path, monkeyp
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "verify"])
-def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, monkeypatch,
-                                                                        command):
+def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, monkeypatch, command):
     """Cells without an r attribute escape guard_workbook's scan; load_grids counts them.
 
     At the real limit (10,000,000) openpyxl takes over a minute to get there, so the limit is
@@ -391,20 +467,28 @@ def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, m
     monkeypatch.setattr("sheetgen.untrusted.MAX_CELLS", 100_000)
     path = hostile_workbook(tmp_path / "unreferenced.xlsx", unreferenced_cells(60, 2_000))
     result = run(command, path)
-    assert result.output == (f"Error: {path} is not a readable workbook: its sheets hold more "
-                             "than 100,000 cells; sheetgen reads at most that\n")
+    assert result.output == (
+        f"Error: {path} is not a readable workbook: its sheets hold more "
+        "than 100,000 cells; sheetgen reads at most that\n"
+    )
     assert result.exit_code == 2
 
 
 # Case 8: a --workbook that is not a workbook -------------------------------------------------
 
-@pytest.mark.parametrize("name, content, message", [
-    ("notes.txt", b"my notes", "cannot write {path}: a workbook's name must end in .xlsx, "
-                               "not '.txt'"),
-    ("sheet.ods", None, "cannot write {path}: a workbook's name must end in .xlsx, not '.ods'"),
-    ("notes.xlsx", b"my notes", "{path} is not a readable workbook: not a zip package (File "
-                                "is not a zip file)"),
-])
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("notes.txt", b"my notes", "cannot write {path}: a workbook's name must end in .xlsx, not '.txt'"),
+        ("sheet.ods", None, "cannot write {path}: a workbook's name must end in .xlsx, not '.ods'"),
+        (
+            "notes.xlsx",
+            b"my notes",
+            "{path} is not a readable workbook: not a zip package (File is not a zip file)",
+        ),
+    ],
+)
 def test_case8_export_to_something_not_a_workbook(tmp_path, name, content, message):
     run_dir = write_run_dir(tmp_path / "run")
     path = tmp_path / name
@@ -426,17 +510,30 @@ def test_case8_mnist_train_to_something_not_a_workbook(tmp_path):
 
     path = tmp_path / "notes.txt"
     path.write_text("my notes")
-    result = CliRunner().invoke(cli, ["train", "--data-dir", str(tmp_path / "no-data"),
-                                      "--out", str(tmp_path / "run"), "--no-download",
-                                      "--quiet", "--device", "cpu", "--workbook", str(path)])
-    assert result.output == (f"Error: cannot write {path}: a workbook's name must end in "
-                             ".xlsx, not '.txt'\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--data-dir",
+            str(tmp_path / "no-data"),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-download",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--workbook",
+            str(path),
+        ],
+    )
+    assert result.output == (f"Error: cannot write {path}: a workbook's name must end in .xlsx, not '.txt'\n")
     assert result.exit_code == 1
     assert path.read_text() == "my notes"
     assert not (tmp_path / "run").exists()
 
 
 # Case 9: hostile run dirs are refused whole, before anything is written ----------------------
+
 
 def _evaluation(run_dir, change):
     path = run_dir / "evaluation.json"
@@ -446,31 +543,50 @@ def _evaluation(run_dir, change):
 
 
 RUN_DAMAGE = [
-    ("binary metrics.csv", lambda d: (d / "metrics.csv").write_bytes(bytes(range(256)) * 40),
-     "cannot read {run}/metrics.csv: it is not UTF-8 text"),
-    ("0_26 in metrics.csv", lambda d: (d / "metrics.csv").write_text(
-        (d / "metrics.csv").read_text().replace("\n1,", "\n0_1,", 1)),
-     "{run}/metrics.csv line 2 holds a value that is not a number"),
-    ("a 2x2 confusion matrix", lambda d: _evaluation(
-        d, lambda e: e.update(confusion=[[1, 2], [3, 4]])),
-     "{run}: summary.json or evaluation.json is malformed (the confusion matrix must be "
-     "10×10 (true digit × predicted digit))"),
-    ("a ragged confusion matrix", lambda d: _evaluation(
-        d, lambda e: e["confusion"][3].pop()),
-     "{run}: summary.json or evaluation.json is malformed (the confusion matrix must be "
-     "10×10 (true digit × predicted digit))"),
-    ("counts of 10^20", lambda d: _evaluation(
-        d, lambda e: e["confusion"][0].__setitem__(0, 10**20)),
-     "{run}: summary.json or evaluation.json is malformed (a confusion-matrix count must be "
-     "a whole number from 0 to 1,000,000,000, not 100000000000000000000)"),
-    ("a digit 11", lambda d: _evaluation(
-        d, lambda e: e["misclassified"][0].__setitem__("true", 11)),
-     "{run}: summary.json or evaluation.json is malformed (misclassified digit 0 true digit "
-     "must be a whole number from 0 to 9, not 11)"),
-    ("a layer name that is a list", lambda d: (d / "summary.json").write_text(
-        (d / "summary.json").read_text().replace('"normalize"', '["x"]')),
-     "{run}: summary.json or evaluation.json is malformed (a layer's name must be text of at "
-     "most 1,000 characters)"),
+    (
+        "binary metrics.csv",
+        lambda d: (d / "metrics.csv").write_bytes(bytes(range(256)) * 40),
+        "cannot read {run}/metrics.csv: it is not UTF-8 text",
+    ),
+    (
+        "0_26 in metrics.csv",
+        lambda d: (d / "metrics.csv").write_text(
+            (d / "metrics.csv").read_text().replace("\n1,", "\n0_1,", 1)
+        ),
+        "{run}/metrics.csv line 2 holds a value that is not a number",
+    ),
+    (
+        "a 2x2 confusion matrix",
+        lambda d: _evaluation(d, lambda e: e.update(confusion=[[1, 2], [3, 4]])),
+        "{run}: summary.json or evaluation.json is malformed (the confusion matrix must be "
+        "10×10 (true digit × predicted digit))",
+    ),
+    (
+        "a ragged confusion matrix",
+        lambda d: _evaluation(d, lambda e: e["confusion"][3].pop()),
+        "{run}: summary.json or evaluation.json is malformed (the confusion matrix must be "
+        "10×10 (true digit × predicted digit))",
+    ),
+    (
+        "counts of 10^20",
+        lambda d: _evaluation(d, lambda e: e["confusion"][0].__setitem__(0, 10**20)),
+        "{run}: summary.json or evaluation.json is malformed (a confusion-matrix count must be "
+        "a whole number from 0 to 1,000,000,000, not 100000000000000000000)",
+    ),
+    (
+        "a digit 11",
+        lambda d: _evaluation(d, lambda e: e["misclassified"][0].__setitem__("true", 11)),
+        "{run}: summary.json or evaluation.json is malformed (misclassified digit 0 true digit "
+        "must be a whole number from 0 to 9, not 11)",
+    ),
+    (
+        "a layer name that is a list",
+        lambda d: (d / "summary.json").write_text(
+            (d / "summary.json").read_text().replace('"normalize"', '["x"]')
+        ),
+        "{run}: summary.json or evaluation.json is malformed (a layer's name must be text of at "
+        "most 1,000 characters)",
+    ),
 ]
 
 
@@ -491,6 +607,7 @@ def test_case9_hostile_run_dirs_change_nothing(tmp_path, kind, damage, message):
 
 # Case 10: checkpoints that load but are malformed --------------------------------------------
 
+
 def _checkpoint_damage():
     def config(change):
         return lambda state: change(state["config"])
@@ -503,27 +620,43 @@ def _checkpoint_damage():
         state["metrics"] = state["metrics"][:1]  # epoch 2 to go, but the schedule is spent
 
     return [
-        ("epochs as text", config(lambda c: c.update(epochs="2")),
-         "holds malformed settings (setting epochs is '2', not a whole number)"),
-        ("lr as a list", config(lambda c: c.update(lr=[0.1])),
-         "holds malformed settings (setting lr is '[0.1]', not a number)"),
-        ("no model", lambda s: s.pop("model"),
-         "is malformed (its model is missing or not a dict)"),
+        (
+            "epochs as text",
+            config(lambda c: c.update(epochs="2")),
+            "holds malformed settings (setting epochs is '2', not a whole number)",
+        ),
+        (
+            "lr as a list",
+            config(lambda c: c.update(lr=[0.1])),
+            "holds malformed settings (setting lr is '[0.1]', not a number)",
+        ),
+        ("no model", lambda s: s.pop("model"), "is malformed (its model is missing or not a dict)"),
         ("a weight of the wrong shape", shrink_weight, "does not fit the model (Error(s) in "),
-        ("optimizer state of another model", lambda s: s["optimizer"].update(param_groups=[]),
-         "does not fit the model ("),
-        ("metrics that are not rows", lambda s: s.update(metrics=["x", "y"]),
-         "does not fit the model (metrics row 1 is not epoch 1's metrics)"),
-        ("a schedule past its steps", past_the_schedule,
-         "is malformed (its schedule is at step 8 after 1 epochs of 4 steps)"),
+        (
+            "optimizer state of another model",
+            lambda s: s["optimizer"].update(param_groups=[]),
+            "does not fit the model (",
+        ),
+        (
+            "metrics that are not rows",
+            lambda s: s.update(metrics=["x", "y"]),
+            "does not fit the model (metrics row 1 is not epoch 1's metrics)",
+        ),
+        (
+            "a schedule past its steps",
+            past_the_schedule,
+            "is malformed (its schedule is at step 8 after 1 epochs of 4 steps)",
+        ),
     ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind, damage, message", _checkpoint_damage(),
-                         ids=[d[0] for d in _checkpoint_damage()])
-def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tmp_path, kind,
-                                                     damage, message):
+@pytest.mark.parametrize(
+    "kind, damage, message", _checkpoint_damage(), ids=[d[0] for d in _checkpoint_damage()]
+)
+def test_case10_malformed_checkpoints_are_one_line(
+    mnist_run, mnist_data_dir, tmp_path, kind, damage, message
+):
     import shutil
 
     import torch
@@ -538,9 +671,21 @@ def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tm
     damage(state)
     torch.save(state, checkpoint)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    done = CliRunner().invoke(cli, ["train", "--out", str(run_dir), "--resume", "--quiet",
-                                    "--data-dir", str(mnist_data_dir), "--no-download",
-                                    "--device", "cpu"])
+    done = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--out",
+            str(run_dir),
+            "--resume",
+            "--quiet",
+            "--data-dir",
+            str(mnist_data_dir),
+            "--no-download",
+            "--device",
+            "cpu",
+        ],
+    )
     assert done.exit_code == 1, done.output
     assert done.output.startswith(f"Error: cannot resume: {checkpoint} {message}")
     assert done.output.endswith("; start a new run\n") and done.output.count("\n") == 1
@@ -548,6 +693,7 @@ def test_case10_malformed_checkpoints_are_one_line(mnist_run, mnist_data_dir, tm
 
 
 # Case 13: smaller things -------------------------------------------------------------------
+
 
 def test_case13_a_full_disk_on_close_is_one_line(tmp_path, monkeypatch):
     def full(self):
@@ -573,9 +719,11 @@ def test_case13_an_unreadable_run_dir_after_an_epoch_does_not_stop_training(tmp_
     (run_dir / "metrics.csv").write_bytes(b"\xff\xfe garbage")
     export.after_epoch(run_dir)  # no exception: training goes on
     export.after_epoch(run_dir)
-    assert warnings == [f"warning: cannot read {run_dir / 'metrics.csv'}: it is not UTF-8 text; "
-                        "training goes on, and the workbook is written again after each epoch "
-                        "and at the end"]
+    assert warnings == [
+        f"warning: cannot read {run_dir / 'metrics.csv'}: it is not UTF-8 text; "
+        "training goes on, and the workbook is written again after each epoch "
+        "and at the end"
+    ]
     write_run_dir(run_dir)  # readable again: the next epoch writes the workbook
     export.after_epoch(run_dir)
     assert (tmp_path / "b.xlsx").is_file()
@@ -588,10 +736,11 @@ def test_case13_replace_keeps_the_mode_fsyncs_first_and_leaves_the_umask(tmp_pat
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr("sheetgen.files.os.umask", lambda *a: pytest.fail("umask changed"))
-    monkeypatch.setattr("sheetgen.files.os.fsync",
-                        lambda fd: events.append("fsync") or real_fsync(fd))
-    monkeypatch.setattr("sheetgen.files.os.replace",  # os itself: the seal's rename counts too
-                        lambda a, b: events.append(("replace", Path(b))) or real_replace(a, b))
+    monkeypatch.setattr("sheetgen.files.os.fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(
+        "sheetgen.files.os.replace",  # os itself: the seal's rename counts too
+        lambda a, b: events.append(("replace", Path(b))) or real_replace(a, b),
+    )
     result = run("build", "--lr", "0.5", "--iterations", "3", "-o", out)
     assert result.exit_code == 0, result.output
     assert events[-2:] == ["fsync", ("replace", out)]  # the file is on disk before it is named
@@ -604,22 +753,31 @@ def test_case13_a_softmax_output_excel_cannot_store_is_refused():
     from sheetgen.build.engine import Forward, NumericalError, _check_range
     from sheetgen.build.spec import spec_from_dict
 
-    spec = spec_from_dict({
-        "name": "s", "loss": "cross_entropy",
-        "data": {"inputs": [[1.0, 0.0]], "targets": [[1.0, 0.0]]},
-        "layers": [{"name": "o", "units": 2, "activation": "softmax",
-                    "weights": [[0.1, 0.2], [0.3, 0.4]]}]})
+    spec = spec_from_dict(
+        {
+            "name": "s",
+            "loss": "cross_entropy",
+            "data": {"inputs": [[1.0, 0.0]], "targets": [[1.0, 0.0]]},
+            "layers": [
+                {"name": "o", "units": 2, "activation": "softmax", "weights": [[0.1, 0.2], [0.3, 0.4]]}
+            ],
+        }
+    )
     tiny = Forward(nets=(np.array([[0.0, 700.0]]),), acts=(np.array([[1e-310, 1.0]]),))
-    with pytest.raises(NumericalError, match="a softmax output of layer 'o' falls below "
-                                             "2.2e-308 at iteration 3"):
+    with pytest.raises(
+        NumericalError, match="a softmax output of layer 'o' falls below 2.2e-308 at iteration 3"
+    ):
         _check_range(spec, tiny, 0.5, 3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args, expected", [
-    (["--lr", "0.5", "--iterations", "1"], "1 learning rate × 1 iteration, "),
-    (["--lr", "0.5", "--lr", "1", "--iterations", "2"], "2 learning rates × 2 iterations, "),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--lr", "0.5", "--iterations", "1"], "1 learning rate × 1 iteration, "),
+        (["--lr", "0.5", "--lr", "1", "--iterations", "2"], "2 learning rates × 2 iterations, "),
+    ],
+)
 def test_case13_counts_of_one_are_singular(tmp_path, args, expected):
     out = tmp_path / "b.xlsx"
     result = run("build", *args, "-o", out)
@@ -635,8 +793,9 @@ def test_case13_one_epoch_charts_span_an_axis(tmp_path):
     run_dir = write_run_dir(tmp_path / "run", epochs=1)
     out = tmp_path / "b.xlsx"
     assert run("export", run_dir, "--workbook", out).exit_code == 0
-    charts = [body for name, body in part_texts(out).items()
-              if name.startswith("xl/charts/") and "MNIST" in body]
+    charts = [
+        body for name, body in part_texts(out).items() if name.startswith("xl/charts/") and "MNIST" in body
+    ]
     assert len(charts) == 2
     for chart in charts:
         assert '<c:max val="2"/>' in chart and '<c:min val="0"/>' in chart
@@ -644,14 +803,14 @@ def test_case13_one_epoch_charts_span_an_axis(tmp_path):
 
 # Case 11: verify at the README's benchmark size ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def long_workbook(tmp_path_factory):
     from tests.conftest import require_libreoffice
 
     require_libreoffice()
     path = tmp_path_factory.mktemp("long") / "long.xlsx"
-    result = run("build", "--lr", "0.1", "--lr", "0.5", "--lr", "2", "--iterations", "2000",
-                 "-o", path)
+    result = run("build", "--lr", "0.1", "--lr", "0.5", "--lr", "2", "--iterations", "2000", "-o", path)
     assert result.exit_code == 0, result.output
     return path
 
@@ -669,8 +828,7 @@ def test_case11_a_correct_workbook_verifies_at_2000_iterations(long_workbook):
 def test_case11_a_mistake_at_row_1990_is_still_caught(long_workbook, tmp_path):
     """A flipped sign in one weight update, 1,990 rows down, on a sheet that has not converged."""
     path = tmp_path / "planted.xlsx"
-    with zipfile.ZipFile(long_workbook) as source, zipfile.ZipFile(
-            path, "w", zipfile.ZIP_DEFLATED) as target:
+    with zipfile.ZipFile(long_workbook) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename == "xl/worksheets/sheet3.xml":  # 'lr 0.1'
@@ -681,23 +839,27 @@ def test_case11_a_mistake_at_row_1990_is_still_caught(long_workbook, tmp_path):
     result = run("verify", path)
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith(
-        "DIFFERS on 2 sheets: first at lr 0.1!B1990 (w1) =B1989+$B$5*AA1989: LibreOffice gives ")
+        "DIFFERS on 2 sheets: first at lr 0.1!B1990 (w1) =B1989+$B$5*AA1989: LibreOffice gives "
+    )
 
 
 # Case 14: a workbook built on another machine is not "edited by hand" -----------------------
 
+
 def _rezip(source_path, target_path, change):
-    with zipfile.ZipFile(source_path) as source, zipfile.ZipFile(
-            target_path, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(source_path) as source,
+        zipfile.ZipFile(target_path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             target.writestr(info, change(info.filename, source.read(info.filename)))
 
 
 @pytest.mark.slow
 def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
-    from sheetgen.record import package_parts
     from sheetgen.build.spec import load_spec
     from sheetgen.build.writer import build_workbook
+    from sheetgen.record import package_parts
 
     path = tmp_path / "laptop.xlsx"
     assert run("build", "--lr", "0.5", "--iterations", "10", "-o", path).exit_code == 0
@@ -705,9 +867,10 @@ def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
     from dataclasses import replace
 
     real_picture = __import__("sheetgen.build.diagram", fromlist=["network_picture"]).network_picture
-    monkeypatch.setattr("sheetgen.build.writer.network_picture",
-                        lambda spec: replace(real_picture(spec),
-                                             png=real_picture(spec).png + b"\0other machine"))
+    monkeypatch.setattr(
+        "sheetgen.build.writer.network_picture",
+        lambda spec: replace(real_picture(spec), png=real_picture(spec).png + b"\0other machine"),
+    )
     again = tmp_path / "again.xlsx"
     build_workbook(load_spec().with_training([0.5], 10), again)
     assert package_parts(again) != package_parts(path)  # a re-render would call it edited
@@ -716,12 +879,20 @@ def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
     assert result.output.startswith(f"wrote {path}: MNIST sheets for run run")
 
 
-@pytest.mark.parametrize("edit", [
-    lambda name, data: data.replace(b"<v>0.5</v>", b"<v>0.7</v>", 1)
-    if name == "xl/worksheets/sheet3.xml" else data,
-    lambda name, data: data.replace(b'"iterations":10', b'"iterations":11')
-    if name == "xl/worksheets/sheet4.xml" else data,
-], ids=["an input cell", "the recorded spec"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda name, data: (
+            data.replace(b"<v>0.5</v>", b"<v>0.7</v>", 1) if name == "xl/worksheets/sheet3.xml" else data
+        ),
+        lambda name, data: (
+            data.replace(b'"iterations":10', b'"iterations":11')
+            if name == "xl/worksheets/sheet4.xml"
+            else data
+        ),
+    ],
+    ids=["an input cell", "the recorded spec"],
+)
 def test_case14_a_real_hand_edit_is_still_refused(tmp_path, edit):
     built = tmp_path / "built.xlsx"
     assert run("build", "--lr", "0.5", "--iterations", "10", "-o", built).exit_code == 0
@@ -733,9 +904,11 @@ def test_case14_a_real_hand_edit_is_still_refused(tmp_path, edit):
     assert len(changed) == 1  # the edit took, and only there
     edited = path.read_bytes()
     result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
-    assert result.output == (f"Error: {path} has changed since sheetgen wrote it (edited by "
-                             "hand); it is left as it is. Give another --workbook for the "
-                             "metrics, or rebuild it with `sheetgen build`\n")
+    assert result.output == (
+        f"Error: {path} has changed since sheetgen wrote it (edited by "
+        "hand); it is left as it is. Give another --workbook for the "
+        "metrics, or rebuild it with `sheetgen build`\n"
+    )
     assert result.exit_code == 1
     assert path.read_bytes() == edited
 
@@ -753,7 +926,7 @@ def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monk
     while True:  # the part's entry in the central directory
         at = data.index(b"PK\x01\x02", at + 1)
         length = struct.unpack_from("<H", data, at + 28)[0]
-        if bytes(data[at + 46:at + 46 + length]) == name:
+        if bytes(data[at + 46 : at + 46 + length]) == name:
             break
     if struct.unpack_from("<I", data, at + 24)[0] == 0xFFFFFFFF:  # zip64: the size is in the extra
         struct.pack_into("<Q", data, at + 46 + length + 4, 1000)
@@ -766,5 +939,7 @@ def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monk
     for command in ("verify", "check"):
         result = run(command, path)
         assert result.exit_code == 2
-        assert result.output == (f"Error: {path} is not a readable workbook: not a zip package "
-                                 "(Bad CRC-32 for file 'xl/worksheets/sheet1.xml')\n")
+        assert result.output == (
+            f"Error: {path} is not a readable workbook: not a zip package "
+            "(Bad CRC-32 for file 'xl/worksheets/sheet1.xml')\n"
+        )

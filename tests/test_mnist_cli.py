@@ -4,9 +4,9 @@ import sys
 import pytest
 import torch
 from click.testing import CliRunner
+from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
 
 from mnist.cli import cli
-from mnist_fixtures import mnist_data_dir, mnist_run  # noqa: F401
 
 
 def run(*args):
@@ -51,7 +51,9 @@ def test_resume_without_checkpoint_is_a_one_line_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run("train", "--out", tmp_path / "empty", "--resume")
     assert result.exit_code == 1
-    assert result.output == f"Error: cannot resume: no checkpoint.pt in {tmp_path / 'empty'}; run without --resume to start it\n"
+    assert result.output == (
+        f"Error: cannot resume: no checkpoint.pt in {tmp_path / 'empty'}; run without --resume to start it\n"
+    )
 
 
 @pytest.mark.slow
@@ -72,8 +74,21 @@ def test_resume_uses_the_runs_own_settings(mnist_run):
 
 @pytest.mark.slow
 def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
-    result = run("train", "--data-dir", mnist_data_dir, "--out", tmp_path / "run", "--epochs", "1",
-                 "--batch-size", "100", "--device", "cpu", "--no-download", "--quiet")
+    result = run(
+        "train",
+        "--data-dir",
+        mnist_data_dir,
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "100",
+        "--device",
+        "cpu",
+        "--no-download",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 2
@@ -85,8 +100,21 @@ def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
 def test_threads_option_fixes_the_count_and_is_recorded(mnist_data_dir, tmp_path):
     import json
 
-    result = run("train", "--data-dir", mnist_data_dir, "--out", tmp_path / "run", "--epochs", "1",
-                 "--device", "cpu", "--no-download", "--quiet", "--threads", "1")
+    result = run(
+        "train",
+        "--data-dir",
+        mnist_data_dir,
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--no-download",
+        "--quiet",
+        "--threads",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["settings"]["threads"] == 1

@@ -1,10 +1,10 @@
 import pytest
 import torch
+from mnist_fixtures import TEST_COUNT, TRAIN_COUNT, mnist_data_dir, write_tiny_mnist  # noqa: F401
 
 import mnist.data as data
 from mnist.config import MnistError
 from mnist.data import RAW_FILES, load_mnist, random_affine, resolve_root, train_batches
-from mnist_fixtures import TEST_COUNT, TRAIN_COUNT, mnist_data_dir, write_tiny_mnist  # noqa: F401
 
 
 def test_loads_tiny_idx_files_through_torchvision(mnist_data_dir):

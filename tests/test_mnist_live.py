@@ -21,21 +21,29 @@ import pytest
 import torch
 import xlsxwriter
 from click.testing import CliRunner
+from mnist_fixtures import TEST_COUNT, mnist_data_dir, mnist_run, synthetic_digits  # noqa: F401
 
 from mnist.export import load_model
-from mnist_fixtures import TEST_COUNT, mnist_data_dir, mnist_run, synthetic_digits  # noqa: F401
-from sheetgen.runs import cnn
-from sheetgen.cli import main
-from sheetgen.runs.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
-                                  TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET, LiveLayout)
-from sheetgen.runs.mnist_live import write_live_sheets
-from sheetgen.runs.mnist_sheets import SHEETS as METRIC_SHEETS
 from sheetgen.analyse.recalc import _PROFILE, find_soffice, recalculate
-from sheetgen.record import RECORD_SHEET
 from sheetgen.build.spec import load_spec
-from sheetgen.runs.training import read_run
 from sheetgen.build.writer import _formats as writer_formats
 from sheetgen.build.writer import build_workbook
+from sheetgen.cli import main
+from sheetgen.record import RECORD_SHEET
+from sheetgen.runs import cnn
+from sheetgen.runs.live_layout import (
+    CHOOSER_ROW,
+    DIGITS_SHEET,
+    LIVE_SHEET,
+    PREDICTION_ROW,
+    TRUE_LABEL_ROW,
+    VALUE_COL,
+    WEIGHTS_SHEET,
+    LiveLayout,
+)
+from sheetgen.runs.mnist_live import write_live_sheets
+from sheetgen.runs.mnist_sheets import SHEETS as METRIC_SHEETS
+from sheetgen.runs.training import read_run
 from tests.conftest import require_libreoffice
 from tests.run_fixtures import write_run_dir
 
@@ -100,14 +108,26 @@ def live_sheet_as_csv(paths: list[Path], sheet_number: int, out_dir: Path) -> li
         with tempfile.TemporaryDirectory(prefix="live-lo-") as profile:
             (Path(profile) / "user").mkdir()
             (Path(profile) / "user" / "registrymodifications.xcu").write_text(_PROFILE)
-            subprocess.run([soffice, f"-env:UserInstallation={Path(profile).as_uri()}",
-                            "--headless", "--norestore", "--nolockcheck", "--convert-to",
-                            f"csv:Text - txt - csv (StarCalc):{filter_options}", "--outdir",
-                            str(out_dir), *map(str, group)],
-                           check=True, capture_output=True, timeout=600,
-                           env={**os.environ, "HOME": profile})
+            subprocess.run(
+                [
+                    soffice,
+                    f"-env:UserInstallation={Path(profile).as_uri()}",
+                    "--headless",
+                    "--norestore",
+                    "--nolockcheck",
+                    "--convert-to",
+                    f"csv:Text - txt - csv (StarCalc):{filter_options}",
+                    "--outdir",
+                    str(out_dir),
+                    *map(str, group),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=600,
+                env={**os.environ, "HOME": profile},
+            )
 
-    halves = [paths[: len(paths) // 2], paths[len(paths) // 2:]]
+    halves = [paths[: len(paths) // 2], paths[len(paths) // 2 :]]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(convert, [h for h in halves if h]))
     return [out_dir / f"{p.stem}-{LIVE_SHEET}.csv" for p in paths]
@@ -124,8 +144,7 @@ def csv_value(rows, row: int, col: int):
 
 
 @pytest.mark.libreoffice
-def test_each_stored_digit_recalculated_by_libreoffice_matches_the_exported_model(
-        exported, tmp_path):
+def test_each_stored_digit_recalculated_by_libreoffice_matches_the_exported_model(exported, tmp_path):
     """Set the chooser to 1..100, recalculate each in LibreOffice, compare with model.pt2."""
     require_libreoffice()
     _, run_dir = exported
@@ -204,8 +223,11 @@ def test_a_digit_drawn_into_the_grid_is_classified_as_the_model_does(exported, t
         ws.cell(row=row + 1, column=col + 1).value = float(drawn[y, x])
     edited = tmp_path / "drawn.xlsx"
     book.save(edited)
-    rows = list(openpyxl.load_workbook(recalculate(edited, tmp_path / "lo"), data_only=True)
-                [LIVE_SHEET].iter_rows(values_only=True))
+    rows = list(
+        openpyxl.load_workbook(recalculate(edited, tmp_path / "lo"), data_only=True)[LIVE_SHEET].iter_rows(
+            values_only=True
+        )
+    )
     logits = [rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))]
     expected = torch_logits(run_dir, drawn[None])[0]
     assert relative_error(logits, expected) <= LOGIT_TOLERANCE
@@ -218,11 +240,15 @@ def test_a_digit_drawn_into_the_grid_is_classified_as_the_model_does(exported, t
     bias_row, bias_col = layout.bias_cell(predicted)
     book = openpyxl.load_workbook(edited)  # the drawn digit stays
     book[WEIGHTS_SHEET].cell(row=bias_row + 1, column=bias_col + 1).value = (
-        float(network.linear_bias[predicted]) - 100)
+        float(network.linear_bias[predicted]) - 100
+    )
     reweighted = tmp_path / "reweighted.xlsx"
     book.save(reweighted)
-    rows = list(openpyxl.load_workbook(recalculate(reweighted, tmp_path / "lo2"), data_only=True)
-                [LIVE_SHEET].iter_rows(values_only=True))
+    rows = list(
+        openpyxl.load_workbook(recalculate(reweighted, tmp_path / "lo2"), data_only=True)[
+            LIVE_SHEET
+        ].iter_rows(values_only=True)
+    )
     logits = np.array([rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))])
     moved = expected.copy()
     moved[predicted] -= 100
@@ -237,13 +263,14 @@ def test_cached_values_are_the_numpy_forward_pass_of_digit_one(exported):
     network = read_run(run_dir).live
     layout = LiveLayout.for_network(network)
     act = cnn.forward(network, cnn.stored_pixels(network, 1))
-    rows = list(openpyxl.load_workbook(path, data_only=True, read_only=True)[LIVE_SHEET]
-                .iter_rows(values_only=True))
-    assert [rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))] == \
-        act.logits.tolist()
+    rows = list(
+        openpyxl.load_workbook(path, data_only=True, read_only=True)[LIVE_SHEET].iter_rows(values_only=True)
+    )
+    assert [rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))] == act.logits.tolist()
     top, left = layout.convs[1].origins[3]
-    block = [[rows[top + y][left + x] for x in range(layout.convs[1].side)]
-             for y in range(layout.convs[1].side)]
+    block = [
+        [rows[top + y][left + x] for x in range(layout.convs[1].side)] for y in range(layout.convs[1].side)
+    ]
     assert block == act.convs[1][3].tolist()
     assert relative_error(act.logits, torch_logits(run_dir, act.pixels[None])[0]) <= 1e-5
 
@@ -268,8 +295,7 @@ def test_the_numpy_engine_equals_the_float64_torch_model(mnist_run):
 
 
 @pytest.mark.slow
-def test_the_live_sheets_come_after_the_others_and_leave_them_byte_for_byte(
-        mnist_run, tmp_path):
+def test_the_live_sheets_come_after_the_others_and_leave_them_byte_for_byte(mnist_run, tmp_path):
     """The backprop sheets and charts, and the four metrics sheets, are what they were."""
     result, _ = mnist_run
     without = tmp_path / "without" / result.run_dir.name
@@ -293,8 +319,17 @@ def test_the_live_sheets_come_after_the_others_and_leave_them_byte_for_byte(
         assert parts["with"][part] == parts["without"][part], part
     assert "xl/charts/chart6.xml" in parts["with"]  # the bar chart of probabilities
     names = openpyxl.load_workbook(paths["with"], read_only=True).sheetnames
-    assert names == ["Network", "Overview", "lr 0.5", "lr 2", *METRIC_SHEETS, LIVE_SHEET,
-                     WEIGHTS_SHEET, DIGITS_SHEET, RECORD_SHEET]
+    assert names == [
+        "Network",
+        "Overview",
+        "lr 0.5",
+        "lr 2",
+        *METRIC_SHEETS,
+        LIVE_SHEET,
+        WEIGHTS_SHEET,
+        DIGITS_SHEET,
+        RECORD_SHEET,
+    ]
 
 
 @pytest.mark.slow
@@ -313,7 +348,8 @@ def test_a_run_dir_without_inference_json_exports_as_before_with_a_note(tmp_path
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.splitlines()[-1] == (
         f"note: {run_dir} has no inference.json (a run made before the live sheet existed), "
-        "so the workbook has no 'MNIST live' sheet; train again to get it")
+        "so the workbook has no 'MNIST live' sheet; train again to get it"
+    )
     assert LIVE_SHEET not in openpyxl.load_workbook(path, read_only=True).sheetnames
 
 
@@ -326,36 +362,57 @@ def _damaged(change):
         data = _inference(run_dir)
         change(data)
         (run_dir / "inference.json").write_text(json.dumps(data))
+
     return damage
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "inference.json").write_text("{"), "cannot read"),
-    (lambda d: (d / "inference.json").write_bytes(b" " * (16 * 1024 * 1024 + 1)),
-     "inference.json holds 16,777,217 bytes; a run dir's files hold at most 16,777,216"),
-    (lambda d: (d / "inference.json").write_text("[" * 100_000), "cannot read"),
-    (_damaged(lambda x: x.update(format=2)), "has format 2; this sheetgen reads format 1"),
-    (_damaged(lambda x: x["convs"][1]["weight"].pop()),
-     "convs[2].shift must be 11; found 12 where 11 belong"),
-    (_damaged(lambda x: x["convs"][0]["weight"][0][0][1].append(0.5)),
-     "convs[1].weight must be 8x1x3x3; found 4 where 3 belong"),
-    (_damaged(lambda x: x["convs"][0]["shift"].__setitem__(2, "1")),
-     "convs[1].shift holds str where a number belongs"),
-    (_damaged(lambda x: x["linear"]["bias"].__setitem__(0, 1e300)),
-     "linear.bias holds 1e+300, not a finite number within ±1e+06"),
-    (_damaged(lambda x: x["normalize"].update(std=0)), "normalize.std must be positive"),
-    (_damaged(lambda x: x.update(convs=x["convs"] * 2)),
-     "the number of convolutions must be a whole number in 1..8, got 10"),
-    (_damaged(lambda x: x["digits"]["labels"].pop()),
-     "digits has 100 indices, 99 labels and 100 pictures; they must agree"),
-    (_damaged(lambda x: x["digits"]["labels"].__setitem__(0, 10)),
-     "a digit's label must be a whole number in 0..9, got 10"),
-    (_damaged(lambda x: x["digits"]["pixels"].__setitem__(3, "AAAA")),
-     "digits.pixels[3] has 3 bytes, not 784"),
-    (_damaged(lambda x: x.update(pool_after=6)), "pool_after must be a whole number in 1..5"),
-])
-def test_a_bad_inference_json_gets_one_line_and_leaves_the_workbook(mnist_run, tmp_path,
-                                                                     damage, message):
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "inference.json").write_text("{"), "cannot read"),
+        (
+            lambda d: (d / "inference.json").write_bytes(b" " * (16 * 1024 * 1024 + 1)),
+            "inference.json holds 16,777,217 bytes; a run dir's files hold at most 16,777,216",
+        ),
+        (lambda d: (d / "inference.json").write_text("[" * 100_000), "cannot read"),
+        (_damaged(lambda x: x.update(format=2)), "has format 2; this sheetgen reads format 1"),
+        (
+            _damaged(lambda x: x["convs"][1]["weight"].pop()),
+            "convs[2].shift must be 11; found 12 where 11 belong",
+        ),
+        (
+            _damaged(lambda x: x["convs"][0]["weight"][0][0][1].append(0.5)),
+            "convs[1].weight must be 8x1x3x3; found 4 where 3 belong",
+        ),
+        (
+            _damaged(lambda x: x["convs"][0]["shift"].__setitem__(2, "1")),
+            "convs[1].shift holds str where a number belongs",
+        ),
+        (
+            _damaged(lambda x: x["linear"]["bias"].__setitem__(0, 1e300)),
+            "linear.bias holds 1e+300, not a finite number within ±1e+06",
+        ),
+        (_damaged(lambda x: x["normalize"].update(std=0)), "normalize.std must be positive"),
+        (
+            _damaged(lambda x: x.update(convs=x["convs"] * 2)),
+            "the number of convolutions must be a whole number in 1..8, got 10",
+        ),
+        (
+            _damaged(lambda x: x["digits"]["labels"].pop()),
+            "digits has 100 indices, 99 labels and 100 pictures; they must agree",
+        ),
+        (
+            _damaged(lambda x: x["digits"]["labels"].__setitem__(0, 10)),
+            "a digit's label must be a whole number in 0..9, got 10",
+        ),
+        (
+            _damaged(lambda x: x["digits"]["pixels"].__setitem__(3, "AAAA")),
+            "digits.pixels[3] has 3 bytes, not 784",
+        ),
+        (_damaged(lambda x: x.update(pool_after=6)), "pool_after must be a whole number in 1..5"),
+    ],
+)
+def test_a_bad_inference_json_gets_one_line_and_leaves_the_workbook(mnist_run, tmp_path, damage, message):
     result, _ = mnist_run
     run_dir = tmp_path / "run"
     shutil.copytree(result.run_dir, run_dir)
@@ -380,9 +437,21 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()  # openpyxl may warn on stderr
     live = lines.index("MNIST live: 18,929 cells")
-    assert [line.split()[0] for line in lines[live + 2:live + 15]] == [
-        "input", "normalised", "conv1", "conv2", "pool", "conv3", "conv4", "conv5", "average",
-        "logit", "probability", "predicted", "true"]
+    assert [line.split()[0] for line in lines[live + 2 : live + 15]] == [
+        "input",
+        "normalised",
+        "conv1",
+        "conv2",
+        "pool",
+        "conv3",
+        "conv4",
+        "conv5",
+        "average",
+        "logit",
+        "probability",
+        "predicted",
+        "true",
+    ]
     assert lines[-1].startswith("OK: ")
 
     layout = LiveLayout.for_network(read_run(run_dir).live)
@@ -395,8 +464,10 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
     book.save(broken)
     outcome = run("verify", broken)
     assert outcome.exit_code == 1
-    assert f"first at MNIST live!{target.coordinate} (conv3) {original}+0.001: LibreOffice " \
+    assert (
+        f"first at MNIST live!{target.coordinate} (conv3) {original}+0.001: LibreOffice "
         "gives" in outcome.stdout
+    )
 
 
 def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
@@ -407,9 +478,12 @@ def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
     from sheetgen.runs.mnist_live import LIVE_FUNCTIONS
 
     path, _ = exported
-    formulas = [v for row in openpyxl.load_workbook(path, read_only=True)[LIVE_SHEET]
-                .iter_rows(values_only=True) for v in row
-                if isinstance(v, str) and v.startswith("=")]
+    formulas = [
+        v
+        for row in openpyxl.load_workbook(path, read_only=True)[LIVE_SHEET].iter_rows(values_only=True)
+        for v in row
+        if isinstance(v, str) and v.startswith("=")
+    ]
     assert len(formulas) == 18_929
     called = {name for f in formulas for name in re.findall(r"([A-Z][A-Z0-9.]*)\(", f)}
     assert called == LIVE_FUNCTIONS
@@ -438,8 +512,12 @@ def test_verify_follows_a_drawn_digit_and_an_edited_weight(exported, tmp_path):
     outcome = run("verify", edited)
     assert outcome.exit_code == 0, outcome.stdout
     typed = int(np.count_nonzero(drawn))
-    assert (f"note: {WEIGHTS_SHEET}: 1 weight differs from the recorded run; compared with what "
-            "the sheet's weights give") in outcome.stdout
-    assert (f"note: {LIVE_SHEET}: {typed} pixels typed into the grid; the network is checked "
-            "on the image the grid holds") in outcome.stdout
+    assert (
+        f"note: {WEIGHTS_SHEET}: 1 weight differs from the recorded run; compared with what "
+        "the sheet's weights give"
+    ) in outcome.stdout
+    assert (
+        f"note: {LIVE_SHEET}: {typed} pixels typed into the grid; the network is checked "
+        "on the image the grid holds"
+    ) in outcome.stdout
     assert "  true label           1          0" in outcome.stdout

@@ -7,8 +7,8 @@ import torch
 import mnist.threads
 from mnist.threads import AdaptiveThreads, FixedThreads, candidate_counts, thread_policy
 
-IDLE = {2: 0.005, 1: 0.008}   # seconds per step: two threads win on an idle machine
-BUSY = {2: 0.030, 1: 0.010}   # one competing process: two threads spin, one wins
+IDLE = {2: 0.005, 1: 0.008}  # seconds per step: two threads win on an idle machine
+BUSY = {2: 0.030, 1: 0.010}  # one competing process: two threads spin, one wins
 CROWDED = {2: 0.300, 1: 0.010}  # heavier load: measured here at 11x between the counts
 
 
@@ -38,13 +38,16 @@ def simulate(load, steps, tuner_steps_per_epoch=938):
     return tuner, used, machine
 
 
-@pytest.mark.parametrize("name, load, window, expected_end, most_steps_at", [
-    ("idle throughout", lambda s: IDLE, slice(0, 3000), 2, 2),
-    ("busy throughout", lambda s: BUSY, slice(0, 3000), 1, 1),
-    ("load arrives at step 1000", lambda s: IDLE if s < 1000 else BUSY, slice(1000, 3000), 1, 1),
-    # A departing load is found by the next periodic probe, at most MAX_PROBE_INTERVAL steps on.
-    ("load leaves at step 1000", lambda s: BUSY if s < 1000 else IDLE, slice(2100, 3000), 2, 2),
-])
+@pytest.mark.parametrize(
+    "name, load, window, expected_end, most_steps_at",
+    [
+        ("idle throughout", lambda s: IDLE, slice(0, 3000), 2, 2),
+        ("busy throughout", lambda s: BUSY, slice(0, 3000), 1, 1),
+        ("load arrives at step 1000", lambda s: IDLE if s < 1000 else BUSY, slice(1000, 3000), 1, 1),
+        # A departing load is found by the next periodic probe, at most MAX_PROBE_INTERVAL steps on.
+        ("load leaves at step 1000", lambda s: BUSY if s < 1000 else IDLE, slice(2100, 3000), 2, 2),
+    ],
+)
 def test_the_fastest_count_wins_and_follows_the_load(name, load, window, expected_end, most_steps_at):
     tuner, used, _ = simulate(load, 3000)
     assert tuner.chosen == expected_end, name  # the last probe's pick

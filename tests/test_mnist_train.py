@@ -3,12 +3,12 @@ import json
 
 import pytest
 import torch
+from mnist_fixtures import mnist_data_dir, mnist_run, tiny_config  # noqa: F401
 
 from mnist.config import MnistError
 from mnist.export import load_model
 from mnist.model import DigitNet
 from mnist.train import COLUMNS, train
-from mnist_fixtures import mnist_data_dir, mnist_run, tiny_config  # noqa: F401
 
 
 def without_time(rows):
@@ -23,6 +23,7 @@ def stop_after(epoch):
     def on_epoch(run_dir, rows):
         if rows[-1]["epoch"] == epoch:
             raise StopAfter
+
     return on_epoch
 
 
@@ -30,8 +31,15 @@ def stop_after(epoch):
 def test_run_dir_holds_every_file(mnist_run):
     result, _ = mnist_run
     names = sorted(p.name for p in result.run_dir.iterdir())
-    assert names == ["checkpoint.pt", "evaluation.json", "inference.json", "metrics.csv",
-                     "metrics.json", "model.pt2", "summary.json"]
+    assert names == [
+        "checkpoint.pt",
+        "evaluation.json",
+        "inference.json",
+        "metrics.csv",
+        "metrics.json",
+        "model.pt2",
+        "summary.json",
+    ]
 
 
 def test_metrics_csv_has_exactly_the_columns_and_one_row_per_epoch(mnist_run):
@@ -55,9 +63,13 @@ def test_metrics_json_records_settings_versions_machine_and_the_same_rows(mnist_
     assert record["settings"]["seed"] == 0 and record["settings"]["epochs"] == 2
     assert record["versions"]["torch"] == torch.__version__
     assert record["machine"]["device"] == "cpu"
-    assert record["threads"] == {"mode": "fixed", "epochs": [
-        {"epoch": 1, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1},
-        {"epoch": 2, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1}]}
+    assert record["threads"] == {
+        "mode": "fixed",
+        "epochs": [
+            {"epoch": 1, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1},
+            {"epoch": 2, "steps_per_thread_count": {"1": 4}, "probes": 0, "threads_at_end": 1},
+        ],
+    }
 
 
 def test_summary_json_lists_layers_and_total(mnist_run):
@@ -113,13 +125,20 @@ def test_resume_takes_the_runs_own_settings_for_those_not_chosen(mnist_run, mnis
     with pytest.raises(StopAfter):
         train(config, on_epoch=stop_after(1), progress=False)
     started = []
-    resumed = train(TrainConfig(out=tmp_path / "run", resume=True), progress=False,
-                    explicit={"out", "resume"}, on_start=started.append)
+    resumed = train(
+        TrainConfig(out=tmp_path / "run", resume=True),
+        progress=False,
+        explicit={"out", "resume"},
+        on_start=started.append,
+    )
     assert started == [replace(config, resume=True)]  # data_dir, epochs, threads: the run's
     assert without_time(resumed.metrics) == without_time(result.metrics)
     with pytest.raises(MnistError, match=r"asked for epochs 5 \(the run used 2\)"):
-        train(TrainConfig(out=tmp_path / "run", resume=True, epochs=5), progress=False,
-              explicit={"out", "resume", "epochs"})
+        train(
+            TrainConfig(out=tmp_path / "run", resume=True, epochs=5),
+            progress=False,
+            explicit={"out", "resume", "epochs"},
+        )
 
 
 @pytest.mark.slow
@@ -128,8 +147,11 @@ def test_only_the_epochs_before_the_clean_ones_are_augmented(mnist_data_dir, tmp
 
     augmented_batches, per_epoch = [], []
     real_affine = mnist.data.random_affine
-    monkeypatch.setattr(mnist.data, "random_affine",
-                        lambda *args, **kw: augmented_batches.append(1) or real_affine(*args, **kw))
+    monkeypatch.setattr(
+        mnist.data,
+        "random_affine",
+        lambda *args, **kw: augmented_batches.append(1) or real_affine(*args, **kw),
+    )
     on_epoch = lambda run_dir, rows: per_epoch.append(len(augmented_batches))  # noqa: E731
     train(tiny_config(mnist_data_dir, tmp_path / "run", epochs=3, clean_epochs=2), on_epoch, progress=False)
     assert per_epoch == [4, 4, 4]  # 4 batches in epoch 1, none in epochs 2 and 3
@@ -141,8 +163,11 @@ def test_only_the_epochs_before_the_clean_ones_are_augmented(mnist_data_dir, tmp
 def test_resuming_a_finished_run_trains_nothing(mnist_run, mnist_data_dir):
     result, _ = mnist_run
     calls = []
-    again = train(tiny_config(mnist_data_dir, result.run_dir, resume=True),
-                  on_epoch=lambda *args: calls.append(args), progress=False)
+    again = train(
+        tiny_config(mnist_data_dir, result.run_dir, resume=True),
+        on_epoch=lambda *args: calls.append(args),
+        progress=False,
+    )
     assert again.metrics == result.metrics and calls == []
 
 
@@ -172,8 +197,7 @@ def test_seconds_counts_everything_between_rows(mnist_data_dir, tmp_path, monkey
 
     pause = 1.0
     real_export = mnist.train.export_model
-    monkeypatch.setattr(mnist.train, "export_model",
-                        lambda *args: time.sleep(pause) or real_export(*args))
+    monkeypatch.setattr(mnist.train, "export_model", lambda *args: time.sleep(pause) or real_export(*args))
     started, last_row_at = time.perf_counter(), []
 
     def slow_refresh(run_dir, rows):

@@ -8,21 +8,40 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from mnist_fixtures import TEST_COUNT, mnist_data_dir  # noqa: F401
 
 from mnist.cli import cli
-from mnist_fixtures import TEST_COUNT, mnist_data_dir  # noqa: F401
-from sheetgen.runs.mnist_sheets import METRIC_HEADERS, METRICS_SHEET
-from sheetgen.record import read_record
-from sheetgen.runs.export import recorded_training
 from sheetgen.build.spec import load_spec
 from sheetgen.build.writer import build_workbook
+from sheetgen.record import read_record
+from sheetgen.runs.export import recorded_training
+from sheetgen.runs.mnist_sheets import METRIC_HEADERS, METRICS_SHEET
 
 
 def train(data_dir, run_dir, workbook, epochs=2):
-    return CliRunner().invoke(cli, [str(a) for a in (
-        "train", "--data-dir", data_dir, "--out", run_dir, "--epochs", epochs,
-        "--batch-size", 100, "--device", "cpu", "--no-download", "--quiet",
-        "--workbook", workbook)])
+    return CliRunner().invoke(
+        cli,
+        [
+            str(a)
+            for a in (
+                "train",
+                "--data-dir",
+                data_dir,
+                "--out",
+                run_dir,
+                "--epochs",
+                epochs,
+                "--batch-size",
+                100,
+                "--device",
+                "cpu",
+                "--no-download",
+                "--quiet",
+                "--workbook",
+                workbook,
+            )
+        ],
+    )
 
 
 @pytest.mark.slow
@@ -92,6 +111,7 @@ def test_a_locked_workbook_warns_once_and_training_goes_on(mnist_data_dir, tmp_p
     assert "training goes on" in result.stderr
     instead = tmp_path / "run" / "backprop.xlsx"
     assert result.stdout.splitlines()[-1] == (
-        f"could not write {workbook}; the workbook with the run's MNIST sheets is {instead}")
+        f"could not write {workbook}; the workbook with the run's MNIST sheets is {instead}"
+    )
     assert workbook.read_bytes() == original
     assert len(recorded_training(read_record(instead), instead).metrics) == 2

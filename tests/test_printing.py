@@ -15,12 +15,15 @@ class Recorder:
         return lambda *args: self.calls.__setitem__(name, args)
 
 
-@pytest.mark.parametrize("content_px, fits", [
-    (600, True),                                    # the MNIST model sheet
-    (printing.PRINTABLE_WIDTH_PX * 100 // printing.LEGIBLE_SCALE, True),   # just legible
-    (printing.PRINTABLE_WIDTH_PX * 100 // printing.LEGIBLE_SCALE + 1, False),
-    (75 + 33 * 89, False),                          # the exercise's 34 columns
-])
+@pytest.mark.parametrize(
+    "content_px, fits",
+    [
+        (600, True),  # the MNIST model sheet
+        (printing.PRINTABLE_WIDTH_PX * 100 // printing.LEGIBLE_SCALE, True),  # just legible
+        (printing.PRINTABLE_WIDTH_PX * 100 // printing.LEGIBLE_SCALE + 1, False),
+        (75 + 33 * 89, False),  # the exercise's 34 columns
+    ],
+)
 def test_one_page_wide_only_where_legible(content_px, fits):
     ws = Recorder()
     assert printing.set_up(ws, content_px, header_rows=(25, 26), header_columns=(0, 0)) == fits

@@ -5,8 +5,8 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from sheetgen.build.layout import SheetLayout, sheet_name
 from sheetgen.analyse.recalc import recalculate
+from sheetgen.build.layout import SheetLayout, sheet_name
 from sheetgen.build.writer import build_workbook
 from tests.conftest import require_libreoffice
 from tests.torch_reference import autograd_columns, relative_error
@@ -55,9 +55,8 @@ def test_overview_after_recalculation(recalculated, seed_spec):
     ws = recalculated["Overview"]
     rows = list(ws.iter_rows(min_row=7, max_row=12, max_col=3, values_only=True))
     assert [r[0] for r in rows] == list(seed_spec.learning_rates)
-    finals = {0.1: 7.847e-3, 0.2: 4.229e-3, 0.5: 6.143e-4, 0.8: 8.528e-5, 1.0: 2.256e-5,
-              2.0: 2.547e-8}
-    for lr, final, updates in rows:
+    finals = {0.1: 7.847e-3, 0.2: 4.229e-3, 0.5: 6.143e-4, 0.8: 8.528e-5, 1.0: 2.256e-5, 2.0: 2.547e-8}
+    for lr, final, _updates in rows:
         assert final == pytest.approx(finals[lr], rel=5e-4)
     assert [r[2] for r in rows] == ["not reached", "not reached", 85, 53, 43, 21]
 

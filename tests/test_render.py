@@ -21,20 +21,21 @@ import openpyxl
 import pytest
 from xlsxwriter.utility import xl_cell_to_rowcol
 
-from sheetgen.build.layout import GROUP_ROW, HEADER_ROW
-from sheetgen.runs.mnist_sheets import METRICS_SHEET, TABLE_HEADER_ROW
 from sheetgen.analyse.recalc import to_pdf_many
+from sheetgen.build.layout import GROUP_ROW, HEADER_ROW
 from sheetgen.build.spec import load_spec, spec_from_dict
-from sheetgen.runs.training import read_run
 from sheetgen.build.writer import build_workbook
 from sheetgen.runs.export import build_run_workbook
+from sheetgen.runs.mnist_sheets import METRICS_SHEET, TABLE_HEADER_ROW
+from sheetgen.runs.training import read_run
 from tests.conftest import ROOT, require_libreoffice
 from tests.run_fixtures import write_run_dir
 
 TEMPLATES = sorted(p.stem for p in (ROOT / "templates").glob("*.toml"))
 # three hidden layers (tanh, ReLU, identity) and a softmax output: the broken case
 DEEP = {
-    "name": "deep", "description": "3 hidden layers (tanh, ReLU, identity), softmax output",
+    "name": "deep",
+    "description": "3 hidden layers (tanh, ReLU, identity), softmax output",
     "loss": "cross_entropy",
     "data": {"inputs": [[0.05, 0.1, 0.2]], "targets": [[0, 1, 0]]},
     "init": {"seed": 3, "scale": 0.5},
@@ -47,20 +48,28 @@ DEEP = {
     "training": {"learning_rates": [0.5], "iterations": 30},
 }
 # eight units a layer: a picture taller than a page at full size, shown smaller
-WIDE = {**DEEP, "name": "wide", "description": "6-8-8-6, sigmoid and tanh",
-        "loss": "half_squared_error",
-        "data": {"inputs": [[0.1 * k for k in range(1, 7)]], "targets": [[0.5] * 6]},
-        "layers": [{"units": 8, "activation": "sigmoid", "weights": "random", "bias": "random"},
-                   {"units": 8, "activation": "tanh", "weights": "random", "bias": "random"},
-                   {"units": 6, "activation": "sigmoid", "weights": "random"}],
-        "training": {"learning_rates": [0.5], "iterations": 3}}
+WIDE = {
+    **DEEP,
+    "name": "wide",
+    "description": "6-8-8-6, sigmoid and tanh",
+    "loss": "half_squared_error",
+    "data": {"inputs": [[0.1 * k for k in range(1, 7)]], "targets": [[0.5] * 6]},
+    "layers": [
+        {"units": 8, "activation": "sigmoid", "weights": "random", "bias": "random"},
+        {"units": 8, "activation": "tanh", "weights": "random", "bias": "random"},
+        {"units": 6, "activation": "sigmoid", "weights": "random"},
+    ],
+    "training": {"learning_rates": [0.5], "iterations": 3},
+}
 BOOKS = TEMPLATES + ["deep", "wide", "mnist"]
 SMALLEST_FONT_PT = 6  # poppler rounds sizes to whole points; 11 pt at 70% prints at 7.7
-NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
-      "xdr": "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing",
-      "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-      "main": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-      "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
+NS = {
+    "c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
+    "xdr": "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "main": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +84,9 @@ def books(tmp_path_factory):
         build_workbook(spec_from_dict(spec), paths[name])
     run = read_run(write_run_dir(folder / "run", epochs=15))
     paths["mnist"] = folder / "mnist.xlsx"
-    build_run_workbook(load_spec(ROOT / "templates" / "seed.toml").with_training([0.8], 20),
-                       paths["mnist"], run)
+    build_run_workbook(
+        load_spec(ROOT / "templates" / "seed.toml").with_training([0.8], 20), paths["mnist"], run
+    )
     return paths
 
 
@@ -87,8 +97,10 @@ def opened(books):
 
     def open_book(name):
         if name not in cache:
-            cache[name] = (openpyxl.load_workbook(books[name]),
-                           openpyxl.load_workbook(books[name], data_only=True))
+            cache[name] = (
+                openpyxl.load_workbook(books[name]),
+                openpyxl.load_workbook(books[name], data_only=True),
+            )
         return cache[name]
 
     return open_book
@@ -103,8 +115,13 @@ def pages(books, tmp_path_factory):
         missing.append("poppler-utils (pdftohtml)")
     # Column widths are counted in the default font's digits: without Calibri or its metric
     # twin Carlito, LibreOffice lays every sheet out a quarter wider than Excel does.
-    match = subprocess.run(["fc-match", "-f", "%{family}", "Calibri"], capture_output=True,
-                           text=True, check=False) if shutil.which("fc-match") else None
+    match = (
+        subprocess.run(
+            ["fc-match", "-f", "%{family}", "Calibri"], capture_output=True, text=True, check=False
+        )
+        if shutil.which("fc-match")
+        else None
+    )
     if match is None or not re.search("Calibri|Carlito", match.stdout):
         missing.append("fonts-crosextra-carlito (Calibri's metrics)")
     if missing:
@@ -116,15 +133,18 @@ def pages(books, tmp_path_factory):
     pdfs = to_pdf_many(list(books.values()), folder)
     result = {}
     for name, pdf in zip(books, pdfs):
-        subprocess.run(["pdftohtml", "-xml", "-zoom", "1", "-q", str(pdf), str(folder / name)],
-                       check=True)
+        subprocess.run(["pdftohtml", "-xml", "-zoom", "1", "-q", str(pdf), str(folder / name)], check=True)
         root = ET.parse(folder / f"{name}.xml").getroot()
         sizes = {f.get("id"): int(f.get("size")) for f in root.iter("fontspec")}
         result[name] = [
-            (int(page.get("width")), int(page.get("height")),
-             [(_box(t), sizes[t.get("font")], "".join(t.itertext())) for t in page.iter("text")],
-             [_box(i) for i in page.iter("image")])
-            for page in root.iter("page")]
+            (
+                int(page.get("width")),
+                int(page.get("height")),
+                [(_box(t), sizes[t.get("font")], "".join(t.itertext())) for t in page.iter("text")],
+                [_box(i) for i in page.iter("image")],
+            )
+            for page in root.iter("page")
+        ]
     return result
 
 
@@ -134,8 +154,7 @@ def _box(element):
 
 
 def _overlap(a, b, tolerance=1.0):
-    return (min(a[2], b[2]) - max(a[0], b[0]) > tolerance
-            and min(a[3], b[3]) - max(a[1], b[1]) > tolerance)
+    return min(a[2], b[2]) - max(a[0], b[0]) > tolerance and min(a[3], b[3]) - max(a[1], b[1]) > tolerance
 
 
 def _sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
@@ -143,8 +162,10 @@ def _sheet_parts(package: zipfile.ZipFile) -> dict[str, str]:
     workbook = ET.fromstring(package.read("xl/workbook.xml"))
     rels = ET.fromstring(package.read("xl/_rels/workbook.xml.rels"))
     targets = {r.get("Id"): r.get("Target") for r in rels}
-    return {s.get("name"): "xl/" + targets[s.get(f"{{{NS['r']}}}id")]
-            for s in workbook.iter(f"{{{NS['main']}}}sheet")}
+    return {
+        s.get("name"): "xl/" + targets[s.get(f"{{{NS['r']}}}id")]
+        for s in workbook.iter(f"{{{NS['main']}}}sheet")
+    }
 
 
 def _related(package, part: str, kind: str) -> list[str]:
@@ -154,8 +175,7 @@ def _related(package, part: str, kind: str) -> list[str]:
     found = []
     for r in ET.fromstring(package.read(rels)):
         if r.get("Type").endswith("/" + kind):
-            found.append(posixpath.normpath(posixpath.join(posixpath.dirname(part),
-                                                           r.get("Target"))))
+            found.append(posixpath.normpath(posixpath.join(posixpath.dirname(part), r.get("Target"))))
     return found
 
 
@@ -186,9 +206,14 @@ def test_no_picture_or_chart_sits_on_a_cell_with_content(books, opened, name):
         for sheet, part in parts.items():
             ws = book[sheet]
             for kind, row0, col0, row1, col1 in _anchors(package, part):
-                covered = [cell.coordinate for row in ws.iter_rows(
-                    min_row=row0 + 1, max_row=row1 + 1, min_col=col0 + 1, max_col=col1 + 1)
-                    for cell in row if cell.value is not None]
+                covered = [
+                    cell.coordinate
+                    for row in ws.iter_rows(
+                        min_row=row0 + 1, max_row=row1 + 1, min_col=col0 + 1, max_col=col1 + 1
+                    )
+                    for cell in row
+                    if cell.value is not None
+                ]
                 assert covered == [], f"{sheet}: the {kind} covers {covered}"
                 checked += 1
     assert checked >= 2  # the diagram and at least one chart were found and checked
@@ -212,8 +237,9 @@ def test_every_page_holds_its_content_at_a_legible_size(pages, name):
     for number, (width, height, texts, pictures) in enumerate(pages[name], start=1):
         inside = (-1, -1, width + 1, height + 1)
         for box in [box for box, _, _ in texts] + pictures:
-            assert (box[0] >= inside[0] and box[1] >= inside[1] and box[2] <= inside[2]
-                    and box[3] <= inside[3]), f"page {number}: {box} runs off the page"
+            assert (
+                box[0] >= inside[0] and box[1] >= inside[1] and box[2] <= inside[2] and box[3] <= inside[3]
+            ), f"page {number}: {box} runs off the page"
         small = [(size, text) for _, size, text in texts if size < SMALLEST_FONT_PT]
         assert small == [], f"page {number}: text printed below {SMALLEST_FONT_PT} pt"
 
@@ -223,8 +249,12 @@ def _cells(ws, formula: str) -> list:
     _, cells = formula.rsplit("!", 1)
     first, last = cells.replace("$", "").split(":")
     (r0, c0), (r1, c1) = xl_cell_to_rowcol(first), xl_cell_to_rowcol(last)
-    return [row[0] for row in ws.iter_rows(min_row=r0 + 1, max_row=r1 + 1, min_col=c0 + 1,
-                                           max_col=c1 + 1, values_only=True)]
+    return [
+        row[0]
+        for row in ws.iter_rows(
+            min_row=r0 + 1, max_row=r1 + 1, min_col=c0 + 1, max_col=c1 + 1, values_only=True
+        )
+    ]
 
 
 @pytest.mark.slow

@@ -60,12 +60,15 @@ def test_imports_follow_the_intended_direction(part):
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("source, named", [
-    ("def f():\n    from sheetgen.analyse import verify\n", "sheetgen.analyse"),
-    ("def f():\n    import torch.nn\n", "torch.nn"),
-    ("from sheetgen import runs\n", "sheetgen.runs"),
-    ("from ..runs import export\n", "sheetgen.runs"),
-])
+@pytest.mark.parametrize(
+    "source, named",
+    [
+        ("def f():\n    from sheetgen.analyse import verify\n", "sheetgen.analyse"),
+        ("def f():\n    import torch.nn\n", "torch.nn"),
+        ("from sheetgen import runs\n", "sheetgen.runs"),
+        ("from ..runs import export\n", "sheetgen.runs"),
+    ],
+)
 def test_the_scan_finds_imports_anywhere(source, named):
     """The scan itself, on a module of sheetgen.build: imports inside functions, of a package
     by name, and relative ones are all seen."""
@@ -73,44 +76,66 @@ def test_the_scan_finds_imports_anywhere(source, named):
 
 
 def _every_module() -> list[str]:
-    return sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-                  for path in PACKAGE.rglob("*.py") if path.name != "__main__.py")
+    return sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__main__.py"
+    )
 
 
 def test_no_module_of_sheetgen_loads_torch_at_import():
-    code = ("import importlib, json, sys\n"
-            "for name in json.loads(sys.argv[1]):\n"
-            "    importlib.import_module(name)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'torchvision', 'mnist'))))\n")
+    code = (
+        "import importlib, json, sys\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'torchvision', 'mnist'))))\n"
+    )
     modules = _every_module()
     assert "sheetgen.analyse.check.diagnose" in modules and "sheetgen.build.writer" in modules
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(modules)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(modules)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 
 
 def test_importing_build_loads_neither_analyse_nor_runs():
-    code = ("import importlib, json, sys\n"
-            "for name in json.loads(sys.argv[1]):\n"
-            "    importlib.import_module(name)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('sheetgen.analyse', "
-            "'sheetgen.runs')))))\n")
+    code = (
+        "import importlib, json, sys\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('sheetgen.analyse', "
+        "'sheetgen.runs')))))\n"
+    )
     build = [m for m in _every_module() if m.startswith("sheetgen.build")]
     assert len(build) >= 10
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(build)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(build)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 
 
-@pytest.mark.parametrize("module, forbidden, why", [
-    ("sheetgen/build/spec.py", "sheetgen.build.layout",
-     "layout reads the spec; the spec owns the iteration budget (MAX_ITERATIONS)"),
-    ("sheetgen/analyse/verify.py", "sheetgen.build.writer",
-     "the Overview's cells and its 'not reached' text are the layout's"),
-])
+@pytest.mark.parametrize(
+    "module, forbidden, why",
+    [
+        (
+            "sheetgen/build/spec.py",
+            "sheetgen.build.layout",
+            "layout reads the spec; the spec owns the iteration budget (MAX_ITERATIONS)",
+        ),
+        (
+            "sheetgen/analyse/verify.py",
+            "sheetgen.build.writer",
+            "the Overview's cells and its 'not reached' text are the layout's",
+        ),
+    ],
+)
 def test_a_cut_edge_stays_cut(module, forbidden, why):
     names = {name for _, name in _imported_names((ROOT / module).read_text(), "")}
     assert not {n for n in names if n == forbidden or n.startswith(forbidden + ".")}, why
@@ -126,16 +151,26 @@ def formula_literals(path: Path) -> list[str]:
             head = node.values[0]
             if isinstance(head, ast.Constant) and str(head.value).startswith("="):
                 found.append(ast.unparse(node))
-        elif (isinstance(node, ast.Constant) and id(node) not in parts
-              and isinstance(node.value, str)
-              and node.value.startswith("=") and node.value != "="):  # "=": a test for one
+        elif (
+            isinstance(node, ast.Constant)
+            and id(node) not in parts
+            and isinstance(node.value, str)
+            and node.value.startswith("=")
+            and node.value != "="
+        ):  # "=": a test for one
             found.append(node.value)
     return found
 
 
-@pytest.mark.parametrize("module", sorted(
-    str(p.relative_to(ROOT)) for folder in ("sheetgen/build", "sheetgen/runs")
-    for p in (ROOT / folder).glob("*.py") if p.name != "formulas.py"))
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        str(p.relative_to(ROOT))
+        for folder in ("sheetgen/build", "sheetgen/runs")
+        for p in (ROOT / folder).glob("*.py")
+        if p.name != "formulas.py"
+    ),
+)
 def test_only_formulas_py_writes_a_formula(module):
     assert formula_literals(ROOT / module) == []
 

@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen.cli import main
-from sheetgen.build import engine, layout as L
+from sheetgen.build import engine
+from sheetgen.build import layout as L
 from sheetgen.build.layout import SheetLayout
 from sheetgen.build.writer import build_workbook
+from sheetgen.cli import main
 from tests.conftest import require_libreoffice
 
 
@@ -38,8 +39,9 @@ def test_a_built_workbook_verifies(seed_workbook):
     assert "lr 0.8: 3,333 cells" in lines
     assert re.search(r"^  ∂E/∂w3 +101 +\S+ +\S+$", result.output, re.M)
     assert "Overview: 18 cells" in lines
-    assert lines[-1].startswith("OK: 20,016 computed cells agree with the reference engine "
-                                "(largest relative error ")
+    assert lines[-1].startswith(
+        "OK: 20,016 computed cells agree with the reference engine (largest relative error "
+    )
     assert lines[-1].endswith("; tolerance 1e-12")
 
 
@@ -48,19 +50,20 @@ def test_a_changed_formula_is_named_with_its_formula(small, tmp_path):
     require_libreoffice()
     spec, path = small
     layout = SheetLayout.for_spec(spec)
-    cell = layout.ref(("act", 0, 0, 0), 5)              # a_h1 at iteration 5
+    cell = layout.ref(("act", 0, 0, 0), 5)  # a_h1 at iteration 5
     book = openpyxl.load_workbook(path)
     formula = book["lr 0.8"][cell].value
     book["lr 0.8"][cell] = formula + "*1.001"
     tampered = tmp_path / "tampered.xlsx"
-    book.save(tampered)                                 # openpyxl keeps no cached values
+    book.save(tampered)  # openpyxl keeps no cached values
     result = run(tampered)
     assert result.exit_code == 1, result.output
     assert result.output.startswith("note: the file holds no cached values")
     last = result.output.splitlines()[-1]
     # the overview's final E_total reads the changed sheet, so it differs too
-    assert last.startswith(f"DIFFERS on 2 sheets: first at lr 0.8!{cell} (a_h1) "
-                           f"{formula}*1.001: LibreOffice gives ")
+    assert last.startswith(
+        f"DIFFERS on 2 sheets: first at lr 0.8!{cell} (a_h1) {formula}*1.001: LibreOffice gives "
+    )
     assert "the reference engine" in last
 
 
@@ -74,8 +77,11 @@ def test_a_changed_cached_value_is_caught(small, tmp_path):
         for item in source.infolist():
             data = source.read(item)
             if item.filename == "xl/worksheets/sheet3.xml":  # Network, Overview, lr 0.8
-                data, count = re.subn(rf'(<c r="{cell}"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)',
-                                      rb"\g<1>0.125\g<2>".decode(), data.decode())
+                data, count = re.subn(
+                    rf'(<c r="{cell}"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)',
+                    rb"\g<1>0.125\g<2>".decode(),
+                    data.decode(),
+                )
                 assert count == 1
                 data = data.encode()
             target.writestr(item, data)
@@ -87,11 +93,14 @@ def test_a_changed_cached_value_is_caught(small, tmp_path):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.parametrize("col, title", [
-    (L.OVERVIEW_RATE_COL, "learning rate η"),
-    (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
-    (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold"),
-])
+@pytest.mark.parametrize(
+    "col, title",
+    [
+        (L.OVERVIEW_RATE_COL, "learning rate η"),
+        (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
+        (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold"),
+    ],
+)
 def test_a_changed_overview_cached_value_is_named_with_its_column(small, tmp_path, col, title):
     """verify finds the Overview's table where the layout puts it, column by column."""
     require_libreoffice()
@@ -102,8 +111,9 @@ def test_a_changed_overview_cached_value_is_named_with_its_column(small, tmp_pat
         for item in source.infolist():
             data = source.read(item)
             if item.filename == "xl/worksheets/sheet2.xml":  # Network, Overview
-                data, count = re.subn(rf'(<c r="{cell}"[^>]*><f[^>]*>[^<]*</f><v>)[^<]*(</v>)',
-                                      r"\g<1>999\g<2>", data.decode())
+                data, count = re.subn(
+                    rf'(<c r="{cell}"[^>]*><f[^>]*>[^<]*</f><v>)[^<]*(</v>)', r"\g<1>999\g<2>", data.decode()
+                )
                 assert count == 1
                 data = data.encode()
             target.writestr(item, data)
@@ -142,16 +152,20 @@ def test_edited_inputs_are_used_and_reported(small, tmp_path):
     book.save(edited)
     result = run(edited)
     assert result.exit_code == 0, result.output
-    assert (f"note: lr 0.8: η ({eta}) is 1.7 in the sheet, 0.8 in the recorded spec; "
-            "compared with what the sheet's inputs give") in result.output
+    assert (
+        f"note: lr 0.8: η ({eta}) is 1.7 in the sheet, 0.8 in the recorded spec; "
+        "compared with what the sheet's inputs give"
+    ) in result.output
 
 
 def test_without_libreoffice_says_how_to_install_it(small, monkeypatch):
     monkeypatch.setattr("sheetgen.analyse.recalc.find_soffice", lambda: None)
     result = run(small[1])
     assert result.exit_code == 2
-    assert result.output == ("Error: LibreOffice is not installed; install it with: "
-                             "sudo apt-get install -y libreoffice-calc-nogui\n")
+    assert result.output == (
+        "Error: LibreOffice is not installed; install it with: "
+        "sudo apt-get install -y libreoffice-calc-nogui\n"
+    )
 
 
 def test_a_workbook_not_built_by_sheetgen_points_to_check(tmp_path):
@@ -159,14 +173,23 @@ def test_a_workbook_not_built_by_sheetgen_points_to_check(tmp_path):
     openpyxl.Workbook().save(path)
     result = run(path)
     assert result.exit_code == 2
-    assert result.output == (f"Error: {path} was not built by sheetgen (it has no 'sheetgen' "
-                             f"sheet); for a hand-made workbook use: sheetgen check {path}\n")
+    assert result.output == (
+        f"Error: {path} was not built by sheetgen (it has no 'sheetgen' "
+        f"sheet); for a hand-made workbook use: sheetgen check {path}\n"
+    )
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.xlsx", None, "does not exist"),
-    ("text.xlsx", b"not a workbook", "is not a readable workbook: not a zip package (File is not a zip file)"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.xlsx", None, "does not exist"),
+        (
+            "text.xlsx",
+            b"not a workbook",
+            "is not a readable workbook: not a zip package (File is not a zip file)",
+        ),
+    ],
+)
 def test_missing_or_unreadable_file_is_one_line(tmp_path, name, content, message):
     path = tmp_path / name
     if content is not None:
@@ -193,14 +216,16 @@ def test_other_sizes_activations_and_samples_verify(tmp_path, activation):
     require_libreoffice()
     from sheetgen.build.spec import spec_from_dict
 
-    spec = spec_from_dict({
-        "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
-        "layers": [{"units": 3, "activation": activation,
-                    "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]]},
-                   {"units": 2, "activation": "sigmoid",
-                    "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]}],
-        "training": {"learning_rates": [0.7, 1.5], "iterations": 30},
-    })
+    spec = spec_from_dict(
+        {
+            "data": {"inputs": [[0.05, 0.1], [0.6, -0.3]], "targets": [[0.2, 0.9], [0.7, 0.1]]},
+            "layers": [
+                {"units": 3, "activation": activation, "weights": [[0.15, -0.2], [0.25, 0.3], [-0.4, 0.1]]},
+                {"units": 2, "activation": "sigmoid", "weights": [[0.4, 0.45, -0.3], [0.5, -0.55, 0.2]]},
+            ],
+            "training": {"learning_rates": [0.7, 1.5], "iterations": 30},
+        }
+    )
     path = tmp_path / f"{activation}.xlsx"
     build_workbook(spec, path)
     result = run(path)

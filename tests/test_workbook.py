@@ -6,13 +6,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sheetgen.build import engine, layout as L
+from sheetgen.build import engine
+from sheetgen.build import layout as L
 from sheetgen.build.formulas import FormulaEmitter
 from sheetgen.build.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
 from sheetgen.build.quantities import values
 from sheetgen.build.spec import MAX_ITERATIONS, spec_from_json
-from sheetgen.record import RECORD_SHEET as SPEC_SHEET
 from sheetgen.build.writer import build_workbook
+from sheetgen.record import RECORD_SHEET as SPEC_SHEET
 
 
 def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):
@@ -37,14 +38,32 @@ def test_input_block_and_header_are_labelled(seed_workbook, seed_spec):
     labels = [c.value for c in ws[INPUT_LABEL_ROW + 1] if c.value is not None]
     inputs = [c.value for c in ws[INPUT_VALUE_ROW + 1] if c.value is not None]
     assert labels == ["input", "η", "i1", "i2", "t1", "t2"] + [f"w{n}" for n in range(1, 9)]
-    assert inputs == ["value", 0.8, 0.05, 0.1, 0.5, 0.5,
-                      0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
+    assert inputs == ["value", 0.8, 0.05, 0.1, 0.5, 0.5, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55]
     header = [c.value for c in ws[HEADER_ROW + 1]]
     assert header == [q.label for q in layout.quantities]
-    assert header[:18] == ["iteration", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8",
-                           "h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1"]
-    assert header[18:] == ["E2", "E_total", "δ_o1", "δ_o2", "∂E/∂a_h1", "∂E/∂a_h2", "δ_h1",
-                           "δ_h2"] + [f"∂E/∂w{n}" for n in range(1, 9)]
+    assert header[:18] == [
+        "iteration",
+        "w1",
+        "w2",
+        "w3",
+        "w4",
+        "w5",
+        "w6",
+        "w7",
+        "w8",
+        "h1",
+        "a_h1",
+        "h2",
+        "a_h2",
+        "o1",
+        "a_o1",
+        "o2",
+        "a_o2",
+        "E1",
+    ]
+    assert header[18:] == ["E2", "E_total", "δ_o1", "δ_o2", "∂E/∂a_h1", "∂E/∂a_h2", "δ_h1", "δ_h2"] + [
+        f"∂E/∂w{n}" for n in range(1, 9)
+    ]
     assert ws.cell(row=1, column=1).value == "Backpropagation with η = 0.8: seed, 100 updates"
 
 
@@ -63,15 +82,17 @@ def test_formulas_read_as_the_exercise_writes_them(seed_spec):
     # ∂E/∂a_h1 = δ_o1·w5 + δ_o2·w7
     assert emit.formula(("grad_act", 0, 0, 0), 1) == (
         f"={ref(('delta', 1, 0, 0), 1)}*{ref(('w', 1, 0, 0), 1)}"
-        f"+{ref(('delta', 1, 0, 1), 1)}*{ref(('w', 1, 1, 0), 1)}")
+        f"+{ref(('delta', 1, 0, 1), 1)}*{ref(('w', 1, 1, 0), 1)}"
+    )
     assert str(row) in emit.formula(("E_total",), 1)
 
 
 def test_cached_values_are_the_engines(seed_workbook, seed_spec):
     layout = SheetLayout.for_spec(seed_spec)
     for learning_rate in seed_spec.learning_rates:
-        frame = pd.read_excel(seed_workbook, sheet_name=sheet_name(learning_rate),
-                              header=HEADER_ROW, index_col=0)
+        frame = pd.read_excel(
+            seed_workbook, sheet_name=sheet_name(learning_rate), header=HEADER_ROW, index_col=0
+        )
         trace = engine.train(seed_spec, learning_rate)
         assert len(frame) == seed_spec.iterations + 1
         for quantity in layout.quantities[1:]:
@@ -80,8 +101,9 @@ def test_cached_values_are_the_engines(seed_workbook, seed_spec):
 
 def test_sheets_charts_and_spec_record(seed_workbook, seed_spec):
     book = openpyxl.load_workbook(seed_workbook)
-    assert book.sheetnames == (["Network", "Overview"]
-                               + [f"lr {lr:g}" for lr in seed_spec.learning_rates] + [SPEC_SHEET])
+    assert book.sheetnames == (
+        ["Network", "Overview"] + [f"lr {lr:g}" for lr in seed_spec.learning_rates] + [SPEC_SHEET]
+    )
     assert book[SPEC_SHEET].sheet_state == "veryHidden"
     assert spec_from_json(book[SPEC_SHEET]["A2"].value) == seed_spec
     with zipfile.ZipFile(seed_workbook) as package:
@@ -94,15 +116,22 @@ def test_sheets_charts_and_spec_record(seed_workbook, seed_spec):
     assert len(overview) == 1 and "<c:logBase" in overview[0]
 
 
-@pytest.mark.parametrize("learning_rate, log_scale", [
-    (0.1, False), (0.2, False), (0.5, False),   # E_total falls by less than two decades
-    (0.8, True), (1.0, True), (2.0, True),      # by more: a linear axis shows a flat zero
-])
+@pytest.mark.parametrize(
+    "learning_rate, log_scale",
+    [
+        (0.1, False),
+        (0.2, False),
+        (0.5, False),  # E_total falls by less than two decades
+        (0.8, True),
+        (1.0, True),
+        (2.0, True),  # by more: a linear axis shows a flat zero
+    ],
+)
 def test_a_loss_chart_is_log_scale_where_e_total_spans_two_decades(
-        seed_workbook, seed_spec, learning_rate, log_scale):
+    seed_workbook, seed_spec, learning_rate, log_scale
+):
     with zipfile.ZipFile(seed_workbook) as package:
-        charts = [package.read(n).decode() for n in package.namelist()
-                  if n.startswith("xl/charts/chart")]
+        charts = [package.read(n).decode() for n in package.namelist() if n.startswith("xl/charts/chart")]
     title = f"E_total per iteration, η = {learning_rate:g}"
     (xml,) = [xml for xml in charts if title in xml]
     assert ("<c:logBase" in xml) == log_scale
@@ -123,7 +152,8 @@ def test_overview_cached_values(seed_workbook, seed_spec):
     frame = pd.read_excel(seed_workbook, sheet_name="Overview", header=5, nrows=6)
     assert frame.iloc[:, 0].tolist() == list(seed_spec.learning_rates)
     assert frame.iloc[:, 1].tolist() == pytest.approx(
-        [engine.train(seed_spec, lr).loss[-1] for lr in seed_spec.learning_rates], rel=1e-15)
+        [engine.train(seed_spec, lr).loss[-1] for lr in seed_spec.learning_rates], rel=1e-15
+    )
     assert frame.iloc[:, 2].tolist() == ["not reached", "not reached", 85, 53, 43, 21]
 
 
@@ -137,10 +167,10 @@ def test_overview_cells_are_where_the_layout_puts_them(seed_workbook, seed_spec)
     for i, lr in enumerate(seed_spec.learning_rates):
         row = L.overview_row(i) + 1
         sheet = sheet_name(lr)
-        assert ws.cell(row, L.OVERVIEW_RATE_COL + 1).value == \
-            "=" + layout.input_ref(("eta",), sheet)
-        assert ws.cell(row, L.OVERVIEW_FINAL_LOSS_COL + 1).value == \
-            "=" + layout.last_cell(("E_total",), seed_spec.iterations + 1, sheet)
+        assert ws.cell(row, L.OVERVIEW_RATE_COL + 1).value == "=" + layout.input_ref(("eta",), sheet)
+        assert ws.cell(row, L.OVERVIEW_FINAL_LOSS_COL + 1).value == "=" + layout.last_cell(
+            ("E_total",), seed_spec.iterations + 1, sheet
+        )
         updates = ws.cell(row, L.OVERVIEW_UPDATES_COL + 1).value.text
         assert f"<{threshold}," in updates and f'"{L.NEVER}"' in updates
 

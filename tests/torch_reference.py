@@ -26,16 +26,19 @@ def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -
     with a mean loss, autograd's gradients on them are scaled back by the number of samples.
     """
     weights = [torch.tensor(layer.weights, dtype=torch.float64) for layer in spec.layers]
-    biases = [None if layer.bias is None else torch.tensor(layer.bias, dtype=torch.float64)
-              for layer in spec.layers]
+    biases = [
+        None if layer.bias is None else torch.tensor(layer.bias, dtype=torch.float64) for layer in spec.layers
+    ]
     inputs = torch.tensor(spec.inputs, dtype=torch.float64)
     targets = torch.tensor(spec.targets, dtype=torch.float64)
     per_sample = spec.n_samples if spec.reduction == "mean" else 1
     rows = []
     for _ in range(iterations + 1):
         params = [w.clone().requires_grad_(True) for w in weights]
-        bias_params = [None if b is None else b.clone().requires_grad_(layer.train_bias)
-                       for b, layer in zip(biases, spec.layers)]
+        bias_params = [
+            None if b is None else b.clone().requires_grad_(layer.train_bias)
+            for b, layer in zip(biases, spec.layers)
+        ]
         nets, acts = [], []
         below = inputs
         for layer, w, b in zip(spec.layers, params, bias_params):
@@ -77,7 +80,9 @@ def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -
         rows.append(row)
         with torch.no_grad():
             weights = [p - learning_rate * p.grad for p in params]
-            biases = [b if b is None or not layer.train_bias else b - learning_rate * b.grad
-                      for b, layer in zip(bias_params, spec.layers)]
+            biases = [
+                b if b is None or not layer.train_bias else b - learning_rate * b.grad
+                for b, layer in zip(bias_params, spec.layers)
+            ]
             biases = [None if b is None else b.detach() for b in biases]
     return {key: np.array([row[key] for row in rows]) for key in rows[0]}

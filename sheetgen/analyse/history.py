@@ -47,7 +47,8 @@ def read_history(path: str | Path) -> dict:
         raise HistoryError(
             f"{path} has formulas without cached values (it was saved by a program that does "
             "not calculate, such as openpyxl); open and save it in Excel or LibreOffice, or "
-            "recalculate it with sheetgen.analyse.recalc.recalculate")
+            "recalculate it with sheetgen.analyse.recalc.recalculate"
+        )
     try:
         spec = record_from_grids(formulas, path).spec
     except NoSpecError:
@@ -61,8 +62,12 @@ def read_history(path: str | Path) -> dict:
         if grid is None:
             raise HistoryError(f"{path} has no sheet '{sheet_name(learning_rate)}'")
         rows = [layout.row(t) for t in range(spec.iterations + 1)]
-        frame = pd.DataFrame({q.label: [as_number(cell(grid, r, layout.column_of[q.key]))
-                                        for r in rows] for q in layout.quantities})
+        frame = pd.DataFrame(
+            {
+                q.label: [as_number(cell(grid, r, layout.column_of[q.key])) for r in rows]
+                for q in layout.quantities
+            }
+        )
         frame["iteration"] = frame["iteration"].astype(int)
         tables[learning_rate] = frame.set_index("iteration")
     return tables
@@ -79,18 +84,18 @@ def _handmade(values, path: Path, pd) -> dict:
         if eta is not None:
             learning_rate = eta.value
         elif ("eta",) in table.columns:
-            learning_rate = as_number(cell(values[table.sheet], table.rows[0],
-                                           table.columns[("eta",)]))
+            learning_rate = as_number(cell(values[table.sheet], table.rows[0], table.columns[("eta",)]))
         else:
-            raise HistoryError(f"{path}: the table on {table.sheet}, row "
-                               f"{table.header_row + 1}, has no η; label its cell η")
+            raise HistoryError(
+                f"{path}: the table on {table.sheet}, row {table.header_row + 1}, has no η; label its cell η"
+            )
         if learning_rate in tables:
-            raise HistoryError(f"{path}: two tables use η = {learning_rate:g}; read_history "
-                               "keys tables by η")
+            raise HistoryError(f"{path}: two tables use η = {learning_rate:g}; read_history keys tables by η")
         grid = values[table.sheet]
         ordered = sorted(table.columns.items(), key=lambda item: item[1])
-        frame = pd.DataFrame({table.labels[key]: [as_number(cell(grid, r, col))
-                                                  for r in table.rows] for key, col in ordered})
+        frame = pd.DataFrame(
+            {table.labels[key]: [as_number(cell(grid, r, col)) for r in table.rows] for key, col in ordered}
+        )
         frame.index.name = "iteration"
         tables[learning_rate] = frame
     if not tables:

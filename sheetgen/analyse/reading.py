@@ -12,11 +12,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from sheetgen import untrusted
+
 # NoSpecError is raised by sheetgen.record.record_from_grids; callers catch it from here too.
 from sheetgen.record import NoSpecError  # noqa: F401
-from sheetgen import untrusted
+
 # defined beside the guard that raises most of them; re-exported for the readers here
-from sheetgen.untrusted import RefusedWorkbook, WorkbookError  # noqa: F401
+from sheetgen.untrusted import RefusedWorkbook, WorkbookError
 
 Grid = list[tuple]
 
@@ -48,7 +50,7 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
         # A stale <dimension> (common in hand-made files) would cut rows short; read them all.
         grids, cells = {}, 0
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)   # parsed lazily, sheet by sheet
+            warnings.simplefilter("ignore", UserWarning)  # parsed lazily, sheet by sheet
             for ws in book.worksheets:
                 ws.reset_dimensions()
                 grid = grids[ws.title] = []
@@ -57,7 +59,8 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
                     if cells > untrusted.MAX_CELLS:  # cells without references escape guard_workbook
                         raise RefusedWorkbook(
                             f"{path} is not a readable workbook: its sheets hold more than "
-                            f"{untrusted.MAX_CELLS:,} cells; sheetgen reads at most that")
+                            f"{untrusted.MAX_CELLS:,} cells; sheetgen reads at most that"
+                        )
                     grid.append(tuple(row))
         return grids
     except WorkbookError:

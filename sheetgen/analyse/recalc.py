@@ -42,12 +42,22 @@ def find_soffice() -> str | None:
     return None
 
 
-def _convert(soffice: str, sources: list[Path], out_dir: Path, target: str, profile: Path,
-             timeout: float) -> list[Path]:
+def _convert(
+    soffice: str, sources: list[Path], out_dir: Path, target: str, profile: Path, timeout: float
+) -> list[Path]:
     """Convert every source in one LibreOffice start (starting it is most of the cost)."""
-    command = [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless",
-               "--norestore", "--nolockcheck", "--convert-to", target, "--outdir",
-               str(out_dir), *map(str, sources)]
+    command = [
+        soffice,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nolockcheck",
+        "--convert-to",
+        target,
+        "--outdir",
+        str(out_dir),
+        *map(str, sources),
+    ]
     env = {**os.environ, "HOME": str(profile)}
     what = sources[0] if len(sources) == 1 else f"{len(sources)} workbooks"
     try:
@@ -58,8 +68,10 @@ def _convert(soffice: str, sources: list[Path], out_dir: Path, target: str, prof
     missing = [source for source, result in zip(sources, results) if not result.exists()]
     if done.returncode != 0 or missing:
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise RecalcError(f"LibreOffice could not convert {missing[0] if missing else what}: "
-                          f"{detail[-1] if detail else 'exit ' + str(done.returncode)}")
+        raise RecalcError(
+            f"LibreOffice could not convert {missing[0] if missing else what}: "
+            f"{detail[-1] if detail else 'exit ' + str(done.returncode)}"
+        )
     return results
 
 
@@ -113,8 +125,9 @@ def _run(paths, out_dir, target: str, timeout: float):
     sources = [Path(p).resolve() for p in ([paths] if single else paths)]
     names = [source.stem for source in sources]
     if len(set(names)) != len(names):
-        raise ValueError("recalculate_many: two workbooks share a file name; the copies would "
-                         "overwrite each other")
+        raise ValueError(
+            "recalculate_many: two workbooks share a file name; the copies would overwrite each other"
+        )
     soffice = find_soffice()
     if soffice is None:
         raise RecalcError(f"LibreOffice is not installed; install it with: {INSTALL_HINT}")

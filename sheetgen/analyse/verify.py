@@ -20,16 +20,17 @@ from pathlib import Path
 import numpy as np
 from xlsxwriter.utility import xl_col_to_name
 
-from sheetgen.build import engine, layout as L
 from sheetgen.analyse.compare import TOLERANCE, as_number, format_error, relative_errors, scaled_errors
+from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
+from sheetgen.analyse.recalc import recalculate
+from sheetgen.analyse.verify_live import recorded_network, verify_live
+from sheetgen.build import engine
+from sheetgen.build import layout as L
 from sheetgen.build.formulas import FormulaEmitter, term_magnitude
 from sheetgen.build.layout import SheetLayout, sheet_name
 from sheetgen.build.quantities import input_keys, input_value, label, values, with_inputs
-from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
-from sheetgen.analyse.recalc import recalculate
-from sheetgen.record import record_from_grids
 from sheetgen.build.spec import NetworkSpec, SpecError
-from sheetgen.analyse.verify_live import recorded_network, verify_live
+from sheetgen.record import record_from_grids
 from sheetgen.untrusted import guard_workbook
 
 
@@ -43,15 +44,17 @@ class Difference:
     formula: str | None
     got: object
     expected: object
-    got_source: str        # "LibreOffice gives", "the cached value is"
-    expected_source: str   # "the reference engine gives", "LibreOffice gives"
+    got_source: str  # "LibreOffice gives", "the cached value is"
+    expected_source: str  # "the reference engine gives", "LibreOffice gives"
     error: float
 
     def describe(self) -> str:
         formula = f" {self.formula}" if self.formula else ""
-        return (f"{self.sheet}!{self.cell} ({self.label}){formula}: {self.got_source} "
-                f"{_show(self.got)}, {self.expected_source} {_show(self.expected)} "
-                f"(relative error {format_error(self.error)})")
+        return (
+            f"{self.sheet}!{self.cell} ({self.label}){formula}: {self.got_source} "
+            f"{_show(self.got)}, {self.expected_source} {_show(self.expected)} "
+            f"(relative error {format_error(self.error)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class ColumnCheck:
 
     label: str
     cells: int
-    engine_error: float         # LibreOffice's recalculation against the reference engine
+    engine_error: float  # LibreOffice's recalculation against the reference engine
     cached_error: float | None  # the file's cached values against LibreOffice; None: none cached
 
 
@@ -84,7 +87,7 @@ class VerifyReport:
 
     path: Path
     sheets: tuple[SheetCheck, ...]
-    cached: bool                         # False: the file holds no cached values to compare
+    cached: bool  # False: the file holds no cached values to compare
     tolerance: float = TOLERANCE
     notes: tuple[str, ...] = field(default=())
 
@@ -135,30 +138,44 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
     sheet_layout = SheetLayout.for_spec(spec)
     sheets, traces = [], {}
     for learning_rate in spec.learning_rates:
-        check, trace = _verify_rate_sheet(spec, sheet_layout, learning_rate, formulas,
-                                          cached if has_cache else None, recalculated, tolerance)
+        check, trace = _verify_rate_sheet(
+            spec,
+            sheet_layout,
+            learning_rate,
+            formulas,
+            cached if has_cache else None,
+            recalculated,
+            tolerance,
+        )
         sheets.append(check)
         if trace is not None:
             traces[learning_rate] = trace
-    sheets.append(_verify_overview(spec, traces, formulas, cached if has_cache else None,
-                                   recalculated, tolerance))
+    sheets.append(
+        _verify_overview(spec, traces, formulas, cached if has_cache else None, recalculated, tolerance)
+    )
     network = recorded_network(record.training_json)
     if network is not None:  # an exported run with the live CNN sheet
-        sheets.append(verify_live(network, formulas, cached if has_cache else None,
-                                  recalculated, tolerance))
-    notes = () if has_cache else (
-        "the file holds no cached values (it was last saved by a program that does not "
-        "calculate, such as openpyxl), so only LibreOffice's values were compared",)
+        sheets.append(verify_live(network, formulas, cached if has_cache else None, recalculated, tolerance))
+    notes = (
+        ()
+        if has_cache
+        else (
+            "the file holds no cached values (it was last saved by a program that does not "
+            "calculate, such as openpyxl), so only LibreOffice's values were compared",
+        )
+    )
     return VerifyReport(path, tuple(sheets), has_cache, tolerance, notes)
 
 
 def _formula_count(grids: dict[str, Grid]) -> int:
-    return sum(1 for grid in grids.values() for row in grid for v in row
-               if isinstance(v, str) and v.startswith("="))
+    return sum(
+        1 for grid in grids.values() for row in grid for v in row if isinstance(v, str) and v.startswith("=")
+    )
 
 
-def _sheet_spec(spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float,
-                grid: Grid) -> tuple[NetworkSpec, float, list[str]]:
+def _sheet_spec(
+    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid
+) -> tuple[NetworkSpec, float, list[str]]:
     """The spec and η as the sheet's input cells hold them now, and notes on what was edited."""
     changed = {}
     eta, notes = learning_rate, []
@@ -167,12 +184,13 @@ def _sheet_spec(spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: flo
         raw = cell(grid, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
         value = as_number(raw)
         if math.isnan(value):
-            raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {_show(raw)}, "
-                            "not a number")
+            raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {_show(raw)}, not a number")
         recorded = input_value(spec, key, learning_rate)
         if value != recorded:
-            notes.append(f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
-                         f"{recorded:.15g} in the recorded spec")
+            notes.append(
+                f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
+                f"{recorded:.15g} in the recorded spec"
+            )
         if key[0] == "eta":
             eta = value
         else:
@@ -180,31 +198,46 @@ def _sheet_spec(spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: flo
     return with_inputs(spec, changed), eta, notes
 
 
-def _verify_rate_sheet(spec, sheet_layout: SheetLayout, learning_rate: float, formulas, cached,
-                       recalculated, tolerance) -> tuple[SheetCheck, engine.Trace | None]:
+def _verify_rate_sheet(
+    spec, sheet_layout: SheetLayout, learning_rate: float, formulas, cached, recalculated, tolerance
+) -> tuple[SheetCheck, engine.Trace | None]:
     name = sheet_name(learning_rate)
     missing = [book for book in (formulas, recalculated) if name not in book]
     if missing:
-        problem = Difference(name, "-", "sheet", None, "no such sheet", "one per learning rate",
-                             "the workbook has", "the recorded spec asks for", math.inf)
+        problem = Difference(
+            name,
+            "-",
+            "sheet",
+            None,
+            "no such sheet",
+            "one per learning rate",
+            "the workbook has",
+            "the recorded spec asks for",
+            math.inf,
+        )
         return SheetCheck(name, (), (problem,)), None
     try:
-        sheet_spec, eta, notes = _sheet_spec(spec, sheet_layout, learning_rate,
-                                             recalculated[name])
+        sheet_spec, eta, notes = _sheet_spec(spec, sheet_layout, learning_rate, recalculated[name])
         trace = engine.train(sheet_spec, eta, spec.iterations)
     except (SpecError, engine.NumericalError) as exc:
-        problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs",
-                             "", "", math.inf)
+        problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs", "", "", math.inf)
         return SheetCheck(name, (), (problem,)), None
     notes = [f"{name}: {note}; compared with what the sheet's inputs give" for note in notes]
     rows = spec.iterations + 1
     cells = [sheet_layout.row(t) for t in range(rows)]
     magnitudes = _magnitudes(spec, sheet_layout, trace, recalculated[name])
     columns, first = _compare_columns(
-        name, [(q.label, sheet_layout.column_of[q.key], cells, values(trace, q.key),
-                magnitudes[q.key])
-               for q in sheet_layout.quantities if q.key != ("iteration",)],
-        formulas, cached, recalculated, tolerance)
+        name,
+        [
+            (q.label, sheet_layout.column_of[q.key], cells, values(trace, q.key), magnitudes[q.key])
+            for q in sheet_layout.quantities
+            if q.key != ("iteration",)
+        ],
+        formulas,
+        cached,
+        recalculated,
+        tolerance,
+    )
     return SheetCheck(name, columns, first, tuple(notes)), trace
 
 
@@ -218,8 +251,10 @@ def _magnitudes(spec, sheet_layout: SheetLayout, trace: engine.Trace, grid: Grid
     """
     from xlsxwriter.utility import xl_cell_to_rowcol
 
-    by_column = {xl_col_to_name(sheet_layout.column_of[q.key]): np.abs(np.asarray(
-        values(trace, q.key), dtype=float)) for q in sheet_layout.quantities}
+    by_column = {
+        xl_col_to_name(sheet_layout.column_of[q.key]): np.abs(np.asarray(values(trace, q.key), dtype=float))
+        for q in sheet_layout.quantities
+    }
     propagated = dict(by_column)
 
     def constant(letters: str, row: int) -> float:
@@ -235,11 +270,11 @@ def _magnitudes(spec, sheet_layout: SheetLayout, trace: engine.Trace, grid: Grid
             magnitudes[quantity.key] = None
             continue
         head = term_magnitude(first, lambda c, which: propagated[c][:1], constant)
-        tail = term_magnitude(later, lambda c, which: propagated[c][1:] if which == "this"
-                              else by_column[c][:-1], constant)
+        tail = term_magnitude(
+            later, lambda c, which: propagated[c][1:] if which == "this" else by_column[c][:-1], constant
+        )
         letters = xl_col_to_name(sheet_layout.column_of[quantity.key])
-        magnitude = np.concatenate([np.broadcast_to(head, (1,)),
-                                    np.broadcast_to(tail, (trace.rows - 1,))])
+        magnitude = np.concatenate([np.broadcast_to(head, (1,)), np.broadcast_to(tail, (trace.rows - 1,))])
         magnitude = np.fmax(np.where(np.isfinite(magnitude), magnitude, 0.0), by_column[letters])
         magnitudes[quantity.key] = propagated[letters] = magnitude
     return magnitudes
@@ -255,8 +290,13 @@ def _compare_columns(name, columns, formulas, cached, recalculated, tolerance):
     checks, differences = [], []
     for title, col, rows, expected, *magnitude in columns:
         column = _Column(name, title, col, rows, formulas[name])
-        check, first = column.compare(recalculated[name], expected, cached and cached[name],
-                                      tolerance, magnitude[0] if magnitude else None)
+        check, first = column.compare(
+            recalculated[name],
+            expected,
+            cached and cached[name],
+            tolerance,
+            magnitude[0] if magnitude else None,
+        )
         checks.append(check)
         if first is not None:
             differences.append(first)
@@ -270,8 +310,7 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     name = L.OVERVIEW_SHEET
     if name not in formulas or name not in recalculated:
         return SheetCheck(name, ())
-    threshold = as_number(cell(recalculated[name], L.OVERVIEW_THRESHOLD_ROW,
-                               L.OVERVIEW_THRESHOLD_COL))
+    threshold = as_number(cell(recalculated[name], L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_COL))
     rates = [lr for lr in spec.learning_rates if lr in traces]
     rows = [L.overview_row(spec.learning_rates.index(lr)) for lr in rates]
     etas = [traces[lr].learning_rate for lr in rates]  # the η its sheet's input cell holds
@@ -280,18 +319,30 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     for lr in rates:
         updates = engine.updates_until_below(traces[lr].loss, threshold)
         reached.append(L.NEVER if updates is None else updates)
-    header = recalculated[name][L.OVERVIEW_TABLE_HEADER_ROW] if len(
-        recalculated[name]) > L.OVERVIEW_TABLE_HEADER_ROW else ()
+    header = (
+        recalculated[name][L.OVERVIEW_TABLE_HEADER_ROW]
+        if len(recalculated[name]) > L.OVERVIEW_TABLE_HEADER_ROW
+        else ()
+    )
 
     def title(col: int) -> str:
         return str(header[col]) if col < len(header) and header[col] else f"column {col + 1}"
 
     columns, first = _compare_columns(
-        name, [(title(col), col, rows, expected)
-               for col, expected in ((L.OVERVIEW_RATE_COL, etas),
-                                     (L.OVERVIEW_FINAL_LOSS_COL, finals),
-                                     (L.OVERVIEW_UPDATES_COL, reached))],
-        formulas, cached, recalculated, tolerance)
+        name,
+        [
+            (title(col), col, rows, expected)
+            for col, expected in (
+                (L.OVERVIEW_RATE_COL, etas),
+                (L.OVERVIEW_FINAL_LOSS_COL, finals),
+                (L.OVERVIEW_UPDATES_COL, reached),
+            )
+        ],
+        formulas,
+        cached,
+        recalculated,
+        tolerance,
+    )
     return SheetCheck(name, columns, first)
 
 
@@ -313,12 +364,19 @@ class _Column:
     def _difference(self, index, got, expected, got_source, expected_source, error):
         row = self.rows[index]
         formula = cell(self.formulas, row, self.col)
-        return Difference(self.sheet, self._ref(row), self.label,
-                          formula if isinstance(formula, str) else None, got, expected,
-                          got_source, expected_source, float(error))
+        return Difference(
+            self.sheet,
+            self._ref(row),
+            self.label,
+            formula if isinstance(formula, str) else None,
+            got,
+            expected,
+            got_source,
+            expected_source,
+            float(error),
+        )
 
-    def compare(self, recalculated: Grid, expected, cached: Grid | None, tolerance: float,
-                magnitude=None):
+    def compare(self, recalculated: Grid, expected, cached: Grid | None, tolerance: float, magnitude=None):
         raw = [cell(recalculated, r, self.col) for r in self.rows]
         expected = list(expected)
         numeric = all(isinstance(v, (int, float)) for v in expected)
@@ -328,29 +386,32 @@ class _Column:
                 return scaled_errors(got, wanted, magnitude)
             return relative_errors(got, wanted)
 
-        errors = (judge([as_number(v) for v in raw], expected) if numeric
-                  else np.array([0.0 if g == e else math.inf for g, e in zip(raw, expected)]))
+        errors = (
+            judge([as_number(v) for v in raw], expected)
+            if numeric
+            else np.array([0.0 if g == e else math.inf for g, e in zip(raw, expected)])
+        )
         first, first_index = None, len(raw)
         bad = np.flatnonzero(errors > tolerance)
         if bad.size:
             first_index = i = int(bad[0])
-            first = self._difference(i, raw[i], expected[i], "LibreOffice gives",
-                                     "the reference engine", errors[i])
+            first = self._difference(
+                i, raw[i], expected[i], "LibreOffice gives", "the reference engine", errors[i]
+            )
         cached_error = None
         if cached is not None:
             stored = [cell(cached, r, self.col) for r in self.rows]
             if numeric:
-                cache_errors = judge([as_number(v) for v in stored],
-                                     [as_number(v) for v in raw])
+                cache_errors = judge([as_number(v) for v in stored], [as_number(v) for v in raw])
             else:
-                cache_errors = np.array([0.0 if s == g else math.inf
-                                         for s, g in zip(stored, raw)])
+                cache_errors = np.array([0.0 if s == g else math.inf for s, g in zip(stored, raw)])
             cached_error = float(cache_errors.max()) if cache_errors.size else 0.0
             bad = np.flatnonzero(cache_errors > tolerance)
             if bad.size and bad[0] < first_index:
                 i = int(bad[0])
-                first = self._difference(i, stored[i], raw[i], "the cached value is",
-                                         "LibreOffice gives", cache_errors[i])
+                first = self._difference(
+                    i, stored[i], raw[i], "the cached value is", "LibreOffice gives", cache_errors[i]
+                )
         engine_error = float(errors.max()) if errors.size else 0.0
         return ColumnCheck(self.label, len(self.rows), engine_error, cached_error), first
 
@@ -385,23 +446,33 @@ def format_report(report: VerifyReport) -> str:
         lines.append("")
         lines.append(f"{sheet.sheet}: {sheet.cells:,} cells")
         if sheet.columns:
-            lines.append(f"  {'column':<{width}}  {'cells':>5}  {'vs engine':>9}  "
-                         f"{'cached vs recalculated':>22}")
+            lines.append(
+                f"  {'column':<{width}}  {'cells':>5}  {'vs engine':>9}  {'cached vs recalculated':>22}"
+            )
         for column in sheet.columns:
             cached = "-" if column.cached_error is None else format_error(column.cached_error)
-            lines.append(f"  {column.label:<{width}}  {column.cells:>5}  "
-                         f"{format_error(column.engine_error):>9}  {cached:>22}")
+            lines.append(
+                f"  {column.label:<{width}}  {column.cells:>5}  "
+                f"{format_error(column.engine_error):>9}  {cached:>22}"
+            )
         for difference in sheet.differences:
             lines.append(f"  first difference: {difference.describe()}")
     lines.append("")
     if report.ok:
-        cached = (f" and with the cached values (largest {format_error(report.largest('cached'))})"
-                  if report.cached else "")
-        lines.append(f"OK: {report.cells:,} computed cells agree with the reference engine "
-                     f"(largest relative error {format_error(report.largest('engine'))}){cached}; "
-                     f"tolerance {report.tolerance:g}")
+        cached = (
+            f" and with the cached values (largest {format_error(report.largest('cached'))})"
+            if report.cached
+            else ""
+        )
+        lines.append(
+            f"OK: {report.cells:,} computed cells agree with the reference engine "
+            f"(largest relative error {format_error(report.largest('engine'))}){cached}; "
+            f"tolerance {report.tolerance:g}"
+        )
     else:
         failing = sum(1 for s in report.sheets if s.differences)
-        lines.append(f"DIFFERS on {failing} sheet{'s' if failing > 1 else ''}: first at "
-                     f"{report.first_difference.describe()}")
+        lines.append(
+            f"DIFFERS on {failing} sheet{'s' if failing > 1 else ''}: first at "
+            f"{report.first_difference.describe()}"
+        )
     return "\n".join(lines).lstrip("\n")

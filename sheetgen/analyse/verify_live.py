@@ -14,13 +14,22 @@ from dataclasses import replace
 
 import numpy as np
 
-from sheetgen.runs import cnn
 from sheetgen.analyse.compare import as_number, relative_errors
-from sheetgen.runs.live_layout import (CHOOSER_ROW, DIGITS_SHEET, LIVE_SHEET, PREDICTION_ROW,
-                                  PROBABILITY_ROW, TRUE_LABEL_ROW, VALUE_COL, WEIGHTS_SHEET,
-                                  LiveLayout, ref)
-from sheetgen.runs.mnist_live import DRAWN
 from sheetgen.analyse.reading import Grid, cell
+from sheetgen.runs import cnn
+from sheetgen.runs.live_layout import (
+    CHOOSER_ROW,
+    DIGITS_SHEET,
+    LIVE_SHEET,
+    PREDICTION_ROW,
+    PROBABILITY_ROW,
+    TRUE_LABEL_ROW,
+    VALUE_COL,
+    WEIGHTS_SHEET,
+    LiveLayout,
+    ref,
+)
+from sheetgen.runs.mnist_live import DRAWN
 from sheetgen.runs.training import RunError, TrainingRecord
 
 
@@ -53,45 +62,67 @@ def _sheet_network(network: cnn.LiveNetwork, layout: LiveLayout, weights: Grid):
         weight = np.empty_like(conv.weight)
         for (i, out, channel), (top, left) in layout.kernel_origins.items():
             if i == index:
-                weight[out, channel] = _read(weights, [(top + y, left + x) for y in range(3)
-                                                       for x in range(3)]).reshape(3, 3)
-        shift = _read(weights, [layout.shift_cells[(index, out)]
-                                for out in range(conv.out_channels)])
+                weight[out, channel] = _read(
+                    weights, [(top + y, left + x) for y in range(3) for x in range(3)]
+                ).reshape(3, 3)
+        shift = _read(weights, [layout.shift_cells[(index, out)] for out in range(conv.out_channels)])
         edited += _changed(weight, conv.weight) + _changed(shift, conv.shift)
         convs.append(cnn.Conv(weight, shift))
     classes, channels = network.linear_weight.shape
-    linear = _read(weights, [layout.linear_weight_cell(d, c) for d in range(classes)
-                             for c in range(channels)]).reshape(classes, channels)
+    linear = _read(
+        weights, [layout.linear_weight_cell(d, c) for d in range(classes) for c in range(channels)]
+    ).reshape(classes, channels)
     bias = _read(weights, [layout.bias_cell(d) for d in range(classes)])
     mean, std = _read(weights, [(3, 1), (3, 3)])
-    edited += (_changed(linear, network.linear_weight) + _changed(bias, network.linear_bias)
-               + _changed(np.array([mean, std]), np.array([network.mean, network.std])))
-    return replace(network, mean=float(mean), std=float(std), convs=tuple(convs),
-                   linear_weight=linear, linear_bias=bias), edited
+    edited += (
+        _changed(linear, network.linear_weight)
+        + _changed(bias, network.linear_bias)
+        + _changed(np.array([mean, std]), np.array([network.mean, network.std]))
+    )
+    return replace(
+        network, mean=float(mean), std=float(std), convs=tuple(convs), linear_weight=linear, linear_bias=bias
+    ), edited
 
 
 def _blocks(layout: LiveLayout, act: cnn.Activations):
     """(label, cells, expected values) per layer, in the model's order."""
     network = layout.network
     side = cnn.IMAGE_SIDE
-    yield ("normalised", [layout.normalized(y, x) for y in range(side) for x in range(side)],
-           act.normalized.ravel())
+    yield (
+        "normalised",
+        [layout.normalized(y, x) for y in range(side) for x in range(side)],
+        act.normalized.ravel(),
+    )
     for index, band in enumerate(layout.convs, start=1):
-        cells = [(top + y, left + x) for top, left in band.origins
-                 for y in range(band.side) for x in range(band.side)]
+        cells = [
+            (top + y, left + x)
+            for top, left in band.origins
+            for y in range(band.side)
+            for x in range(band.side)
+        ]
         yield band.name, cells, act.convs[index - 1].ravel()
         if index == network.pool_after:
             pool = layout.pool
-            yield ("pool", [(top + y, left + x) for top, left in pool.origins
-                            for y in range(pool.side) for x in range(pool.side)],
-                   act.pooled.ravel())
+            yield (
+                "pool",
+                [
+                    (top + y, left + x)
+                    for top, left in pool.origins
+                    for y in range(pool.side)
+                    for x in range(pool.side)
+                ],
+                act.pooled.ravel(),
+            )
     classes = len(act.logits)
     yield ("average", [layout.gap_cell(c) for c in range(len(act.averages))], act.averages)
     yield "logit", [layout.logit_cell(d) for d in range(classes)], act.logits
     yield "probability", [layout.probability_cell(d) for d in range(classes)], act.probabilities
     best = int(act.probabilities.argmax())
-    yield ("predicted digit", [(PREDICTION_ROW, VALUE_COL), (PROBABILITY_ROW, VALUE_COL)],
-           np.array([best, act.probabilities[best]]))
+    yield (
+        "predicted digit",
+        [(PREDICTION_ROW, VALUE_COL), (PROBABILITY_ROW, VALUE_COL)],
+        np.array([best, act.probabilities[best]]),
+    )
 
 
 def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolerance):
@@ -99,9 +130,17 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
     from sheetgen.analyse.verify import ColumnCheck, Difference, SheetCheck
 
     if LIVE_SHEET not in recalculated or WEIGHTS_SHEET not in recalculated:
-        problem = Difference(LIVE_SHEET, "-", "sheet", None, "no such sheet",
-                             "the live sheets of the recorded run", "the workbook has",
-                             "the record asks for", math.inf)
+        problem = Difference(
+            LIVE_SHEET,
+            "-",
+            "sheet",
+            None,
+            "no such sheet",
+            "the live sheets of the recorded run",
+            "the workbook has",
+            "the record asks for",
+            math.inf,
+        )
         return SheetCheck(LIVE_SHEET, (), (problem,))
     layout = LiveLayout.for_network(network)
     live, notes = recalculated[LIVE_SHEET], []
@@ -109,37 +148,57 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
     # to the last bit; LibreOffice's copy keeps 15 significant digits.
     sheet_network, edited = _sheet_network(network, layout, formulas[WEIGHTS_SHEET])
     if edited:
-        notes.append(f"{WEIGHTS_SHEET}: {edited} weight{'s differ' if edited > 1 else ' differs'} "
-                     "from the recorded run; compared with what the sheet's weights give")
+        notes.append(
+            f"{WEIGHTS_SHEET}: {edited} weight{'s differ' if edited > 1 else ' differs'} "
+            "from the recorded run; compared with what the sheet's weights give"
+        )
     if DIGITS_SHEET in recalculated:
         count = len(network.digit_labels)
         first = 3  # the first digit's row on 'MNIST digits' (live_layout.DIGITS_HEADER_ROW + 1)
-        stored = np.array([[as_number(cell(recalculated[DIGITS_SHEET], first + n, 3 + k))
-                            for k in range(cnn.IMAGE_SIDE ** 2)] for n in range(count)])
+        stored = np.array(
+            [
+                [
+                    as_number(cell(recalculated[DIGITS_SHEET], first + n, 3 + k))
+                    for k in range(cnn.IMAGE_SIDE**2)
+                ]
+                for n in range(count)
+            ]
+        )
         if not np.array_equal(stored, network.digit_pixels.reshape(count, -1)):
             notes.append(f"{DIGITS_SHEET}: stored pixels differ from the recorded run")
     chooser = as_number(cell(formulas[LIVE_SHEET], CHOOSER_ROW, VALUE_COL))
     if not (chooser.is_integer() and 0 <= chooser <= len(network.digit_labels)):
-        problem = Difference(LIVE_SHEET, ref(CHOOSER_ROW, VALUE_COL), "chooser", None,
-                             cell(live, CHOOSER_ROW, VALUE_COL),
-                             f"a whole number from 0 to {len(network.digit_labels)}",
-                             "the chooser holds", "it must hold", math.inf)
+        problem = Difference(
+            LIVE_SHEET,
+            ref(CHOOSER_ROW, VALUE_COL),
+            "chooser",
+            None,
+            cell(live, CHOOSER_ROW, VALUE_COL),
+            f"a whole number from 0 to {len(network.digit_labels)}",
+            "the chooser holds",
+            "it must hold",
+            math.inf,
+        )
         return SheetCheck(LIVE_SHEET, (), (problem,), tuple(notes))
     side = cnn.IMAGE_SIDE
     grid_cells = [layout.pixel(y, x) for y in range(side) for x in range(side)]
-    stored = (np.zeros(side * side) if chooser == 0
-              else cnn.stored_pixels(network, int(chooser)).ravel())
-    formula_pixels = [i for i, (r, c) in enumerate(grid_cells)
-                      if str(cell(formulas[LIVE_SHEET], r, c)).startswith("=")]
+    stored = np.zeros(side * side) if chooser == 0 else cnn.stored_pixels(network, int(chooser)).ravel()
+    formula_pixels = [
+        i for i, (r, c) in enumerate(grid_cells) if str(cell(formulas[LIVE_SHEET], r, c)).startswith("=")
+    ]
     pixels = _read(formulas[LIVE_SHEET], grid_cells)
     pixels[formula_pixels] = stored[formula_pixels]
     typed = side * side - len(formula_pixels)
     if typed:
-        notes.append(f"{LIVE_SHEET}: {typed} pixel{'s' if typed > 1 else ''} typed into the "
-                     "grid; the network is checked on the image the grid holds")
+        notes.append(
+            f"{LIVE_SHEET}: {typed} pixel{'s' if typed > 1 else ''} typed into the "
+            "grid; the network is checked on the image the grid holds"
+        )
     act = cnn.forward(sheet_network, np.nan_to_num(pixels))
-    blocks = [("input pixels", [grid_cells[i] for i in formula_pixels], stored[formula_pixels]),
-              *_blocks(layout, act)]
+    blocks = [
+        ("input pixels", [grid_cells[i] for i in formula_pixels], stored[formula_pixels]),
+        *_blocks(layout, act),
+    ]
     columns, differences = [], []
     for label, cells, expected in blocks:
         got = [cell(live, r, c) for r, c in cells]
@@ -149,9 +208,17 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         bad = np.flatnonzero(errors > tolerance)
         if bad.size:
             i = int(bad[0])
-            first = Difference(LIVE_SHEET, ref(*cells[i]), label,
-                               cell(formulas[LIVE_SHEET], *cells[i]), got[i], float(expected[i]),
-                               "LibreOffice gives", "the reference engine", float(errors[i]))
+            first = Difference(
+                LIVE_SHEET,
+                ref(*cells[i]),
+                label,
+                cell(formulas[LIVE_SHEET], *cells[i]),
+                got[i],
+                float(expected[i]),
+                "LibreOffice gives",
+                "the reference engine",
+                float(errors[i]),
+            )
         if cached is not None and LIVE_SHEET in cached:
             stored_values = [as_number(cell(cached[LIVE_SHEET], r, c)) for r, c in cells]
             cache_errors = relative_errors(stored_values, [as_number(v) for v in got])
@@ -159,12 +226,20 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
             bad = np.flatnonzero(cache_errors > tolerance)
             if bad.size and first is None:
                 i = int(bad[0])
-                first = Difference(LIVE_SHEET, ref(*cells[i]), label,
-                                   cell(formulas[LIVE_SHEET], *cells[i]), stored_values[i],
-                                   got[i], "the cached value is", "LibreOffice gives",
-                                   float(cache_errors[i]))
-        columns.append(ColumnCheck(label, len(cells),
-                                   float(errors.max()) if errors.size else 0.0, cached_error))
+                first = Difference(
+                    LIVE_SHEET,
+                    ref(*cells[i]),
+                    label,
+                    cell(formulas[LIVE_SHEET], *cells[i]),
+                    stored_values[i],
+                    got[i],
+                    "the cached value is",
+                    "LibreOffice gives",
+                    float(cache_errors[i]),
+                )
+        columns.append(
+            ColumnCheck(label, len(cells), float(errors.max()) if errors.size else 0.0, cached_error)
+        )
         if first is not None:
             differences.append(first)
     # the one text-or-number cell: the chosen digit's true label, "drawn" for the canvas
@@ -176,8 +251,17 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         right = not isinstance(label, (str, bool)) and as_number(label) == expected_label
     columns.append(ColumnCheck("true label", 1, 0.0 if right else math.inf, None))
     if not right:
-        differences.append(Difference(LIVE_SHEET, ref(TRUE_LABEL_ROW, VALUE_COL), "true label",
-                                      cell(formulas[LIVE_SHEET], TRUE_LABEL_ROW, VALUE_COL),
-                                      label, expected_label, "LibreOffice gives",
-                                      "the recorded label", math.inf))
+        differences.append(
+            Difference(
+                LIVE_SHEET,
+                ref(TRUE_LABEL_ROW, VALUE_COL),
+                "true label",
+                cell(formulas[LIVE_SHEET], TRUE_LABEL_ROW, VALUE_COL),
+                label,
+                expected_label,
+                "LibreOffice gives",
+                "the recorded label",
+                math.inf,
+            )
+        )
     return SheetCheck(LIVE_SHEET, tuple(columns), tuple(differences[:1]), tuple(notes))

@@ -101,7 +101,7 @@ def _softmax(net: np.ndarray) -> np.ndarray:
     exps = libm(_exp, net - net.max(axis=1, keepdims=True))
     total = exps[:, :1].copy()
     for j in range(1, exps.shape[1]):
-        total = total + exps[:, j:j + 1]
+        total = total + exps[:, j : j + 1]
     return exps / total
 
 
@@ -129,7 +129,7 @@ _DEFINITIONS = (
     Activation(
         name="tanh",
         forward=lambda net: libm(math.tanh, net),
-        backward=lambda grad, net, act: grad * (1.0 - act ** 2),
+        backward=lambda grad, net, act: grad * (1.0 - act**2),
         formula=_elementwise("TANH({net})"),
         slope_formula="{grad}*(1-{act}^2)",
         tensor_forward=lambda x: x.tanh(),
@@ -181,8 +181,7 @@ _DEFINITIONS = (
         tensor_forward=lambda x: x.softmax(dim=-1),
         equation="e^{z} / Σ e^(net of every output)",
         slope_equation="",
-        explanation="softmax: a_j = e^(x_j) / Σ_k e^(x_k), computed as e^(x_j − max) / "
-                    "Σ_k e^(x_k − max)",
+        explanation="softmax: a_j = e^(x_j) / Σ_k e^(x_k), computed as e^(x_j − max) / Σ_k e^(x_k − max)",
         vector=True,
     ),
 )

@@ -18,7 +18,7 @@ from sheetgen.build.spec import format_rate
 
 _AXIS_FONT = {"size": 9}
 _GRIDLINES = {"visible": True, "line": {"color": "#D9D9D9"}}
-LOSS_CHART_SIZE = (760, 350)      # pixels: a learning-rate sheet's chart
+LOSS_CHART_SIZE = (760, 350)  # pixels: a learning-rate sheet's chart
 OVERVIEW_CHART_SIZE = (820, 460)
 LOG_SCALE_DECADES = 2  # a linear axis over more than this flattens the tail onto zero
 
@@ -52,8 +52,7 @@ def _iterations(rows: int) -> CachedPoints:
     return CachedPoints(np.arange(rows, dtype=np.int64))
 
 
-def loss_chart(workbook: Workbook, layout: SheetLayout, learning_rate: float,
-               loss: np.ndarray):
+def loss_chart(workbook: Workbook, layout: SheetLayout, learning_rate: float, loss: np.ndarray):
     """E_total against iteration on one learning rate's sheet.
 
     Args:
@@ -67,19 +66,21 @@ def loss_chart(workbook: Workbook, layout: SheetLayout, learning_rate: float,
     rows = len(loss)
     log_scale = spans_decades(loss)
     chart = workbook.add_chart({"type": "scatter", "subtype": "straight"})
-    chart.add_series({
-        "name": "E_total",
-        "categories": layout.chart_series(("iteration",), rows, sheet),
-        "values": layout.chart_series(("E_total",), rows, sheet),
-        "categories_data": _iterations(rows),
-        "values_data": CachedPoints(loss),
-        "line": {"width": 2, "color": "#1F4E79"},
-    })
+    chart.add_series(
+        {
+            "name": "E_total",
+            "categories": layout.chart_series(("iteration",), rows, sheet),
+            "values": layout.chart_series(("E_total",), rows, sheet),
+            "categories_data": _iterations(rows),
+            "values_data": CachedPoints(loss),
+            "line": {"width": 2, "color": "#1F4E79"},
+        }
+    )
     scale = " (log scale)" if log_scale else ""
-    chart.set_title({"name": f"E_total per iteration, η = {format_rate(learning_rate)}{scale}",
-                     "name_font": {"size": 12}})
-    chart.set_x_axis({"name": "iteration", "min": 0, "max": rows - 1,
-                      "num_font": _AXIS_FONT})
+    chart.set_title(
+        {"name": f"E_total per iteration, η = {format_rate(learning_rate)}{scale}", "name_font": {"size": 12}}
+    )
+    chart.set_x_axis({"name": "iteration", "min": 0, "max": rows - 1, "num_font": _AXIS_FONT})
     y_axis = {"name": "E_total" + scale, "num_font": _AXIS_FONT, "major_gridlines": _GRIDLINES}
     if log_scale:
         y_axis.update({"log_base": 10, "num_format": "0.0E+00"})
@@ -96,20 +97,29 @@ def overview_chart(workbook: Workbook, layout: SheetLayout, traces):
     iterations = _iterations(rows)
     for trace in traces:
         sheet = sheet_name(trace.learning_rate)
-        chart.add_series({
-            "name": f"η = {format_rate(trace.learning_rate)}",
-            "categories": layout.chart_series(("iteration",), rows, sheet),
-            "values": layout.chart_series(("E_total",), rows, sheet),
-            "categories_data": iterations,
-            "values_data": CachedPoints(trace.loss),
-            "line": {"width": 1.75},
-        })
-    chart.set_title({"name": "E_total per iteration, every learning rate (log scale)",
-                     "name_font": {"size": 12}})
-    chart.set_x_axis({"name": "iteration", "min": 0, "max": rows - 1,
-                      "num_font": _AXIS_FONT})
-    chart.set_y_axis({"name": "E_total (log scale)", "log_base": 10, "num_font": _AXIS_FONT,
-                      "num_format": "0.0E+00", "major_gridlines": _GRIDLINES})
+        chart.add_series(
+            {
+                "name": f"η = {format_rate(trace.learning_rate)}",
+                "categories": layout.chart_series(("iteration",), rows, sheet),
+                "values": layout.chart_series(("E_total",), rows, sheet),
+                "categories_data": iterations,
+                "values_data": CachedPoints(trace.loss),
+                "line": {"width": 1.75},
+            }
+        )
+    chart.set_title(
+        {"name": "E_total per iteration, every learning rate (log scale)", "name_font": {"size": 12}}
+    )
+    chart.set_x_axis({"name": "iteration", "min": 0, "max": rows - 1, "num_font": _AXIS_FONT})
+    chart.set_y_axis(
+        {
+            "name": "E_total (log scale)",
+            "log_base": 10,
+            "num_font": _AXIS_FONT,
+            "num_format": "0.0E+00",
+            "major_gridlines": _GRIDLINES,
+        }
+    )
     chart.set_legend({"position": "right"})
     chart.set_size({"width": OVERVIEW_CHART_SIZE[0], "height": OVERVIEW_CHART_SIZE[1]})
     return chart

@@ -15,15 +15,32 @@ from dataclasses import dataclass
 from sheetgen.build.quantities import bias_index, bias_label, label, unit_label
 from sheetgen.build.spec import NetworkSpec
 
-DPI = 192                 # twice the 96 pixels per inch a spreadsheet draws at: sharp on screen
-MAX_UNITS_DRAWN = 8       # a bigger layer shows units 1-6, a gap and its last unit
-LABELLED_WEIGHTS = 24     # more weights between two layers get one label "w5 … w40"
-_PITCH = 0.85             # inches between the centres of two units of a layer
-_PITCH_BIAS = 1.05        # the same for a layer whose units carry a "+ b" line
-_GAP = 1.3                # inches of arrow between two layers, before room for labels
+DPI = 192  # twice the 96 pixels per inch a spreadsheet draws at: sharp on screen
+MAX_UNITS_DRAWN = 8  # a bigger layer shows units 1-6, a gap and its last unit
+LABELLED_WEIGHTS = 24  # more weights between two layers get one label "w5 … w40"
+_PITCH = 0.85  # inches between the centres of two units of a layer
+_PITCH_BIAS = 1.05  # the same for a layer whose units carry a "+ b" line
+_GAP = 1.3  # inches of arrow between two layers, before room for labels
 _MARGIN = 0.15
-_ALONG = (0.25, 0.75, 0.35, 0.65, 0.15, 0.85, 0.45, 0.55, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6,
-          0.5, 0.1, 0.9)  # where along its arrow a weight label may sit, in order of preference
+_ALONG = (
+    0.25,
+    0.75,
+    0.35,
+    0.65,
+    0.15,
+    0.85,
+    0.45,
+    0.55,
+    0.3,
+    0.7,
+    0.2,
+    0.8,
+    0.4,
+    0.6,
+    0.5,
+    0.1,
+    0.9,
+)  # where along its arrow a weight label may sit, in order of preference
 
 
 # The largest picture shown at full size, in pixels: one A4 landscape page holds it, below a
@@ -57,8 +74,7 @@ def _shown(units: int) -> list[int | None]:
 
 
 def _overlaps(a, b, pad: float = 0.02) -> bool:
-    return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1]
-                or b[3] + pad <= a[1])
+    return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1] or b[3] + pad <= a[1])
 
 
 def draw_network(spec: NetworkSpec) -> Drawing:
@@ -73,8 +89,10 @@ def draw_network(spec: NetworkSpec) -> Drawing:
     pitch = _PITCH_BIAS if any(layer.bias is not None for layer in spec.layers) else _PITCH
     labelled = [layer.units * layer.fan_in <= LABELLED_WEIGHTS for layer in spec.layers]
     # wider gaps where more labels must fit between more crossing arrows
-    gaps = [_GAP + (0.15 * max(len(shown[l]), len(shown[l + 1])) if labelled[l] else 0)
-            for l in range(len(spec.layers))]
+    gaps = [
+        _GAP + (0.15 * max(len(shown[l]), len(shown[l + 1])) if labelled[l] else 0)
+        for l in range(len(spec.layers))
+    ]
     fig = plt.figure(figsize=(4, 4), dpi=DPI)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis("off")
@@ -95,12 +113,25 @@ def draw_network(spec: NetworkSpec) -> Drawing:
         if j is None:
             return ax.text(x, y, "⋮", ha="center", va="center", fontsize=14, color="#555555")
         if l == 0:
-            return ax.text(x, y, f"i{j + 1}", ha="center", va="center", fontsize=10,
-                           bbox={"boxstyle": "round,pad=0.35", "fc": "#FFF2CC", "ec": "#7F6000"})
+            return ax.text(
+                x,
+                y,
+                f"i{j + 1}",
+                ha="center",
+                va="center",
+                fontsize=10,
+                bbox={"boxstyle": "round,pad=0.35", "fc": "#FFF2CC", "ec": "#7F6000"},
+            )
         z = unit_label(spec, l - 1, j)
-        return ax.text(x, y, f"{z} | a_{z}\n{spec.layers[l - 1].activation}", ha="center",
-                       va="center", fontsize=9,
-                       bbox={"boxstyle": "round,pad=0.35", "fc": "#DDEBF7", "ec": "#1F4E79"})
+        return ax.text(
+            x,
+            y,
+            f"{z} | a_{z}\n{spec.layers[l - 1].activation}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.35", "fc": "#DDEBF7", "ec": "#1F4E79"},
+        )
 
     widths = []
     for l, units in enumerate(shown):  # measure each column's widest box first
@@ -126,8 +157,15 @@ def draw_network(spec: NetworkSpec) -> Drawing:
                 layer = spec.layers[l - 1]
                 bias = bias_label(spec, l - 1, bias_index(spec, l - 1, j))
                 fixed = "" if layer.train_bias else " (fixed)"
-                text = ax.text(x, node_box[1] - 0.03, f"+ {bias}{fixed}", ha="center",
-                               va="top", fontsize=8, color="#7F6000")
+                text = ax.text(
+                    x,
+                    node_box[1] - 0.03,
+                    f"+ {bias}{fixed}",
+                    ha="center",
+                    va="top",
+                    fontsize=8,
+                    color="#7F6000",
+                )
                 placed.append((text.get_text(), box(text)))
         centres.append(column)
 
@@ -138,17 +176,27 @@ def draw_network(spec: NetworkSpec) -> Drawing:
                     continue
                 (x0, y0), (x1, y1) = centres[l][m], centres[l + 1][i]
                 x0, x1 = x0 + widths[l] / 2 + 0.03, x1 - widths[l + 1] / 2 - 0.05
-                ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                            arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1,
-                                        "shrinkA": 0, "shrinkB": 0})
+                ax.annotate(
+                    "",
+                    xy=(x1, y1),
+                    xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1, "shrinkA": 0, "shrinkB": 0},
+                )
                 if not labelled[l]:
                     continue
                 name = label(spec, ("w", l, j, k))
                 best = None
                 for t in _ALONG:
-                    text = ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), name, fontsize=8,
-                                   color="#1F4E79", ha="center", va="center",
-                                   bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"})
+                    text = ax.text(
+                        x0 + t * (x1 - x0),
+                        y0 + t * (y1 - y0),
+                        name,
+                        fontsize=8,
+                        color="#1F4E79",
+                        ha="center",
+                        va="center",
+                        bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"},
+                    )
                     b = box(text)
                     hits = sum(_overlaps(b, other) for _, other in placed)
                     if best is None or hits < best[0]:
@@ -165,8 +213,9 @@ def draw_network(spec: NetworkSpec) -> Drawing:
             last = label(spec, ("w", l, layer.units - 1, layer.fan_in - 1))
             x_mid = (centres_x[l] + widths[l] / 2 + centres_x[l + 1] - widths[l + 1] / 2) / 2
             top = max(b[3] for _, b in placed)
-            text = ax.text(x_mid, top + 0.05, f"{first} … {last}", ha="center", va="bottom",
-                           fontsize=8, color="#1F4E79")
+            text = ax.text(
+                x_mid, top + 0.05, f"{first} … {last}", ha="center", va="bottom", fontsize=8, color="#1F4E79"
+            )
             placed.append((text.get_text(), box(text)))
 
     last = len(spec.layers) - 1
@@ -175,19 +224,20 @@ def draw_network(spec: NetworkSpec) -> Drawing:
         if j is None:
             continue
         a = "a_" + unit_label(spec, last, j)
-        text = (f"E{j + 1} = −t{j + 1}·ln({a})" if spec.loss == "cross_entropy"
-                else f"E{j + 1} = ½·(t{j + 1} − {a})²")
+        text = (
+            f"E{j + 1} = −t{j + 1}·ln({a})"
+            if spec.loss == "cross_entropy"
+            else f"E{j + 1} = ½·(t{j + 1} − {a})²"
+        )
         artist = ax.text(x_text, centres[-1][i][1], text, fontsize=9, va="center")
         placed.append((text, box(artist)))
     outputs = spec.layers[-1].units
-    total = (" + ".join(f"E{j + 1}" for j in range(outputs)) if outputs <= 4
-             else f"E1 + … + E{outputs}")
+    total = " + ".join(f"E{j + 1}" for j in range(outputs)) if outputs <= 4 else f"E1 + … + E{outputs}"
     if spec.n_samples > 1:
         how = "averaged" if spec.reduction == "mean" else "summed"
         total = f"{total if outputs == 1 else f'({total})'} {how} over the {spec.n_samples} samples"
     bottom = min(b[1] for _, b in placed)
-    artist = ax.text(x_text, bottom - 0.1, "E_total = " + total, fontsize=10, weight="bold",
-                     va="top")
+    artist = ax.text(x_text, bottom - 0.1, "E_total = " + total, fontsize=10, weight="bold", va="top")
     placed.append(("E_total", box(artist)))
 
     left = min(b[0] for _, b in placed) - _MARGIN
@@ -210,8 +260,7 @@ def network_picture(spec: NetworkSpec) -> Picture:
     drawing.figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(drawing.figure)
     scale = min(1.0, MAX_SHOWN_PX[0] / (width * 96), MAX_SHOWN_PX[1] / (height * 96))
-    return Picture(buffer.getvalue(), scale, round(width * 96 * scale),
-                   round(height * 96 * scale))
+    return Picture(buffer.getvalue(), scale, round(width * 96 * scale), round(height * 96 * scale))
 
 
 def network_png(spec: NetworkSpec) -> bytes:

@@ -13,9 +13,8 @@ association of the sheet's formula, so a spreadsheet that recalculates gets the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +35,7 @@ def weighted_sum(weights: np.ndarray, below: np.ndarray) -> np.ndarray:
     """net[s, j] = Σ_k weights[j, k]·below[s, k], summed left to right as a sheet does."""
     total = weights[:, 0] * below[:, :1]
     for k in range(1, weights.shape[1]):
-        total = total + weights[:, k] * below[:, k:k + 1]
+        total = total + weights[:, k] * below[:, k : k + 1]
     return total
 
 
@@ -48,8 +47,9 @@ class Forward:
     acts: tuple[np.ndarray, ...]
 
 
-def forward(layers: tuple[Layer, ...], weights: list[np.ndarray], biases: list[np.ndarray],
-            inputs: np.ndarray) -> Forward:
+def forward(
+    layers: tuple[Layer, ...], weights: list[np.ndarray], biases: list[np.ndarray], inputs: np.ndarray
+) -> Forward:
     """Run the network on every sample. biases[l] is empty for a layer without a bias."""
     nets, acts = [], []
     below = inputs
@@ -94,8 +94,9 @@ class Backward:
     grad_biases: tuple[np.ndarray, ...]
 
 
-def backward(spec: NetworkSpec, weights: list[np.ndarray], inputs: np.ndarray,
-             fwd: Forward, targets: np.ndarray) -> Backward:
+def backward(
+    spec: NetworkSpec, weights: list[np.ndarray], inputs: np.ndarray, fwd: Forward, targets: np.ndarray
+) -> Backward:
     """Gradients of E_total by the chain rule, output layer first."""
     layers = spec.layers
     n = len(layers)
@@ -129,7 +130,7 @@ def backward(spec: NetworkSpec, weights: list[np.ndarray], inputs: np.ndarray,
             w = weights[l]
             grad_act = d[:, :1] * w[0]
             for j in range(1, w.shape[0]):
-                grad_act = grad_act + d[:, j:j + 1] * w[j]
+                grad_act = grad_act + d[:, j : j + 1] * w[j]
     return Backward(tuple(grad_acts), tuple(deltas), tuple(grad_weights), tuple(grad_biases))
 
 
@@ -162,16 +163,16 @@ class Trace:
     """
 
     learning_rate: float
-    weights: tuple[np.ndarray, ...]       # per layer: (T, units, fan_in)
-    biases: tuple[np.ndarray, ...]        # per layer: (T, 1 or units, or 0 without a bias)
-    nets: tuple[np.ndarray, ...]          # per layer: (T, samples, units)
-    acts: tuple[np.ndarray, ...]          # per layer: (T, samples, units)
-    losses: np.ndarray                    # (T, samples, outputs): each output's loss term
-    loss: np.ndarray                      # (T,): E_total
-    grad_acts: tuple[np.ndarray, ...]     # per layer: (T, samples, units)
-    deltas: tuple[np.ndarray, ...]        # per layer: (T, samples, units)
+    weights: tuple[np.ndarray, ...]  # per layer: (T, units, fan_in)
+    biases: tuple[np.ndarray, ...]  # per layer: (T, 1 or units, or 0 without a bias)
+    nets: tuple[np.ndarray, ...]  # per layer: (T, samples, units)
+    acts: tuple[np.ndarray, ...]  # per layer: (T, samples, units)
+    losses: np.ndarray  # (T, samples, outputs): each output's loss term
+    loss: np.ndarray  # (T,): E_total
+    grad_acts: tuple[np.ndarray, ...]  # per layer: (T, samples, units)
+    deltas: tuple[np.ndarray, ...]  # per layer: (T, samples, units)
     grad_weights: tuple[np.ndarray, ...]  # per layer: (T, units, fan_in)
-    grad_biases: tuple[np.ndarray, ...]   # per layer: like biases
+    grad_biases: tuple[np.ndarray, ...]  # per layer: like biases
 
     @property
     def rows(self) -> int:
@@ -195,8 +196,9 @@ def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None
     inputs = np.array(spec.inputs, dtype=np.float64)
     targets = np.array(spec.targets, dtype=np.float64)
     weights = [np.array(layer.weights, dtype=np.float64) for layer in spec.layers]
-    biases = [np.array(layer.bias if layer.bias is not None else [], dtype=np.float64)
-              for layer in spec.layers]
+    biases = [
+        np.array(layer.bias if layer.bias is not None else [], dtype=np.float64) for layer in spec.layers
+    ]
     trained = [layer.trained_bias for layer in spec.layers]
     rows: list[tuple] = []
     # Overflow is caught by _check_range with a message of its own; NumPy's warnings would
@@ -209,8 +211,10 @@ def train(spec: NetworkSpec, learning_rate: float, iterations: int | None = None
             bwd = backward(spec, weights, inputs, fwd, targets)
             rows.append((weights, biases, fwd, losses, total_loss(losses, spec.reduction), bwd))
             weights = update(weights, bwd.grad_weights, learning_rate)
-            biases = [update([b], [g], learning_rate)[0] if train else b
-                      for b, g, train in zip(biases, bwd.grad_biases, trained)]
+            biases = [
+                update([b], [g], learning_rate)[0] if train else b
+                for b, g, train in zip(biases, bwd.grad_biases, trained)
+            ]
 
     def stack(get) -> tuple[np.ndarray, ...]:
         return tuple(np.stack([get(row)[l] for row in rows]) for l in range(len(spec.layers)))
@@ -236,17 +240,19 @@ def _check_range(spec: NetworkSpec, fwd: Forward, learning_rate: float, iteratio
     last = spec.layers[-1]
     for layer, net, act in zip(spec.layers, fwd.nets, fwd.acts):
         if not (np.all(np.isfinite(net)) and np.all(np.isfinite(act))):
-            raise NumericalError(f"{where}: layer {layer.name!r} stops being finite at "
-                                 f"iteration {iteration}; {advice}")
+            raise NumericalError(
+                f"{where}: layer {layer.name!r} stops being finite at iteration {iteration}; {advice}"
+            )
         largest = float(np.max(np.abs(net)))
         if largest > ACTIVATIONS[layer.activation].largest_net:
             raise NumericalError(
                 f"{where}: a net input of layer {layer.name!r} reaches {largest:.4g} at "
-                f"iteration {iteration}, where a spreadsheet's EXP overflows (#NUM!); {advice}")
+                f"iteration {iteration}, where a spreadsheet's EXP overflows (#NUM!); {advice}"
+            )
         # the loss's LN, not the activation, is what fails here
-        if (layer is last and spec.loss == "cross_entropy"
-                and np.any(act < SMALLEST_STORED)):
+        if layer is last and spec.loss == "cross_entropy" and np.any(act < SMALLEST_STORED):
             raise NumericalError(
                 f"{where}: a {layer.activation} output of layer {layer.name!r} falls below "
                 f"2.2e-308 at iteration {iteration}, where a spreadsheet's LN gives #NUM!; "
-                f"{advice}")
+                f"{advice}"
+            )

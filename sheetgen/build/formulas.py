@@ -78,16 +78,17 @@ class FormulaEmitter:
             return f"={self._cell(key, PREV)}-{eta}*{self._cell(grad, PREV)}"
         if kind == "grad_w":
             l, j, k = key[1:]
-            return self._over_samples([f"{self._cell(('delta', l, s, j))}*{self._below(l, s, k)}"
-                                       for s in samples])
+            return self._over_samples(
+                [f"{self._cell(('delta', l, s, j))}*{self._below(l, s, k)}" for s in samples]
+            )
         if kind == "grad_b":
             l, u = key[1:]
             units = range(spec.layers[l].units) if spec.layers[l].shared_bias else [u]
-            return self._over_samples([self._cell(("delta", l, s, j)) for s in samples
-                                       for j in units])
+            return self._over_samples([self._cell(("delta", l, s, j)) for s in samples for j in units])
         if kind == "E_total":
-            return self._over_samples([self._cell(("E", s, j)) for s in samples
-                                       for j in range(spec.layers[-1].units)])
+            return self._over_samples(
+                [self._cell(("E", s, j)) for s in samples for j in range(spec.layers[-1].units)]
+            )
         if kind == "E":
             s, j = key[1:]
             target = self.layout.input_ref(("target", s, j))
@@ -98,8 +99,7 @@ class FormulaEmitter:
         l, s, j = key[1:]
         layer = spec.layers[l]
         if kind == "net":
-            terms = [f"{self._cell(('w', l, j, k))}*{self._below(l, s, k)}"
-                     for k in range(layer.fan_in)]
+            terms = [f"{self._cell(('w', l, j, k))}*{self._below(l, s, k)}" for k in range(layer.fan_in)]
             if layer.bias is not None:
                 terms.append(self._bias(l, j))
             return "=" + "+".join(terms)
@@ -110,7 +110,8 @@ class FormulaEmitter:
             above = spec.layers[l + 1]
             return "=" + "+".join(
                 f"{self._cell(('delta', l + 1, s, m))}*{self._cell(('w', l + 1, m, j))}"
-                for m in range(above.units))
+                for m in range(above.units)
+            )
         if kind == "delta":
             act = self._cell(("act", l, s, j))
             if ACTIVATIONS[layer.activation].vector:  # softmax with cross-entropy: δ = a - t
@@ -214,14 +215,17 @@ def largest(probabilities: str) -> str:
 _RELATIVE_REF = re.compile(r"\$?([A-Z]{1,3})\{(this|prev)\}")
 _ABSOLUTE_REF = re.compile(r"\$([A-Z]{1,3})\$([0-9]+)")
 _MAGNITUDE_FUNCTIONS = {
-    "EXP": np.exp, "LN": np.log, "TANH": np.tanh,
+    "EXP": np.exp,
+    "LN": np.log,
+    "TANH": np.tanh,
     "MAX": lambda *args: functools.reduce(np.maximum, args),
     "IF": lambda condition, then, otherwise: np.where(condition, then, otherwise),
 }
 
 
-def term_magnitude(template: str, column: Callable[[str, str], np.ndarray],
-                   constant: Callable[[str, int], float]) -> np.ndarray:
+def term_magnitude(
+    template: str, column: Callable[[str, str], np.ndarray], constant: Callable[[str, int], float]
+) -> np.ndarray:
     """How large the terms of a formula are, cell by cell: the template evaluated with every
     reference replaced by its absolute value and every minus by a plus.
 

@@ -20,17 +20,17 @@ TITLE_ROW = 0
 NOTE_ROW = 1
 INPUT_LABEL_ROW = 3
 INPUT_VALUE_ROW = 4
-INPUT_LABEL_COL = 0          # labels the block: "input" above "value"
+INPUT_LABEL_COL = 0  # labels the block: "input" above "value"
 INPUT_FIRST_COL = 1
 CHART_ROW = 6
-CHART_COL = 1                # not A: column A (the iteration) is repeated on every printed page
+CHART_COL = 1  # not A: column A (the iteration) is repeated on every printed page
 CHART_ROWS = 18
 GROUP_ROW = CHART_ROW + CHART_ROWS + 1
 HEADER_ROW = GROUP_ROW + 1
 FIRST_DATA_ROW = HEADER_ROW + 1
 EXCEL_ROWS = 1_048_576
-ITERATION_WIDTH = 10         # column A of a learning-rate sheet, in characters
-COLUMN_WIDTH = 12            # every other column: room for 0.0123456789
+ITERATION_WIDTH = 10  # column A of a learning-rate sheet, in characters
+COLUMN_WIDTH = 12  # every other column: room for 0.0123456789
 
 # Overview sheet: the threshold, then a table with one row per learning rate, in spec order.
 OVERVIEW_SHEET = "Overview"
@@ -38,19 +38,19 @@ OVERVIEW_THRESHOLD_ROW = 3
 OVERVIEW_THRESHOLD_LABEL_COL = 0
 OVERVIEW_THRESHOLD_COL = 1
 OVERVIEW_TABLE_HEADER_ROW = 5
-OVERVIEW_RATE_COL = 0        # η, as its sheet's input cell holds it
+OVERVIEW_RATE_COL = 0  # η, as its sheet's input cell holds it
 OVERVIEW_FINAL_LOSS_COL = 1  # E_total at the last iteration
-OVERVIEW_UPDATES_COL = 2     # updates until E_total < threshold, or NEVER
+OVERVIEW_UPDATES_COL = 2  # updates until E_total < threshold, or NEVER
 OVERVIEW_CHART_ROW = 1
-OVERVIEW_CHART_COL = 3       # right of the table
-NEVER = "not reached"        # the updates cell of a rate whose E_total never gets below
+OVERVIEW_CHART_COL = 3  # right of the table
+NEVER = "not reached"  # the updates cell of a rate whose E_total never gets below
 
 NETWORK_SHEET = "Network"
-NETWORK_MARGIN_WIDTH = 2     # column A, in characters
-NETWORK_PICTURE_ROW = 3      # the diagram's top left cell: B4
+NETWORK_MARGIN_WIDTH = 2  # column A, in characters
+NETWORK_PICTURE_ROW = 3  # the diagram's top left cell: B4
 NETWORK_PICTURE_COL = 1
-NETWORK_TEXT_WIDTH = 70      # the column of the equations, in characters (wider for long ones)
-DEFAULT_ROW_PX = 20          # a row whose height was never set
+NETWORK_TEXT_WIDTH = 70  # the column of the equations, in characters (wider for long ones)
+DEFAULT_ROW_PX = 20  # a row whose height was never set
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ class TextPlace:
     default_cols: tuple[int, int] | None  # columns under the picture: set to Excel's default
 
 
-def network_text_place(picture_width_px: int, picture_height_px: int,
-                       text_px: int) -> TextPlace:
+def network_text_place(picture_width_px: int, picture_height_px: int, text_px: int) -> TextPlace:
     """Put the equations beside the diagram, or below it where beside would not print legibly.
 
     The diagram covers default-width columns from B on (the writer sets their width, since
@@ -75,18 +74,22 @@ def network_text_place(picture_width_px: int, picture_height_px: int,
 
     margin_px = printing.column_px(NETWORK_MARGIN_WIDTH)
     picture_cols = -(-picture_width_px // printing.DEFAULT_COLUMN_PX)
-    beside = TextPlace(row=2, col=NETWORK_PICTURE_COL + picture_cols + 1,
-                       content_px=margin_px + (picture_cols + 1) * printing.DEFAULT_COLUMN_PX
-                       + text_px,
-                       default_cols=(NETWORK_PICTURE_COL, NETWORK_PICTURE_COL + picture_cols))
+    beside = TextPlace(
+        row=2,
+        col=NETWORK_PICTURE_COL + picture_cols + 1,
+        content_px=margin_px + (picture_cols + 1) * printing.DEFAULT_COLUMN_PX + text_px,
+        default_cols=(NETWORK_PICTURE_COL, NETWORK_PICTURE_COL + picture_cols),
+    )
     if beside.content_px * printing.LEGIBLE_SCALE <= printing.PRINTABLE_WIDTH_PX * 100:
         return beside
     picture_rows = -(-picture_height_px // DEFAULT_ROW_PX)
     beyond_text = -(-max(0, picture_width_px - text_px) // printing.DEFAULT_COLUMN_PX)
-    return TextPlace(row=NETWORK_PICTURE_ROW + picture_rows + 1, col=NETWORK_PICTURE_COL,
-                     content_px=margin_px + max(picture_width_px, text_px),
-                     default_cols=(NETWORK_PICTURE_COL + 1, NETWORK_PICTURE_COL + beyond_text)
-                     if beyond_text else None)
+    return TextPlace(
+        row=NETWORK_PICTURE_ROW + picture_rows + 1,
+        col=NETWORK_PICTURE_COL,
+        content_px=margin_px + max(picture_width_px, text_px),
+        default_cols=(NETWORK_PICTURE_COL + 1, NETWORK_PICTURE_COL + beyond_text) if beyond_text else None,
+    )
 
 
 def sheet_name(learning_rate: float) -> str:
@@ -168,8 +171,10 @@ class SheetLayout:
     def column_range(self, key: Key, rows: int, sheet: str | None = None) -> str:
         """Absolute range of a column over its first `rows` rows, optionally sheet-qualified."""
         col = self.column_of[key]
-        cells = (f"{xl_rowcol_to_cell(self.row(0), col, True, True)}:"
-                 f"{xl_rowcol_to_cell(self.row(rows - 1), col, True, True)}")
+        cells = (
+            f"{xl_rowcol_to_cell(self.row(0), col, True, True)}:"
+            f"{xl_rowcol_to_cell(self.row(rows - 1), col, True, True)}"
+        )
         return f"{quote_sheetname(sheet)}!{cells}" if sheet else cells
 
     def last_cell(self, key: Key, rows: int, sheet: str) -> str:

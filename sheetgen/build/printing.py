@@ -8,13 +8,13 @@ header rows and first column repeated on every page.
 
 from __future__ import annotations
 
-A4 = 9                         # XlsxWriter's paper code
-MARGIN_INCHES = 0.7            # XlsxWriter's (and Excel's) default left and right margins
-PAGE_WIDTH_INCHES = 11.69      # A4 landscape
+A4 = 9  # XlsxWriter's paper code
+MARGIN_INCHES = 0.7  # XlsxWriter's (and Excel's) default left and right margins
+PAGE_WIDTH_INCHES = 11.69  # A4 landscape
 PIXELS_PER_INCH = 96
 PRINTABLE_WIDTH_PX = int((PAGE_WIDTH_INCHES - 2 * MARGIN_INCHES) * PIXELS_PER_INCH)
-LEGIBLE_SCALE = 70             # percent: an 11 pt font prints at 7.7 pt, still easy to read
-DEFAULT_COLUMN_WIDTH = 8.43    # Excel's default column, in characters: 64 pixels
+LEGIBLE_SCALE = 70  # percent: an 11 pt font prints at 7.7 pt, still easy to read
+DEFAULT_COLUMN_WIDTH = 8.43  # Excel's default column, in characters: 64 pixels
 DEFAULT_COLUMN_PX = 64
 
 
@@ -25,8 +25,12 @@ def column_px(width: float) -> int:
     return int(width * 7 + 0.5) + 5
 
 
-def set_up(ws, content_px: int, header_rows: tuple[int, int] | None = None,
-           header_columns: tuple[int, int] | None = None) -> bool:
+def set_up(
+    ws,
+    content_px: int,
+    header_rows: tuple[int, int] | None = None,
+    header_columns: tuple[int, int] | None = None,
+) -> bool:
     """A4 landscape; one page wide if that keeps LEGIBLE_SCALE, else across pages.
 
     Args:

@@ -118,13 +118,18 @@ def input_keys(spec: NetworkSpec) -> list[Key]:
 
 
 def _bias_keys(spec: NetworkSpec, kind: str) -> list[Key]:
-    return [(kind, l, u) for l, layer in enumerate(spec.layers) if layer.trained_bias
-            for u in bias_units(spec, l)]
+    return [
+        (kind, l, u) for l, layer in enumerate(spec.layers) if layer.trained_bias for u in bias_units(spec, l)
+    ]
 
 
 def _weight_keys(spec: NetworkSpec, kind: str = "w") -> list[Key]:
-    return [(kind, l, j, k) for l, layer in enumerate(spec.layers)
-            for j in range(layer.units) for k in range(len(layer.weights[0]))]
+    return [
+        (kind, l, j, k)
+        for l, layer in enumerate(spec.layers)
+        for j in range(layer.units)
+        for k in range(len(layer.weights[0]))
+    ]
 
 
 def columns(spec: NetworkSpec) -> list[Quantity]:
@@ -145,7 +150,7 @@ def columns(spec: NetworkSpec) -> list[Quantity]:
             out.append(Quantity(("E", s, j), label(spec, ("E", s, j)), "loss"))
     out.append(Quantity(("E_total",), "E_total", "loss"))
     for l in range(n_layers - 1, -1, -1):
-        for kind in (("grad_act", "delta") if l < n_layers - 1 else ("delta",)):
+        for kind in ("grad_act", "delta") if l < n_layers - 1 else ("delta",):
             for s in samples:
                 for j in range(spec.layers[l].units):
                     key = (kind, l, s, j)
@@ -171,8 +176,7 @@ def values(trace: Trace, key: Key) -> np.ndarray:
     if kind in ("b", "grad_b"):
         arrays = trace.biases if kind == "b" else trace.grad_biases
         return arrays[key[1]][:, key[2]]
-    arrays = {"net": trace.nets, "act": trace.acts, "delta": trace.deltas,
-              "grad_act": trace.grad_acts}[kind]
+    arrays = {"net": trace.nets, "act": trace.acts, "delta": trace.deltas, "grad_act": trace.grad_acts}[kind]
     l, s, j = key[1:]
     return arrays[l][:, s, j]
 

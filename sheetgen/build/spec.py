@@ -118,12 +118,13 @@ class NetworkSpec:
             "description": self.description,
             "loss": self.loss,
             "reduction": self.reduction,
-            "data": {"inputs": [list(r) for r in self.inputs],
-                     "targets": [list(r) for r in self.targets]},
+            "data": {"inputs": [list(r) for r in self.inputs], "targets": [list(r) for r in self.targets]},
             "layers": [_layer_dict(layer) for layer in self.layers],
-            "training": {"learning_rates": list(self.learning_rates),
-                         "iterations": self.iterations,
-                         "loss_threshold": self.loss_threshold},
+            "training": {
+                "learning_rates": list(self.learning_rates),
+                "iterations": self.iterations,
+                "loss_threshold": self.loss_threshold,
+            },
         }
 
     def to_json(self) -> str:
@@ -132,8 +133,12 @@ class NetworkSpec:
 
 
 def _layer_dict(layer: Layer) -> dict[str, Any]:
-    data = {"name": layer.name, "units": layer.units, "activation": layer.activation,
-            "weights": [list(r) for r in layer.weights]}
+    data = {
+        "name": layer.name,
+        "units": layer.units,
+        "activation": layer.activation,
+        "weights": [list(r) for r in layer.weights],
+    }
     if layer.bias is not None:
         data["bias"] = layer.bias[0] if len(layer.bias) == 1 else list(layer.bias)
         data["train_bias"] = layer.train_bias
@@ -195,8 +200,10 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     inputs = _matrix(_required(data_section, "inputs", "data."), "data.inputs")
     targets = _matrix(_required(data_section, "targets", "data."), "data.targets")
     if len(inputs) != len(targets):
-        raise SpecError(f"data.inputs has {len(inputs)} samples but data.targets has "
-                        f"{len(targets)}; give one target row per input row")
+        raise SpecError(
+            f"data.inputs has {len(inputs)} samples but data.targets has "
+            f"{len(targets)}; give one target row per input row"
+        )
     draw = _initialiser(_table(data, "init", ""))
 
     raw_layers = _required(data, "layers", "")
@@ -208,14 +215,17 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     for index, raw in enumerate(raw_layers, start=1):
         layer = _layer(raw, index, fan_in, _default_name(index, len(raw_layers)), draw)
         if layer.name in names:
-            raise SpecError(f"layers[{index}].name {layer.name!r} is used twice; "
-                            "give each layer its own name")
+            raise SpecError(
+                f"layers[{index}].name {layer.name!r} is used twice; give each layer its own name"
+            )
         names.add(layer.name)
         layers.append(layer)
         fan_in = layer.units
     if len(targets[0]) != layers[-1].units:
-        raise SpecError(f"data.targets rows have {len(targets[0])} values but the output "
-                        f"layer has {layers[-1].units} units")
+        raise SpecError(
+            f"data.targets rows have {len(targets[0])} values but the output "
+            f"layer has {layers[-1].units} units"
+        )
 
     loss = _choice(data.get("loss", "half_squared_error"), LOSSES, "loss")
     _check_loss_pairing(loss, layers, targets)
@@ -226,8 +236,7 @@ def spec_from_dict(data: dict[str, Any]) -> NetworkSpec:
     learning_rates = training.get("learning_rates", list(NetworkSpec.learning_rates))
     if not isinstance(learning_rates, list) or not learning_rates:
         raise SpecError("training.learning_rates must be a non-empty array of numbers")
-    learning_rates = tuple(validate_learning_rate(v, "training.learning_rates")
-                           for v in learning_rates)
+    learning_rates = tuple(validate_learning_rate(v, "training.learning_rates") for v in learning_rates)
     if len(set(map(format_rate, learning_rates))) != len(learning_rates):
         raise SpecError("training.learning_rates lists a learning rate twice")
     iterations = training.get("iterations", NetworkSpec.iterations)
@@ -253,19 +262,21 @@ def _check_loss_pairing(loss: str, layers: list[Layer], targets) -> None:
     """Softmax and cross-entropy come together: the sheet's δ = a - t relies on both."""
     for index, layer in enumerate(layers[:-1], start=1):
         if ACTIVATIONS[layer.activation].vector:
-            raise SpecError(f"layers[{index}].activation {layer.activation} is only for the "
-                            "output layer")
+            raise SpecError(f"layers[{index}].activation {layer.activation} is only for the output layer")
     output = layers[-1].activation
     if loss == "cross_entropy" and not ACTIVATIONS[output].vector:
-        raise SpecError(f"loss cross_entropy needs activation = \"softmax\" on the output "
-                        f"layer, not {output!r}")
+        raise SpecError(
+            f'loss cross_entropy needs activation = "softmax" on the output layer, not {output!r}'
+        )
     if ACTIVATIONS[output].vector and loss != "cross_entropy":
-        raise SpecError("an output layer with softmax needs loss = \"cross_entropy\"")
+        raise SpecError('an output layer with softmax needs loss = "cross_entropy"')
     if loss == "cross_entropy":
         for s, row in enumerate(targets, start=1):
             if any(t < 0 for t in row) or abs(sum(row) - 1.0) > 1e-12:
-                raise SpecError(f"data.targets row {s} must be probabilities that sum to 1 "
-                                f"for cross_entropy, not {list(row)}")
+                raise SpecError(
+                    f"data.targets row {s} must be probabilities that sum to 1 "
+                    f"for cross_entropy, not {list(row)}"
+                )
 
 
 def _initialiser(init: dict):
@@ -275,8 +286,7 @@ def _initialiser(init: dict):
     _no_unknown_keys(init, _INIT_KEYS, "init.")
     seed = _required(init, "seed", "init.")
     _whole(seed, "init.seed", 0)
-    distribution = _choice(init.get("distribution", "uniform"), DISTRIBUTIONS,
-                           "init.distribution")
+    distribution = _choice(init.get("distribution", "uniform"), DISTRIBUTIONS, "init.distribution")
     scale = init.get("scale", 1.0)
     if not _is_number(scale) or not 0 < scale < math.inf:
         raise SpecError(f"init.scale must be a positive number, not {scale!r}")
@@ -307,8 +317,9 @@ def validate_iterations(value: Any, where: str = "iterations") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{where} must be a whole number, not {value!r}")
     if not 1 <= value <= MAX_ITERATIONS:
-        raise SpecError(f"{where} must be between 1 and {MAX_ITERATIONS:,} (rows left on a "
-                        f"sheet), not {value}")
+        raise SpecError(
+            f"{where} must be between 1 and {MAX_ITERATIONS:,} (rows left on a sheet), not {value}"
+        )
     return value
 
 
@@ -331,63 +342,69 @@ def _layer(raw: Any, index: int, fan_in: int, default_name: str, draw) -> Layer:
     units = _required(raw, "units", f"{where}.")
     _whole(units, f"{where}.units", 1)
     # a tuple, not the dict: a list given as the name must be refused, not be unhashable
-    activation = _choice(raw.get("activation", "sigmoid"), tuple(ACTIVATIONS),
-                         f"{where}.activation")
+    activation = _choice(raw.get("activation", "sigmoid"), tuple(ACTIVATIONS), f"{where}.activation")
     name = _string(raw.get("name", default_name), f"{where}.name")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in _RESERVED_NAMES:
-        raise SpecError(f"{where}.name must start with a letter and hold only letters, digits "
-                        f"and _, and not be one of {', '.join(sorted(_RESERVED_NAMES))}; "
-                        f"not {name!r}")
+        raise SpecError(
+            f"{where}.name must start with a letter and hold only letters, digits "
+            f"and _, and not be one of {', '.join(sorted(_RESERVED_NAMES))}; "
+            f"not {name!r}"
+        )
     weights = raw.get("weights", "random")
     if weights == "random":
         if draw is None:
-            raise SpecError(f"{where}.weights is missing; give them, or an [init] table with "
-                            "a seed to draw them from")
+            raise SpecError(
+                f"{where}.weights is missing; give them, or an [init] table with a seed to draw them from"
+            )
         values = draw(units * fan_in)
-        weights = [values[j * fan_in:(j + 1) * fan_in] for j in range(units)]
+        weights = [values[j * fan_in : (j + 1) * fan_in] for j in range(units)]
     weights = _matrix(weights, f"{where}.weights")
     if len(weights) != units or len(weights[0]) != fan_in:
-        raise SpecError(f"{where}.weights is {len(weights)}x{len(weights[0])} but must be "
-                        f"{units}x{fan_in} (one row per unit, one column per input to it)")
+        raise SpecError(
+            f"{where}.weights is {len(weights)}x{len(weights[0])} but must be "
+            f"{units}x{fan_in} (one row per unit, one column per input to it)"
+        )
     bias = raw.get("bias")
     if bias == "random":
         if draw is None:
-            raise SpecError(f"{where}.bias = \"random\" needs an [init] table with a seed")
+            raise SpecError(f'{where}.bias = "random" needs an [init] table with a seed')
         bias = draw(units)
     if bias is not None:
         if _is_number(bias):
             bias = [bias]
         bias = _matrix(bias, f"{where}.bias")
         if len(bias) != 1 or len(bias[0]) not in (1, units):
-            raise SpecError(f"{where}.bias must be one number (shared by the layer's units) "
-                            f"or {units} numbers (one per unit)")
+            raise SpecError(
+                f"{where}.bias must be one number (shared by the layer's units) "
+                f"or {units} numbers (one per unit)"
+            )
         bias = bias[0]
     train_bias = raw.get("train_bias", True)
     if not isinstance(train_bias, bool):
         raise SpecError(f"{where}.train_bias must be true or false, not {train_bias!r}")
     if "train_bias" in raw and bias is None:
         raise SpecError(f"{where}.train_bias is given but the layer has no bias")
-    if ACTIVATIONS[activation].vector and bias is not None and len(bias) == 1 and units > 1 \
-            and train_bias:
-        raise SpecError(f"{where}.bias: one trained bias shared by a {activation} layer cannot "
-                        f"learn ({activation} ignores a shift shared by all its inputs); give "
-                        "one per unit or set train_bias = false")
-    return Layer(name=name, units=units, activation=activation, weights=weights, bias=bias,
-                 train_bias=train_bias)
+    if ACTIVATIONS[activation].vector and bias is not None and len(bias) == 1 and units > 1 and train_bias:
+        raise SpecError(
+            f"{where}.bias: one trained bias shared by a {activation} layer cannot "
+            f"learn ({activation} ignores a shift shared by all its inputs); give "
+            "one per unit or set train_bias = false"
+        )
+    return Layer(
+        name=name, units=units, activation=activation, weights=weights, bias=bias, train_bias=train_bias
+    )
 
 
 def _matrix(value: Any, where: str) -> tuple[tuple[float, ...], ...]:
     """A non-empty rectangular array of finite numbers; a flat array is one row."""
     if isinstance(value, list) and value and all(_is_number(v) for v in value):
         value = [value]
-    if (not isinstance(value, list) or not value
-            or not all(isinstance(row, list) and row for row in value)):
+    if not isinstance(value, list) or not value or not all(isinstance(row, list) and row for row in value):
         raise SpecError(f"{where} must be a non-empty array of arrays of numbers")
     width = len(value[0])
     for r, row in enumerate(value):
         if len(row) != width:
-            raise SpecError(f"{where} rows must all have {width} values; row {r + 1} has "
-                            f"{len(row)}")
+            raise SpecError(f"{where} rows must all have {width} values; row {r + 1} has {len(row)}")
         for v in row:
             if not _is_number(v) or not math.isfinite(v):
                 raise SpecError(f"{where} must hold finite numbers, not {v!r}")
@@ -416,8 +433,7 @@ def _string(value: Any, where: str) -> str:
 def _no_unknown_keys(data: dict, known: set[str], prefix: str) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
-        raise SpecError(f"unknown key {prefix}{unknown[0]}; expected one of "
-                        f"{', '.join(sorted(known))}")
+        raise SpecError(f"unknown key {prefix}{unknown[0]}; expected one of {', '.join(sorted(known))}")
 
 
 def _whole(value: Any, where: str, minimum: int) -> int:
@@ -434,4 +450,3 @@ def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-

@@ -17,21 +17,20 @@ import xlsxwriter
 import xlsxwriter.exceptions
 
 from sheetgen import __version__
-
-from sheetgen.build import charts, engine, formulas, layout as L, printing
-
+from sheetgen.build import charts, engine, formulas, printing
+from sheetgen.build import layout as L
 from sheetgen.build.diagram import network_picture
 from sheetgen.build.engine import Trace
 from sheetgen.build.equations import equations
-from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
-from sheetgen.build.limits import check_build_size
 from sheetgen.build.layout import SheetLayout, sheet_name
+from sheetgen.build.limits import check_build_size
 from sheetgen.build.quantities import input_keys, input_value, label, values
-from sheetgen.record import seal, write_record
 from sheetgen.build.spec import NetworkSpec, format_rate
+from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
+from sheetgen.record import seal, write_record
 
 # A fixed creation date makes the same inputs give a byte-identical file.
-CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,13 @@ def compute_traces(spec: NetworkSpec) -> list[Trace]:
     return [engine.train(spec, lr) for lr in spec.learning_rates]
 
 
-def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | None = None,
-                   *, extra: ExtraSheets | None = None) -> BuildReport:
+def build_workbook(
+    spec: NetworkSpec,
+    output: str | Path,
+    traces: list[Trace] | None = None,
+    *,
+    extra: ExtraSheets | None = None,
+) -> BuildReport:
     """Write the workbook for `spec` to `output`, replacing it only once the new one is complete.
 
     Args:
@@ -94,7 +98,8 @@ def build_workbook(spec: NetworkSpec, output: str | Path, traces: list[Trace] | 
         count = _write(spec, traces, extra, temporary)
     return BuildReport(
         path=output,
-        sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET) + tuple(map(sheet_name, spec.learning_rates))
+        sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET)
+        + tuple(map(sheet_name, spec.learning_rates))
         + (extra.names if extra is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
@@ -107,32 +112,39 @@ def _formats(workbook) -> dict:
         "title": workbook.add_format({"bold": True, "font_size": 14}),
         "note": workbook.add_format({"italic": True, "font_color": "#595959"}),
         "heading": workbook.add_format({"bold": True, "font_size": 11, "font_color": "#1F4E79"}),
-        "input_label": workbook.add_format({"bold": True, "align": "center",
-                                            "bg_color": "#F2F2F2", **border}),
+        "input_label": workbook.add_format(
+            {"bold": True, "align": "center", "bg_color": "#F2F2F2", **border}
+        ),
         "input": workbook.add_format({"bg_color": "#FFF2CC", "align": "center", **border}),
         "group": workbook.add_format({"italic": True, "font_color": "#7F7F7F"}),
-        "header": workbook.add_format({"bold": True, "align": "center", "bottom": 2,
-                                       "bg_color": "#DDEBF7"}),
-        "row_header": workbook.add_format({"bold": True, "align": "center", "right": 1,
-                                           "bg_color": "#DDEBF7"}),
+        "header": workbook.add_format({"bold": True, "align": "center", "bottom": 2, "bg_color": "#DDEBF7"}),
+        "row_header": workbook.add_format(
+            {"bold": True, "align": "center", "right": 1, "bg_color": "#DDEBF7"}
+        ),
         "iteration": workbook.add_format({"align": "center", "font_color": "#595959"}),
         "centered": workbook.add_format({"align": "center"}),
-        "diagonal": workbook.add_format({"align": "center", "bold": True,
-                                         "bg_color": "#C6EFCE", "font_color": "#006100"}),
+        "diagonal": workbook.add_format(
+            {"align": "center", "bold": True, "bg_color": "#C6EFCE", "font_color": "#006100"}
+        ),
         "two_decimals": workbook.add_format({"num_format": "0.00", "align": "center"}),
         "scientific": workbook.add_format({"num_format": "0.0000E+00", "align": "center"}),
     }
 
 
-def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None,
-           path: Path) -> int:
+def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None, path: Path) -> int:
     # XlsxWriter's scratch files go in a folder of our own, removed whatever happens (Ctrl-C
     # included); text is never taken for a formula or a link: templates and run dirs are
     # untrusted, and "=cmd|..." in a description must stay text.
     with tempfile.TemporaryDirectory(prefix="sheetgen-build-") as scratch:
-        workbook = xlsxwriter.Workbook(str(path), {
-            "constant_memory": True, "tmpdir": scratch,
-            "strings_to_formulas": False, "strings_to_urls": False})
+        workbook = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,
+                "tmpdir": scratch,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
         try:
             count = _write_sheets(workbook, spec, traces, extra)
             seal(path, spec, extra.record_json if extra is not None else None)
@@ -143,15 +155,16 @@ def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None,
             raise (cause if isinstance(cause, OSError) else OSError(str(exc))) from None
 
 
-def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace],
-                  extra: ExtraSheets | None) -> int:
-    workbook.set_properties({
-        "title": f"Backpropagation, step by step: {spec.name}",
-        "subject": spec.description,
-        "author": "sheetgen",
-        "comments": f"Built by sheetgen {__version__}; every computed cell is a live formula.",
-        "created": CREATED,
-    })
+def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None) -> int:
+    workbook.set_properties(
+        {
+            "title": f"Backpropagation, step by step: {spec.name}",
+            "subject": spec.description,
+            "author": "sheetgen",
+            "comments": f"Built by sheetgen {__version__}; every computed cell is a live formula.",
+            "created": CREATED,
+        }
+    )
     fmt = _formats(workbook)
     sheet_layout = SheetLayout.for_spec(spec)
     _write_network_sheet(workbook, fmt, spec)
@@ -171,15 +184,16 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
     ws.hide_gridlines(2)
     ws.set_column(0, 0, L.NETWORK_MARGIN_WIDTH)
     picture = network_picture(spec)
-    how_to = ["Each 'lr …' sheet trains the network with one learning rate η,",
-              "one row per gradient-descent step.",
-              "Edit a yellow cell (η, inputs, targets, initial weights) and every",
-              "formula, and the chart, follows. 'Overview' compares the learning rates."]
+    how_to = [
+        "Each 'lr …' sheet trains the network with one learning rate η,",
+        "one row per gradient-descent step.",
+        "Edit a yellow cell (η, inputs, targets, initial weights) and every",
+        "formula, and the chart, follows. 'Overview' compares the learning rates.",
+    ]
     sections = [("How to use this workbook", how_to)] + equations(spec)
     longest = max(len(line) for _, lines in sections for line in lines)
     text_width = min(255, max(L.NETWORK_TEXT_WIDTH, longest + 2))  # 255: a column's maximum
-    place = L.network_text_place(picture.width_px, picture.height_px,
-                                 printing.column_px(text_width))
+    place = L.network_text_place(picture.width_px, picture.height_px, printing.column_px(text_width))
     if place.default_cols:
         ws.set_column(*place.default_cols, printing.DEFAULT_COLUMN_WIDTH)
     ws.set_column(place.col, place.col, text_width)
@@ -194,9 +208,17 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
             ws.write(row, place.col, line)
             row += 1
         row += 1
-    ws.insert_image(L.NETWORK_PICTURE_ROW, L.NETWORK_PICTURE_COL, "network.png",
-                    {"image_data": io.BytesIO(picture.png), "object_position": 3,
-                     "x_scale": picture.scale, "y_scale": picture.scale})
+    ws.insert_image(
+        L.NETWORK_PICTURE_ROW,
+        L.NETWORK_PICTURE_COL,
+        "network.png",
+        {
+            "image_data": io.BytesIO(picture.png),
+            "object_position": 3,
+            "x_scale": picture.scale,
+            "y_scale": picture.scale,
+        },
+    )
 
 
 def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> None:
@@ -205,35 +227,43 @@ def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> N
     for col, width in widths.items():
         ws.set_column(col, col, width)
     gap_cols = L.OVERVIEW_CHART_COL - len(widths)
-    printing.set_up(ws, sum(map(printing.column_px, widths.values()))
-                    + gap_cols * printing.DEFAULT_COLUMN_PX + charts.OVERVIEW_CHART_SIZE[0])
+    printing.set_up(
+        ws,
+        sum(map(printing.column_px, widths.values()))
+        + gap_cols * printing.DEFAULT_COLUMN_PX
+        + charts.OVERVIEW_CHART_SIZE[0],
+    )
     ws.write(0, 0, "Every learning rate side by side", fmt["title"])
-    ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.",
-             fmt["note"])
-    ws.write(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_LABEL_COL, "threshold",
-             fmt["input_label"])
-    ws.write_number(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_COL, spec.loss_threshold,
-                    fmt["input"])
-    for col, text in ((L.OVERVIEW_RATE_COL, "learning rate η"),
-                      (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
-                      (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold")):
+    ws.write(1, 0, "Edit the threshold; the table and chart are formulas over the 'lr' sheets.", fmt["note"])
+    ws.write(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_LABEL_COL, "threshold", fmt["input_label"])
+    ws.write_number(L.OVERVIEW_THRESHOLD_ROW, L.OVERVIEW_THRESHOLD_COL, spec.loss_threshold, fmt["input"])
+    for col, text in (
+        (L.OVERVIEW_RATE_COL, "learning rate η"),
+        (L.OVERVIEW_FINAL_LOSS_COL, "final E_total"),
+        (L.OVERVIEW_UPDATES_COL, "updates until E_total < threshold"),
+    ):
         ws.write(L.OVERVIEW_TABLE_HEADER_ROW, col, text, fmt["header"])
     rows = spec.iterations + 1
     for i, trace in enumerate(traces):
         row = L.overview_row(i)
         sheet = sheet_name(trace.learning_rate)
         eta_cell = sheet_layout.input_ref(("eta",), sheet)
-        ws.write_formula(row, L.OVERVIEW_RATE_COL, formulas.final_value(eta_cell), None,
-                         trace.learning_rate)
+        ws.write_formula(row, L.OVERVIEW_RATE_COL, formulas.final_value(eta_cell), None, trace.learning_rate)
         final_cell = sheet_layout.last_cell(("E_total",), rows, sheet)
-        ws.write_formula(row, L.OVERVIEW_FINAL_LOSS_COL, formulas.final_value(final_cell),
-                         fmt["scientific"], float(trace.loss[-1]))
+        ws.write_formula(
+            row,
+            L.OVERVIEW_FINAL_LOSS_COL,
+            formulas.final_value(final_cell),
+            fmt["scientific"],
+            float(trace.loss[-1]),
+        )
         cached = engine.updates_until_below(trace.loss, spec.loss_threshold)
         cached = L.NEVER if cached is None else cached
         column = sheet_layout.column_range(("E_total",), rows, sheet)
         updates = formulas.updates_until_below(column, L.overview_threshold_ref(), L.NEVER)
-        ws.write_array_formula(row, L.OVERVIEW_UPDATES_COL, row, L.OVERVIEW_UPDATES_COL,
-                               updates, fmt["centered"], cached)
+        ws.write_array_formula(
+            row, L.OVERVIEW_UPDATES_COL, row, L.OVERVIEW_UPDATES_COL, updates, fmt["centered"], cached
+        )
     chart = charts.overview_chart(workbook, sheet_layout, traces)
     ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
 
@@ -244,16 +274,28 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
     ws = workbook.add_worksheet(sheet_name(learning_rate))
     for first_col, last_col, width in sheet_layout.column_widths():
         ws.set_column(first_col, last_col, width)
-    table_px = (printing.column_px(L.ITERATION_WIDTH)
-                + (len(sheet_layout.quantities) - 1) * printing.column_px(L.COLUMN_WIDTH))
-    printing.set_up(ws, max(table_px, printing.column_px(L.ITERATION_WIDTH)
-                            + charts.LOSS_CHART_SIZE[0]),
-                    header_rows=(L.GROUP_ROW, L.HEADER_ROW),
-                    header_columns=(sheet_layout.iteration_col, sheet_layout.iteration_col))
-    ws.write(L.TITLE_ROW, 0, f"Backpropagation with η = {format_rate(learning_rate)}: "
-                             f"{spec.name}, {rows - 1} updates", fmt["title"])
-    ws.write(L.NOTE_ROW, 0, "Yellow cells are inputs: edit them and the whole sheet "
-                            "recalculates. Every other number is a formula.", fmt["note"])
+    table_px = printing.column_px(L.ITERATION_WIDTH) + (
+        len(sheet_layout.quantities) - 1
+    ) * printing.column_px(L.COLUMN_WIDTH)
+    printing.set_up(
+        ws,
+        max(table_px, printing.column_px(L.ITERATION_WIDTH) + charts.LOSS_CHART_SIZE[0]),
+        header_rows=(L.GROUP_ROW, L.HEADER_ROW),
+        header_columns=(sheet_layout.iteration_col, sheet_layout.iteration_col),
+    )
+    ws.write(
+        L.TITLE_ROW,
+        0,
+        f"Backpropagation with η = {format_rate(learning_rate)}: {spec.name}, {rows - 1} updates",
+        fmt["title"],
+    )
+    ws.write(
+        L.NOTE_ROW,
+        0,
+        "Yellow cells are inputs: edit them and the whole sheet "
+        "recalculates. Every other number is a formula.",
+        fmt["note"],
+    )
     # constant_memory mode flushes a row once a later one is written: write top to bottom
     ws.write(L.INPUT_LABEL_ROW, L.INPUT_LABEL_COL, "input", fmt["input_label"])
     for key in input_keys(spec):
@@ -261,10 +303,15 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
         ws.write(L.INPUT_LABEL_ROW, col, label(spec, key), fmt["input_label"])
     ws.write(L.INPUT_VALUE_ROW, L.INPUT_LABEL_COL, "value", fmt["input_label"])
     for key in input_keys(spec):
-        ws.write_number(L.INPUT_VALUE_ROW, sheet_layout.input_col[key],
-                        input_value(spec, key, learning_rate), fmt["input"])
-    ws.insert_chart(L.CHART_ROW, L.CHART_COL,
-                    charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss))
+        ws.write_number(
+            L.INPUT_VALUE_ROW,
+            sheet_layout.input_col[key],
+            input_value(spec, key, learning_rate),
+            fmt["input"],
+        )
+    ws.insert_chart(
+        L.CHART_ROW, L.CHART_COL, charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss)
+    )
     column_of = sheet_layout.column_of
     group = None
     for quantity in sheet_layout.quantities:  # left to right: a group's name over its first
@@ -289,6 +336,6 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
         row = sheet_layout.row(t)
         ws.write_number(row, iteration_col, t, iteration_format)
         row_numbers = sheet_layout.template_rows(t)
-        for col, template, cached in (first if t == 0 else later):
+        for col, template, cached in first if t == 0 else later:
             write_formula(row, col, template.format_map(row_numbers), None, cached[t])
     return len(first) * rows

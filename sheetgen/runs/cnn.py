@@ -27,10 +27,10 @@ import numpy as np
 INFERENCE_FORMAT = 1
 IMAGE_SIDE = 28
 KERNEL = 3
-MAX_CONVS = 8            # the model has 5; a few more still fit a sheet
-MAX_CHANNELS = 64        # the model's widest is 18
-MAX_WEIGHT = 1e6         # a trained weight is far smaller; larger ones would overflow a sheet
-MAX_DIGITS = 100         # the stored test digits the chooser cell picks from
+MAX_CONVS = 8  # the model has 5; a few more still fit a sheet
+MAX_CHANNELS = 64  # the model's widest is 18
+MAX_WEIGHT = 1e6  # a trained weight is far smaller; larger ones would overflow a sheet
+MAX_DIGITS = 100  # the stored test digits the chooser cell picks from
 
 
 class LiveError(ValueError):
@@ -60,12 +60,12 @@ class LiveNetwork:
     mean: float
     std: float
     convs: tuple[Conv, ...]
-    pool_after: int                 # the 2x2 max-pool follows this convolution (1-based)
-    linear_weight: np.ndarray       # (classes, last channels)
-    linear_bias: np.ndarray         # (classes,)
+    pool_after: int  # the 2x2 max-pool follows this convolution (1-based)
+    linear_weight: np.ndarray  # (classes, last channels)
+    linear_bias: np.ndarray  # (classes,)
     digit_indices: tuple[int, ...]  # positions in the test set
     digit_labels: tuple[int, ...]
-    digit_pixels: np.ndarray        # (digits, 28, 28) uint8
+    digit_pixels: np.ndarray  # (digits, 28, 28) uint8
 
     def sides(self) -> list[int]:
         """Side of the feature maps after each convolution (the pool halves one of them)."""
@@ -82,31 +82,32 @@ class LiveNetwork:
         return {
             "format": INFERENCE_FORMAT,
             "normalize": {"mean": self.mean, "std": self.std},
-            "convs": [{"weight": c.weight.tolist(), "shift": c.shift.tolist()}
-                      for c in self.convs],
+            "convs": [{"weight": c.weight.tolist(), "shift": c.shift.tolist()} for c in self.convs],
             "pool_after": self.pool_after,
-            "linear": {"weight": self.linear_weight.tolist(),
-                       "bias": self.linear_bias.tolist()},
-            "digits": {"indices": list(self.digit_indices), "labels": list(self.digit_labels),
-                       "pixels": [base64.b64encode(p.tobytes()).decode("ascii")
-                                  for p in self.digit_pixels]},
+            "linear": {"weight": self.linear_weight.tolist(), "bias": self.linear_bias.tolist()},
+            "digits": {
+                "indices": list(self.digit_indices),
+                "labels": list(self.digit_labels),
+                "pixels": [base64.b64encode(p.tobytes()).decode("ascii") for p in self.digit_pixels],
+            },
         }
 
 
 def _array(value, shape: tuple[int, ...], what: str) -> np.ndarray:
     """A float64 array of exactly `shape` from nested lists of numbers (no bools, all finite)."""
+
     def check(item, depth: int):
         if depth == len(shape):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 raise LiveError(f"{what} holds {type(item).__name__} where a number belongs")
             if not abs(item) <= MAX_WEIGHT:  # NaN fails this too; a huge int never meets float
-                raise LiveError(f"{what} holds {item!r:.40}, not a finite number within "
-                                f"±{MAX_WEIGHT:g}")
+                raise LiveError(f"{what} holds {item!r:.40}, not a finite number within ±{MAX_WEIGHT:g}")
             return
         if not isinstance(item, list) or len(item) != shape[depth]:
             got = len(item) if isinstance(item, list) else type(item).__name__
-            raise LiveError(f"{what} must be {'x'.join(map(str, shape))}; found {got} where "
-                            f"{shape[depth]} belong")
+            raise LiveError(
+                f"{what} must be {'x'.join(map(str, shape))}; found {got} where {shape[depth]} belong"
+            )
         for sub in item:
             check(sub, depth + 1)
 
@@ -132,6 +133,7 @@ def network_from_dict(data) -> LiveNetwork:
     Raises:
         LiveError: anything missing, of the wrong type or shape, not finite, or too large.
     """
+
     def field(container, key, kind, where):
         if not isinstance(container, dict) or key not in container:
             raise LiveError(f"{where} has no '{key}'")
@@ -143,8 +145,10 @@ def network_from_dict(data) -> LiveNetwork:
     if not isinstance(data, dict):
         raise LiveError("inference data must be a JSON object")
     if data.get("format") != INFERENCE_FORMAT:
-        raise LiveError(f"inference data has format {data.get('format')!r}; this sheetgen "
-                        f"reads format {INFERENCE_FORMAT}"[:200])
+        raise LiveError(
+            f"inference data has format {data.get('format')!r}; this sheetgen "
+            f"reads format {INFERENCE_FORMAT}"[:200]
+        )
     normalize = field(data, "normalize", dict, "inference data")
     mean = _number(normalize.get("mean"), "normalize.mean")
     std = _number(normalize.get("std"), "normalize.std")
@@ -158,9 +162,12 @@ def network_from_dict(data) -> LiveNetwork:
         weight = field(raw, "weight", list, f"convs[{index}]")
         out = _count(len(weight), 1, MAX_CHANNELS, f"convs[{index}] output channels")
         shape = (out, channels, KERNEL, KERNEL)
-        convs.append(Conv(_array(weight, shape, f"convs[{index}].weight"),
-                          _array(field(raw, "shift", list, f"convs[{index}]"), (out,),
-                                 f"convs[{index}].shift")))
+        convs.append(
+            Conv(
+                _array(weight, shape, f"convs[{index}].weight"),
+                _array(field(raw, "shift", list, f"convs[{index}]"), (out,), f"convs[{index}].shift"),
+            )
+        )
         channels = out
     linear = field(data, "linear", dict, "inference data")
     raw_weight = field(linear, "weight", list, "linear")
@@ -173,23 +180,25 @@ def network_from_dict(data) -> LiveNetwork:
     pixels = field(digits, "pixels", list, "digits")
     count = _count(len(indices), 1, MAX_DIGITS, "the number of stored digits")
     if len(labels) != count or len(pixels) != count:
-        raise LiveError(f"digits has {count} indices, {len(labels)} labels and {len(pixels)} "
-                        "pictures; they must agree")
+        raise LiveError(
+            f"digits has {count} indices, {len(labels)} labels and {len(pixels)} pictures; they must agree"
+        )
     indices = tuple(_count(i, 0, 10**9, "a digit's index") for i in indices)
     labels = tuple(_count(label, 0, classes - 1, "a digit's label") for label in labels)
     images = []
     for n, text in enumerate(pixels):
-        if not isinstance(text, str) or len(text) > 2 * IMAGE_SIDE ** 2:
+        if not isinstance(text, str) or len(text) > 2 * IMAGE_SIDE**2:
             raise LiveError(f"digits.pixels[{n}] must be base64 text of 784 bytes")
         try:
             picture = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise LiveError(f"digits.pixels[{n}] is not base64") from None
-        if len(picture) != IMAGE_SIDE ** 2:
+        if len(picture) != IMAGE_SIDE**2:
             raise LiveError(f"digits.pixels[{n}] has {len(picture)} bytes, not 784")
         images.append(np.frombuffer(picture, dtype=np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE))
-    network = LiveNetwork(mean, std, tuple(convs), pool_after, linear_weight, linear_bias,
-                          indices, labels, np.stack(images))
+    network = LiveNetwork(
+        mean, std, tuple(convs), pool_after, linear_weight, linear_bias, indices, labels, np.stack(images)
+    )
     if network.sides()[-1] < 1:
         raise LiveError(f"{len(convs)} convolutions leave no pixels of a 28x28 image")
     return network
@@ -199,13 +208,13 @@ def network_from_dict(data) -> LiveNetwork:
 class Activations:
     """Every value the live sheet shows for one image, in float64."""
 
-    pixels: np.ndarray            # (28, 28) in [0, 1]
-    normalized: np.ndarray        # (28, 28)
+    pixels: np.ndarray  # (28, 28) in [0, 1]
+    normalized: np.ndarray  # (28, 28)
     convs: tuple[np.ndarray, ...]  # per convolution (channels, side, side), after ReLU
-    pooled: np.ndarray            # (channels, side/2, side/2)
-    averages: np.ndarray          # (channels,)
-    logits: np.ndarray            # (classes,)
-    probabilities: np.ndarray     # (classes,)
+    pooled: np.ndarray  # (channels, side/2, side/2)
+    averages: np.ndarray  # (channels,)
+    logits: np.ndarray  # (classes,)
+    probabilities: np.ndarray  # (classes,)
 
 
 def _conv3x3(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -226,13 +235,12 @@ def forward(network: LiveNetwork, pixels: np.ndarray) -> Activations:
         maps.append(x)
         if index == network.pool_after:
             half = x.shape[1] // 2
-            x = x[:, :2 * half, :2 * half].reshape(x.shape[0], half, 2, half, 2).max(axis=(2, 4))
+            x = x[:, : 2 * half, : 2 * half].reshape(x.shape[0], half, 2, half, 2).max(axis=(2, 4))
             pooled = x
     averages = x.mean(axis=(1, 2))
     logits = network.linear_weight @ averages + network.linear_bias
     exps = np.exp(logits - logits.max())
-    return Activations(pixels, normalized, tuple(maps), pooled, averages, logits,
-                       exps / exps.sum())
+    return Activations(pixels, normalized, tuple(maps), pooled, averages, logits, exps / exps.sum())
 
 
 def stored_pixels(network: LiveNetwork, number: int) -> np.ndarray:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
+from sheetgen.build.spec import NetworkSpec, load_spec
+from sheetgen.build.writer import BuildReport, ExtraSheets, build_workbook
 from sheetgen.files import OutputError, check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
-from sheetgen.build.spec import NetworkSpec, load_spec
 from sheetgen.runs import mnist_sheets
 from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
 from sheetgen.runs.training import RunError, TrainingRecord, read_run
-from sheetgen.build.writer import BuildReport, ExtraSheets, build_workbook
 
 
 class EditedWorkbookError(RecordError):
@@ -44,15 +44,13 @@ def run_sheets(record: TrainingRecord) -> ExtraSheets:
     return ExtraSheets(mnist_sheets.SHEETS + live, write, record.to_json())
 
 
-def build_run_workbook(spec: NetworkSpec, output: str | Path,
-                       training: TrainingRecord | None) -> BuildReport:
+def build_run_workbook(spec: NetworkSpec, output: str | Path, training: TrainingRecord | None) -> BuildReport:
     """build_workbook with a run's sheets (run_sheets), or with none when training is None.
 
     Raises:
         what build_workbook raises.
     """
-    return build_workbook(spec, output,
-                          extra=None if training is None else run_sheets(training))
+    return build_workbook(spec, output, extra=None if training is None else run_sheets(training))
 
 
 def recorded_training(record: WorkbookRecord, path: str | Path) -> TrainingRecord | None:
@@ -97,19 +95,20 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
             raise EditedWorkbookError(
                 f"{path} has changed since sheetgen wrote it (edited by hand); it is "
                 "left as it is. Give another --workbook for the metrics, or rebuild it with "
-                "`sheetgen build`")
+                "`sheetgen build`"
+            )
         return record
     # a workbook from before seals: render its record again and compare
     with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
         again = Path(temp) / path.name
         build_run_workbook(record.spec, again, training)
         if package_parts(again) != package_parts(path):
-            made_by = ("" if record.version == __version__
-                       else f", or made by sheetgen {record.version}")
+            made_by = "" if record.version == __version__ else f", or made by sheetgen {record.version}"
             raise EditedWorkbookError(
                 f"{path} has changed since sheetgen wrote it (edited by hand{made_by}); it is "
                 "left as it is. Give another --workbook for the metrics, or rebuild it with "
-                "`sheetgen build`")
+                "`sheetgen build`"
+            )
     return record
 
 
@@ -160,8 +159,7 @@ class WorkbookExporter:
         """
         self.prepare()
         if self._digest is not None and self.path.exists() and _digest(self.path) != self._digest:
-            raise EditedWorkbookError(f"{self.path} changed while training ran; it is left as "
-                                      "it is")
+            raise EditedWorkbookError(f"{self.path} changed while training ran; it is left as it is")
         report = build_run_workbook(self._spec, self.path, record)
         self._digest = _digest(self.path)
         return report
@@ -171,9 +169,9 @@ class WorkbookExporter:
 class RunExport:
     """What export_run wrote."""
 
-    record: TrainingRecord        # the run dir as it was read
-    pictures: list[Path]          # the PNG plots written beside the run
-    report: BuildReport | None    # the workbook written; None when none was asked for
+    record: TrainingRecord  # the run dir as it was read
+    pictures: list[Path]  # the PNG plots written beside the run
+    report: BuildReport | None  # the workbook written; None when none was asked for
 
 
 def export_run(run_dir: str | Path, exporter: WorkbookExporter | None) -> RunExport:
@@ -207,9 +205,9 @@ class TrainingExport:
         self.path = Path(workbook)
         self._exporter = WorkbookExporter(self.path)
         self._warn = warn
-        self._failing = False   # the last write failed; warned once
-        self._refused = False   # the workbook changed under us: never write it again
-        self._written = False   # the last epoch's record is in the workbook
+        self._failing = False  # the last write failed; warned once
+        self._refused = False  # the workbook changed under us: never write it again
+        self._written = False  # the last epoch's record is in the workbook
 
     def start(self) -> None:
         """Check the workbook before training (raises RecordError or files.OutputError for one
@@ -223,14 +221,18 @@ class TrainingExport:
             export_run(run_dir, None if self._refused else self._exporter)
         except EditedWorkbookError as exc:
             self._refused = True
-            self._warn(f"warning: {exc}; training goes on, and the metrics go to a workbook "
-                       "beside the run at the end")
+            self._warn(
+                f"warning: {exc}; training goes on, and the metrics go to a workbook "
+                "beside the run at the end"
+            )
         except (RunError, OutputError) as exc:
             # the run dir is the trainer's own; if it cannot be read now, the next epoch or
             # finish() tries again, and training goes on as for a locked workbook
             if not self._failing:
-                self._warn(f"warning: {exc}; training goes on, and the workbook is written "
-                           "again after each epoch and at the end")
+                self._warn(
+                    f"warning: {exc}; training goes on, and the workbook is written "
+                    "again after each epoch and at the end"
+                )
             self._failing = True
         else:
             if not self._refused:

@@ -28,7 +28,7 @@ LIVE_SHEET, WEIGHTS_SHEET, DIGITS_SHEET = "MNIST live", "MNIST weights", "MNIST 
 SHEETS = (LIVE_SHEET, WEIGHTS_SHEET, DIGITS_SHEET)
 
 LABEL_COL, VALUE_COL, LOGIT_COL, PROBABILITY_COL = 0, 1, 2, 3  # the wide columns
-MAPS_COL = 5                 # first column of the feature maps (column 4 is a gap)
+MAPS_COL = 5  # first column of the feature maps (column 4 is a gap)
 MAPS_WIDTH = 4 * (IMAGE_SIDE + 1)  # columns a band of maps may span before it wraps
 
 # the panel on top of 'MNIST live'
@@ -40,7 +40,7 @@ DIGITS_HEADER_ROW = 2
 DIGIT_PIXELS_COL = 3
 
 # 'MNIST weights'
-MEAN_ROW = 3     # mean in column B, std in column D of this row
+MEAN_ROW = 3  # mean in column B, std in column D of this row
 FIRST_CONV_ROW = 5
 
 
@@ -52,18 +52,19 @@ def ref(row: int, col: int, sheet: str | None = None, absolute: bool = False) ->
 
 def area(top: int, left: int, rows: int, cols: int, sheet: str | None = None) -> str:
     """An A1 range of rows x cols from (top, left); relative unless on another sheet."""
-    return ref(top, left, sheet) + ":" + ref(top + rows - 1, left + cols - 1, None,
-                                             absolute=sheet is not None)
+    return (
+        ref(top, left, sheet) + ":" + ref(top + rows - 1, left + cols - 1, None, absolute=sheet is not None)
+    )
 
 
 @dataclass
 class Band:
     """One layer's maps on the live sheet: where its heading is and where each map starts."""
 
-    name: str            # "conv2"
+    name: str  # "conv2"
     heading_row: int
     side: int
-    origins: list[tuple[int, int]] = field(default_factory=list)   # (row, col) of each map
+    origins: list[tuple[int, int]] = field(default_factory=list)  # (row, col) of each map
     label_rows: list[int] = field(default_factory=list)
 
 
@@ -188,8 +189,9 @@ class LiveLayout:
         return self.linear_header_row + 1 + channel, 1 + digit
 
     def linear_column(self, digit: int) -> str:
-        return area(self.linear_header_row + 1, 1 + digit, self.network.convs[-1].out_channels,
-                    1, WEIGHTS_SHEET)
+        return area(
+            self.linear_header_row + 1, 1 + digit, self.network.convs[-1].out_channels, 1, WEIGHTS_SHEET
+        )
 
     def bias_cell(self, digit: int) -> tuple[int, int]:
         return self.bias_row, 1 + digit
@@ -205,8 +207,7 @@ class LiveLayout:
     # 'MNIST digits' --------------------------------------------------------------------------
     def digit_pixels(self) -> str:
         count = len(self.network.digit_labels)
-        return area(DIGITS_HEADER_ROW + 1, DIGIT_PIXELS_COL, count, IMAGE_SIDE ** 2,
-                    DIGITS_SHEET)
+        return area(DIGITS_HEADER_ROW + 1, DIGIT_PIXELS_COL, count, IMAGE_SIDE**2, DIGITS_SHEET)
 
     def digit_labels(self) -> str:
         return area(DIGITS_HEADER_ROW + 1, 2, len(self.network.digit_labels), 1, DIGITS_SHEET)

@@ -24,8 +24,7 @@ from typing import Any
 
 from sheetgen.runs.cnn import LiveError, LiveNetwork, network_from_dict
 
-METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
-                  "seconds")
+METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
 METRICS_CSV, SUMMARY_JSON, EVALUATION_JSON = "metrics.csv", "summary.json", "evaluation.json"
 INFERENCE_JSON = "inference.json"
 # The model's inference.json is about 0.3 MB; the largest network sheetgen.runs.cnn accepts stays
@@ -40,10 +39,10 @@ class RunError(ValueError):
 class Misclassified:
     """One test digit the model got wrong."""
 
-    index: int              # position in the test set
+    index: int  # position in the test set
     true: int
     predicted: int
-    pixels: bytes           # 28 x 28 grey levels, row by row
+    pixels: bytes  # 28 x 28 grey levels, row by row
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,13 @@ class LayerRow:
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data (in summary.json's key order)."""
-        return {"name": self.name, "description": self.description,
-                "output_shape": list(self.output_shape), "parameters": self.parameters,
-                "receptive_field": self.receptive_field}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "output_shape": list(self.output_shape),
+            "parameters": self.parameters,
+            "receptive_field": self.receptive_field,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> LayerRow:
@@ -76,11 +79,13 @@ class LayerRow:
         shape = data["output_shape"]
         if not isinstance(shape, list) or not 1 <= len(shape) <= 8:
             raise RunError("a layer's output_shape must be a list of 1 to 8 whole numbers")
-        return cls(_text(data["name"], "a layer's name"),
-                   _text(data["description"], "a layer's description"),
-                   tuple(_whole(v, "an output_shape size", 0, 10**9) for v in shape),
-                   _whole(data["parameters"], "a layer's parameters"),
-                   _whole(data["receptive_field"], "a layer's receptive_field", 0, 10**9))
+        return cls(
+            _text(data["name"], "a layer's name"),
+            _text(data["description"], "a layer's description"),
+            tuple(_whole(v, "an output_shape size", 0, 10**9) for v in shape),
+            _whole(data["parameters"], "a layer's parameters"),
+            _whole(data["receptive_field"], "a layer's receptive_field", 0, 10**9),
+        )
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,9 @@ class TrainingRecord:
     metrics: tuple[dict[str, float], ...]
     layers: tuple[LayerRow, ...]
     total_parameters: int
-    confusion: tuple[tuple[int, ...], ...] | None   # rows: true digit, columns: predicted
+    confusion: tuple[tuple[int, ...], ...] | None  # rows: true digit, columns: predicted
     misclassified: tuple[Misclassified, ...]
-    live: LiveNetwork | None = None   # None: the run dir has no inference.json
+    live: LiveNetwork | None = None  # None: the run dir has no inference.json
 
     def to_json(self) -> str:
         data = {
@@ -125,10 +130,16 @@ class TrainingRecord:
                 raise RunError("metrics must be a non-empty list")
             return cls(
                 run_name=_text(data["run_name"], "run_name"),
-                metrics=tuple(_metric_row({k: _finite(row.get(k) if isinstance(row, dict)
-                                                      else None, f"metrics {k}")
-                                           for k in METRIC_COLUMNS}, f"metrics row {i + 1}")
-                              for i, row in enumerate(metrics)),
+                metrics=tuple(
+                    _metric_row(
+                        {
+                            k: _finite(row.get(k) if isinstance(row, dict) else None, f"metrics {k}")
+                            for k in METRIC_COLUMNS
+                        },
+                        f"metrics row {i + 1}",
+                    )
+                    for i, row in enumerate(metrics)
+                ),
                 layers=_layers(data["layers"]),
                 total_parameters=_whole(data["total_parameters"], "total_parameters"),
                 confusion=None if data["confusion"] is None else _confusion(data["confusion"]),
@@ -141,11 +152,11 @@ class TrainingRecord:
 
 # Bounds on what a run dir may hold: what mnist.train writes is far inside them, and each
 # keeps a hostile file from costing memory or time before it is refused.
-MAX_FILE_BYTES = 16 * 2**20     # metrics.csv, summary.json, evaluation.json
+MAX_FILE_BYTES = 16 * 2**20  # metrics.csv, summary.json, evaluation.json
 MAX_EPOCHS = 10_000
 MAX_LAYERS = 1_000
-MAX_TEXT = 1_000                # characters of a layer's name or description
-MAX_COUNT = 10**9               # a confusion-matrix count (the test set has 10,000)
+MAX_TEXT = 1_000  # characters of a layer's name or description
+MAX_COUNT = 10**9  # a confusion-matrix count (the test set has 10,000)
 MAX_MISCLASSIFIED = 1_000
 DIGITS = 10
 
@@ -158,8 +169,7 @@ def _text(value: Any, where: str) -> str:
 
 def _whole(value: Any, where: str, low: int = 0, high: int = 10**15) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RunError(f"{where} must be a whole number from {low:,} to {high:,}, "
-                       f"not {str(value)[:40]}")
+        raise RunError(f"{where} must be a whole number from {low:,} to {high:,}, not {str(value)[:40]}")
     return value
 
 
@@ -172,8 +182,7 @@ def _finite(value: Any, where: str) -> float:
 def _metric_row(row: dict[str, float], where: str) -> dict[str, float]:
     epoch = row["epoch"]
     if not (epoch.is_integer() and 1 <= epoch <= MAX_EPOCHS):
-        raise RunError(f"{where}: epoch must be a whole number from 1 to {MAX_EPOCHS:,}, "
-                       f"not {epoch:g}")
+        raise RunError(f"{where}: epoch must be a whole number from 1 to {MAX_EPOCHS:,}, not {epoch:g}")
     return {**row, "epoch": int(epoch)}
 
 
@@ -185,8 +194,12 @@ def _live(data, where: str) -> LiveNetwork:
 
 
 def _misclassified_dict(m: Misclassified) -> dict[str, Any]:
-    return {"index": m.index, "true": m.true, "predicted": m.predicted,
-            "pixels": base64.b64encode(m.pixels).decode("ascii")}
+    return {
+        "index": m.index,
+        "true": m.true,
+        "predicted": m.predicted,
+        "pixels": base64.b64encode(m.pixels).decode("ascii"),
+    }
 
 
 def _misclassified(data: Any) -> Misclassified:
@@ -202,10 +215,12 @@ def _misclassified(data: Any) -> Misclassified:
         raise RunError(f"{where}: pixels are not base64") from None
     if len(pixels) != 28 * 28:
         raise RunError(f"{where} has {len(pixels)} pixels, not 784")
-    return Misclassified(_whole(data["index"], f"{where} index"),
-                         _whole(data["true"], f"{where} true digit", 0, DIGITS - 1),
-                         _whole(data["predicted"], f"{where} predicted digit", 0, DIGITS - 1),
-                         pixels)
+    return Misclassified(
+        _whole(data["index"], f"{where} index"),
+        _whole(data["true"], f"{where} true digit", 0, DIGITS - 1),
+        _whole(data["predicted"], f"{where} predicted digit", 0, DIGITS - 1),
+        pixels,
+    )
 
 
 def _misclassified_list(data: Any) -> tuple[Misclassified, ...]:
@@ -215,12 +230,13 @@ def _misclassified_list(data: Any) -> tuple[Misclassified, ...]:
 
 
 def _confusion(data: Any) -> tuple[tuple[int, ...], ...]:
-    if not (isinstance(data, list) and len(data) == DIGITS
-            and all(isinstance(row, list) and len(row) == DIGITS for row in data)):
-        raise RunError(f"the confusion matrix must be {DIGITS}×{DIGITS} (true digit × "
-                       "predicted digit)")
-    return tuple(tuple(_whole(v, "a confusion-matrix count", 0, MAX_COUNT) for v in row)
-                 for row in data)
+    if not (
+        isinstance(data, list)
+        and len(data) == DIGITS
+        and all(isinstance(row, list) and len(row) == DIGITS for row in data)
+    ):
+        raise RunError(f"the confusion matrix must be {DIGITS}×{DIGITS} (true digit × predicted digit)")
+    return tuple(tuple(_whole(v, "a confusion-matrix count", 0, MAX_COUNT) for v in row) for row in data)
 
 
 def _layers(data: Any) -> tuple[LayerRow, ...]:
@@ -243,8 +259,9 @@ def _check_size(path: Path) -> None:
     if not path.is_file():
         raise RunError(f"{path} is not a regular file")
     if size > MAX_FILE_BYTES:
-        raise RunError(f"{path} holds {size:,} bytes; a run dir's files hold at most "
-                       f"{MAX_FILE_BYTES:,} (16 MiB)")
+        raise RunError(
+            f"{path} holds {size:,} bytes; a run dir's files hold at most {MAX_FILE_BYTES:,} (16 MiB)"
+        )
 
 
 def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
@@ -254,13 +271,11 @@ def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if tuple(reader.fieldnames or ()) != METRIC_COLUMNS:
-                raise RunError(f"{path} has columns {reader.fieldnames}, expected "
-                               f"{','.join(METRIC_COLUMNS)}")
+                raise RunError(f"{path} has columns {reader.fieldnames}, expected {','.join(METRIC_COLUMNS)}")
             rows = []
             for line, raw in enumerate(reader, start=2):
                 texts = [raw.get(k) for k in METRIC_COLUMNS]
-                if None in raw or not all(isinstance(t, str) and _NUMBER.fullmatch(t.strip())
-                                          for t in texts):
+                if None in raw or not all(isinstance(t, str) and _NUMBER.fullmatch(t.strip()) for t in texts):
                     raise RunError(f"{path} line {line} holds a value that is not a number")
                 row = {k: float(t) for k, t in zip(METRIC_COLUMNS, texts)}
                 if not all(math.isfinite(v) for v in row.values()):
@@ -269,8 +284,7 @@ def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
                 if len(rows) > MAX_EPOCHS:
                     raise RunError(f"{path} has more than {MAX_EPOCHS:,} epochs")
     except FileNotFoundError:
-        raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") \
-            from None
+        raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") from None
     except UnicodeDecodeError:
         raise RunError(f"cannot read {path}: it is not UTF-8 text") from None
     except csv.Error as exc:
@@ -298,8 +312,7 @@ def read_run(run_dir: str | Path) -> TrainingRecord:
     summary = _read_json(run_dir / SUMMARY_JSON)
     evaluation = _read_json(run_dir / EVALUATION_JSON, required=False)
     try:
-        if not isinstance(summary, dict) or not (evaluation is None
-                                                 or isinstance(evaluation, dict)):
+        if not isinstance(summary, dict) or not (evaluation is None or isinstance(evaluation, dict)):
             raise RunError("not a JSON object")
         layers = _layers(summary["layers"])
         total = _whole(summary["total_parameters"], "total_parameters")
@@ -308,14 +321,18 @@ def read_run(run_dir: str | Path) -> TrainingRecord:
             confusion = _confusion(evaluation["confusion"])
             misclassified = _misclassified_list(evaluation["misclassified"])
     except KeyError as exc:
-        raise RunError(f"{run_dir}: summary.json or evaluation.json is malformed (no {exc})") \
-            from None
+        raise RunError(f"{run_dir}: summary.json or evaluation.json is malformed (no {exc})") from None
     except RunError as exc:
-        raise RunError(f"{run_dir}: summary.json or evaluation.json is malformed ({exc})") \
-            from None
-    return TrainingRecord(run_name=run_dir.name, metrics=metrics, layers=layers,
-                          total_parameters=total, confusion=confusion,
-                          misclassified=misclassified or (), live=read_inference(run_dir))
+        raise RunError(f"{run_dir}: summary.json or evaluation.json is malformed ({exc})") from None
+    return TrainingRecord(
+        run_name=run_dir.name,
+        metrics=metrics,
+        layers=layers,
+        total_parameters=total,
+        confusion=confusion,
+        misclassified=misclassified or (),
+        live=read_inference(run_dir),
+    )
 
 
 def read_inference(run_dir: Path) -> LiveNetwork | None:
@@ -340,8 +357,7 @@ def _read_json(path: Path, required: bool = True):
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if required:
-            raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") \
-                from None
+            raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") from None
         return None
     except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError
         raise RunError(f"cannot read {path}: {exc}") from None

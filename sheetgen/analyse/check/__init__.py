@@ -28,12 +28,23 @@ from sheetgen.analyse.reading import RefusedWorkbook, WorkbookError, load_grids,
 from sheetgen.analyse.recalc import RecalcError, find_soffice, recalculate, recalculate_many
 from sheetgen.untrusted import MAX_PART_BYTES
 
-__all__ = ["CheckError", "CheckReport", "NoTableError", "Outcome", "check_many",
-           "check_workbook", "format_line", "format_report", "format_summary",
-           "workbook_paths"]
+__all__ = [
+    "CheckError",
+    "CheckReport",
+    "NoTableError",
+    "Outcome",
+    "check_many",
+    "check_workbook",
+    "format_line",
+    "format_report",
+    "format_summary",
+    "workbook_paths",
+]
 
-TORCH_HINT = ("sheetgen check recomputes the sheet with torch, which is not installed: "
-              "pip install 'sheetgen[test]' (or 'sheetgen[mnist]')")
+TORCH_HINT = (
+    "sheetgen check recomputes the sheet with torch, which is not installed: "
+    "pip install 'sheetgen[test]' (or 'sheetgen[mnist]')"
+)
 
 
 class CheckError(RuntimeError):
@@ -49,10 +60,10 @@ class CheckReport:
     """Every table's findings, and what was done to the file before it could be read."""
 
     path: Path
-    tables: list            # of diagnose.TableFinding
+    tables: list  # of diagnose.TableFinding
     recalculated: bool
     skipped: list[Skipped]
-    converted: str | None = None   # why openpyxl could not read the file LibreOffice converted
+    converted: str | None = None  # why openpyxl could not read the file LibreOffice converted
 
     @property
     def ok(self) -> bool:
@@ -67,8 +78,9 @@ class CheckReport:
             "converted": self.converted,
             "ok": self.ok,
             "tables": [_table_dict(t) for t in self.tables],
-            "skipped": [{"sheet": s.sheet, "header_row": s.header_row + 1, "reason": s.reason}
-                        for s in self.skipped],
+            "skipped": [
+                {"sheet": s.sheet, "header_row": s.header_row + 1, "reason": s.reason} for s in self.skipped
+            ],
         }
 
 
@@ -84,8 +96,7 @@ class _Loaded:
 
 # What the Symbol font draws for a Latin letter: a student without a Greek keyboard types "h"
 # in Symbol and sees η (and ¶ for ∂).
-_SYMBOL = str.maketrans("abcdefghijklmnopqrstuvwxyzABDGLPSW¶",
-                        "αβχδεφγηιϕκλμνοπθρστυϖωξψζΑΒΔΓΛΠΣΩ∂")
+_SYMBOL = str.maketrans("abcdefghijklmnopqrstuvwxyzABDGLPSW¶", "αβχδεφγηιϕκλμνοπθρστυϖωξψζΑΒΔΓΛΠΣΩ∂")
 
 
 def _with_extras(path: Path, loaded: _Loaded) -> _Loaded:
@@ -94,14 +105,20 @@ def _with_extras(path: Path, loaded: _Loaded) -> _Loaded:
     formulas as the references they stand for (=E33-LR*X33 reads LR's cell)."""
     import openpyxl
 
-    short = {name: {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
-                    if isinstance(v, str) and len(v.rstrip("=: ")) == 1}
-             for name, grid in loaded.values.items()}
+    short = {
+        name: {
+            (r, c)
+            for r, row in enumerate(grid)
+            for c, v in enumerate(row)
+            if isinstance(v, str) and len(v.rstrip("=: ")) == 1
+        }
+        for name, grid in loaded.values.items()
+    }
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # parts openpyxl drops hold no cell
+        warnings.simplefilter("ignore", UserWarning)  # parts openpyxl drops hold no cell
         try:
             book = openpyxl.load_workbook(path, read_only=True)
-        except Exception:   # noqa: BLE001 - the grids were read; these are niceties
+        except Exception:  # noqa: BLE001 - the grids were read; these are niceties
             return loaded
         try:
             for ws in book.worksheets:
@@ -126,7 +143,7 @@ def _symbol_labels(ws, wanted: set[tuple[int, int]], loaded: _Loaded) -> None:
             for grids in (loaded.values, loaded.formulas):
                 grid = grids[ws.title]
                 if c < len(grid[r]) and isinstance(grid[r][c], str):
-                    grid[r] = grid[r][:c] + (grid[r][c].translate(_SYMBOL),) + grid[r][c + 1:]
+                    grid[r] = grid[r][:c] + (grid[r][c].translate(_SYMBOL),) + grid[r][c + 1 :]
 
 
 def _named_cells(book) -> dict[str, str]:
@@ -144,14 +161,20 @@ def _with_names(loaded: _Loaded, names: dict[str, str]) -> None:
     """Every formula with its named cells written as references."""
     if not names:
         return
-    pattern = re.compile(r"(?<![A-Za-z0-9_.$!'])(" + "|".join(map(re.escape, names))
-                         + r")(?![A-Za-z0-9_.(!])", re.I)
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_.$!'])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_.(!])", re.I
+    )
     lookup = {name.lower(): ref for name, ref in names.items()}
     for name, grid in loaded.formulas.items():
         loaded.formulas[name] = [
-            tuple(pattern.sub(lambda m: lookup[m[1].lower()], v)
-                  if isinstance(v, str) and v.startswith("=") else v for v in row)
-            for row in grid]
+            tuple(
+                pattern.sub(lambda m: lookup[m[1].lower()], v)
+                if isinstance(v, str) and v.startswith("=")
+                else v
+                for v in row
+            )
+            for row in grid
+        ]
 
 
 def _convertible(path: Path, error: WorkbookError) -> bool:
@@ -192,24 +215,30 @@ def _read(path: Path) -> _Loaded | _Pending:
     return _with_extras(path, _Loaded(formulas, values))
 
 
-def _after_libreoffice(path: Path, pending: _Pending, copy: Path | None,
-                       problem: RecalcError | None) -> _Loaded:
+def _after_libreoffice(
+    path: Path, pending: _Pending, copy: Path | None, problem: RecalcError | None
+) -> _Loaded:
     """The grids of a pending file from LibreOffice's copy (None: `problem` says why not)."""
     if pending.unreadable is not None:
         try:
             if copy is None:
                 raise problem
-            loaded = _Loaded(load_grids(copy, formulas=True), load_grids(copy, formulas=False),
-                             recalculated=True, converted=str(pending.unreadable))
+            loaded = _Loaded(
+                load_grids(copy, formulas=True),
+                load_grids(copy, formulas=False),
+                recalculated=True,
+                converted=str(pending.unreadable),
+            )
         except (RecalcError, WorkbookError) as again:
-            raise WorkbookError(f"{pending.unreadable}; LibreOffice could not convert it "
-                                f"either ({again})") from None
+            raise WorkbookError(
+                f"{pending.unreadable}; LibreOffice could not convert it either ({again})"
+            ) from None
         return _with_extras(copy, loaded)
     if copy is None:
-        raise CheckError(f"{path} has formulas without cached values, so it must be "
-                         f"recalculated first: {problem}")
-    return _with_extras(path, _Loaded(pending.formulas, load_grids(copy, formulas=False),
-                                      recalculated=True))
+        raise CheckError(
+            f"{path} has formulas without cached values, so it must be recalculated first: {problem}"
+        )
+    return _with_extras(path, _Loaded(pending.formulas, load_grids(copy, formulas=False), recalculated=True))
 
 
 def check_workbook(path: str | Path) -> CheckReport:
@@ -241,14 +270,18 @@ def _check_loaded(path: Path, loaded: _Loaded) -> CheckReport:
     usable = []
     for table in tables:
         if table.missing:
-            skipped.append(Skipped(table.sheet, table.header_row,
-                                   f"no value labelled {', '.join(table.missing)} was found"))
+            skipped.append(
+                Skipped(
+                    table.sheet, table.header_row, f"no value labelled {', '.join(table.missing)} was found"
+                )
+            )
         else:
             usable.append(table)
     if not usable:
         reasons = "; ".join(f"{s.sheet}!row {s.header_row + 1}: {s.reason}" for s in skipped)
-        raise NoTableError(f"no training table recognised in {path}"
-                           + (f" ({reasons})" if reasons else "") + f". {HINT}")
+        raise NoTableError(
+            f"no training table recognised in {path}" + (f" ({reasons})" if reasons else "") + f". {HINT}"
+        )
     try:
         import torch  # noqa: F401 - diagnose's autograd needs it
     except ImportError:
@@ -267,9 +300,15 @@ def workbook_paths(paths) -> list[Path]:
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*")
-                              if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES
-                              and not p.name.startswith((".", "~$"))))
+            out.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower() in WORKBOOK_SUFFIXES
+                    and not p.name.startswith((".", "~$"))
+                )
+            )
         else:
             out.append(path)
     return out
@@ -364,26 +403,34 @@ def _table_dict(table) -> dict:
         "notes": table.notes,
         "precision": table.precision,
         "significant_digits": table.digits,
-        "cause": None if cause is None else {
-            "column": cause.label, "cell": cause.first_cell, "formula": cause.formula,
-            "mistake": cause.mistake},
-        "columns": [{
-            "label": c.label,
-            "quantity": list(c.key),
-            "column": c.column,
-            "status": c.status,
-            "cells": c.cells,
-            "largest_relative_error": _number(c.largest_error),
-            "wrong_cells": c.wrong_cells,
-            "first_cell": c.first_cell,
-            "formula": c.formula,
-            "value": _number(c.value) if not isinstance(c.value, str) else c.value,
-            "expected": _number(c.expected),
-            "mistake": c.mistake,
-            "follows_from": c.follows_from,
-            "reason": c.reason,
-            "unchecked_cells": c.unchecked,
-        } for c in table.columns],
+        "cause": None
+        if cause is None
+        else {
+            "column": cause.label,
+            "cell": cause.first_cell,
+            "formula": cause.formula,
+            "mistake": cause.mistake,
+        },
+        "columns": [
+            {
+                "label": c.label,
+                "quantity": list(c.key),
+                "column": c.column,
+                "status": c.status,
+                "cells": c.cells,
+                "largest_relative_error": _number(c.largest_error),
+                "wrong_cells": c.wrong_cells,
+                "first_cell": c.first_cell,
+                "formula": c.formula,
+                "value": _number(c.value) if not isinstance(c.value, str) else c.value,
+                "expected": _number(c.expected),
+                "mistake": c.mistake,
+                "follows_from": c.follows_from,
+                "reason": c.reason,
+                "unchecked_cells": c.unchecked,
+            }
+            for c in table.columns
+        ],
     }
 
 
@@ -403,19 +450,24 @@ def format_report(report: CheckReport) -> str:
     if report.converted:
         lines.append(f"(converted {report.path.name} with LibreOffice first: {report.converted})")
     elif report.recalculated:
-        lines.append(f"(recalculated {report.path.name} in LibreOffice first: its formulas "
-                     "had no cached values)")
+        lines.append(
+            f"(recalculated {report.path.name} in LibreOffice first: its formulas had no cached values)"
+        )
     for table in report.tables:
         constants = "; ".join(f"{k} = {v}" for k, v in table.constants.items())
-        lines.append(f"{table.sheet}: table with its header on row {table.header_row}, rows "
-                     f"{table.first_row}–{table.last_row}, {table.shape} network"
-                     + (f"; {constants}" if constants else ""))
+        lines.append(
+            f"{table.sheet}: table with its header on row {table.header_row}, rows "
+            f"{table.first_row}–{table.last_row}, {table.shape} network"
+            + (f"; {constants}" if constants else "")
+        )
         for note in table.notes:
             lines.append(f"  note: {note}")
         if table.typed:
-            lines.append(f"  typed numbers, no formulas: rounded to about "
-                         f"{table.digits} significant digits, so each cell is "
-                         "judged at the rounding of what it is made of")
+            lines.append(
+                f"  typed numbers, no formulas: rounded to about "
+                f"{table.digits} significant digits, so each cell is "
+                "judged at the rounding of what it is made of"
+            )
         width = max(len(c.label) for c in table.columns)
         lines.append(f"  {'column':<{width}}  {'cells':>5}  {'largest error':>13}  verdict")
         for c in table.columns:
@@ -423,14 +475,20 @@ def format_report(report: CheckReport) -> str:
             if c.status == "wrong":
                 verdict = f"WRONG from {c.first_cell} ({c.wrong_cells} cells)"
             elif c.status == "follows":
-                verdict = (f"follows from {c.follows_from}" if c.follows_from
-                           else "follows from an earlier wrong value")
-            lines.append(f"  {c.label:<{width}}  {c.cells:>5}  {format_error(c.largest_error):>13}  "
-                         f"{verdict}")
+                verdict = (
+                    f"follows from {c.follows_from}"
+                    if c.follows_from
+                    else "follows from an earlier wrong value"
+                )
+            lines.append(
+                f"  {c.label:<{width}}  {c.cells:>5}  {format_error(c.largest_error):>13}  {verdict}"
+            )
         for c in table.mistakes:
             formula = c.formula or "(a typed value)"
-            lines.append(f"  {c.label} is wrong from {table.sheet}!{c.first_cell}: {formula} "
-                         f"gives {_value(c.value)}, should be {_value(c.expected)}")
+            lines.append(
+                f"  {c.label} is wrong from {table.sheet}!{c.first_cell}: {formula} "
+                f"gives {_value(c.value)}, should be {_value(c.expected)}"
+            )
             lines.append(f"    {c.mistake if c.mistake else 'not a mistake check knows'}")
         lines.append("")
     lines.append(_verdict(report))
@@ -449,16 +507,20 @@ def _verdict(report: CheckReport) -> str:
     if wrong:
         first = wrong[0].cause
         count = sum(len(t.mistakes) for t in report.tables)
-        line = (f"WRONG: {_plural(count, 'mistake')} in {len(wrong)} of "
-                f"{_plural(tables, 'table')}; the first at {wrong[0].sheet}!{first.first_cell} "
-                f"({first.label})" + (f": {first.mistake}" if first.mistake else ""))
+        line = (
+            f"WRONG: {_plural(count, 'mistake')} in {len(wrong)} of "
+            f"{_plural(tables, 'table')}; the first at {wrong[0].sheet}!{first.first_cell} "
+            f"({first.label})" + (f": {first.mistake}" if first.mistake else "")
+        )
         if unchecked:
             line += f"; {_plural(len(unchecked), 'column')} could not be checked"
         return line
     if unchecked:
         table, column = unchecked[0]
-        return (f"NOT CHECKED: {_plural(len(unchecked), 'column')} could not be checked, the "
-                f"first {column.label} on {table.sheet}: {column.reason}; the rest is right")
+        return (
+            f"NOT CHECKED: {_plural(len(unchecked), 'column')} could not be checked, the "
+            f"first {column.label} on {table.sheet}: {column.reason}; the rest is right"
+        )
     return f"OK: {_plural(tables, 'table')} checked, every column right"
 
 
@@ -474,7 +536,10 @@ def format_line(outcome: Outcome) -> str:
 
 def format_summary(outcomes: list[Outcome]) -> str:
     """The batch's last line: how many files are right, wrong, or could not be checked."""
-    counts = {status: sum(1 for o in outcomes if o.status == status)
-              for status in ("right", "wrong", "error")}
-    return (f"{_plural(len(outcomes), 'file')}: {counts['right']} right, {counts['wrong']} "
-            f"wrong or not fully checked, {counts['error']} could not be checked")
+    counts = {
+        status: sum(1 for o in outcomes if o.status == status) for status in ("right", "wrong", "error")
+    }
+    return (
+        f"{_plural(len(outcomes), 'file')}: {counts['right']} right, {counts['wrong']} "
+        f"wrong or not fully checked, {counts['error']} could not be checked"
+    )

@@ -43,7 +43,7 @@ def autograd_rows(spec: NetworkSpec, get: Callable[[Key], np.ndarray]) -> dict[K
     nets, acts = [], []
     for layer, w in zip(spec.layers, weights):
         net = torch.einsum("tjk,tk->tj", w, below)
-        if layer.bias is not None:   # a fixed bias shared by the layer's units (Mazur's)
+        if layer.bias is not None:  # a fixed bias shared by the layer's units (Mazur's)
             net = net + tensor([("init_b", len(nets), 0)])
         act = ACTIVATIONS[layer.activation].tensor_forward(net)
         net.retain_grad()

@@ -23,17 +23,32 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_c
 
 from sheetgen.analyse.check.autograd import autograd_rows
 from sheetgen.analyse.check.refs import references
-from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS, Table
+from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS
+from sheetgen.analyse.check.tables import Table
 from sheetgen.analyse.compare import as_number, relative_errors
-from sheetgen.build.quantities import Key, columns as canonical_columns, label as canonical_label
 from sheetgen.analyse.reading import Grid, cell
 from sheetgen.build.activations import ACTIVATIONS
+from sheetgen.build.quantities import Key
+from sheetgen.build.quantities import columns as canonical_columns
+from sheetgen.build.quantities import label as canonical_label
 
 # Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
 # that moves the last bits only. Every mistake in the catalogue is many orders larger.
 CHECK_TOLERANCE = 1e-9
-_STAGES = {"eta": -1, "input": -1, "target": -1, "init_b": -1, "net": 0, "act": 0, "E": 1, "E_total": 1,
-           "grad_act": 2, "delta": 2, "grad_w": 3, "w": 4}
+_STAGES = {
+    "eta": -1,
+    "input": -1,
+    "target": -1,
+    "init_b": -1,
+    "net": 0,
+    "act": 0,
+    "E": 1,
+    "E_total": 1,
+    "grad_act": 2,
+    "delta": 2,
+    "grad_w": 3,
+    "w": 4,
+}
 
 
 @dataclass
@@ -42,18 +57,18 @@ class ColumnFinding:
 
     key: Key
     label: str
-    column: str                     # the sheet's column letter
-    status: str                     # "right", "wrong", "follows", "not checked"
-    cells: int                      # cells compared
-    largest_error: float            # largest relative error against the reference
-    wrong_cells: int = 0            # cells where the mistake is (status "wrong")
-    first_cell: str | None = None   # first wrong cell ("wrong") or first affected ("follows")
+    column: str  # the sheet's column letter
+    status: str  # "right", "wrong", "follows", "not checked"
+    cells: int  # cells compared
+    largest_error: float  # largest relative error against the reference
+    wrong_cells: int = 0  # cells where the mistake is (status "wrong")
+    first_cell: str | None = None  # first wrong cell ("wrong") or first affected ("follows")
     formula: str | None = None
     value: object = None
     expected: float | None = None
-    mistake: str | None = None      # what the catalogue recognised, or None
+    mistake: str | None = None  # what the catalogue recognised, or None
     follows_from: str | None = None  # the column whose mistake this one carries
-    reason: str | None = None       # why a column was not checked
+    reason: str | None = None  # why a column was not checked
     unchecked: list[str] = field(default_factory=list)  # cells that could not be recomputed
     order: tuple = field(default=(), repr=False)  # where the mistake sits in dependency order
 
@@ -63,16 +78,16 @@ class TableFinding:
     """One table's findings."""
 
     sheet: str
-    header_row: int                 # 1-based, as the sheet shows it
+    header_row: int  # 1-based, as the sheet shows it
     first_row: int
     last_row: int
-    shape: str                      # "2-2-2"
-    constants: dict[str, str]       # label -> "0.5 (Sheet1!B2)", for constants not in columns
+    shape: str  # "2-2-2"
+    constants: dict[str, str]  # label -> "0.5 (Sheet1!B2)", for constants not in columns
     columns: list[ColumnFinding]
-    notes: list[str] = field(default_factory=list)   # what a reader should know
-    typed: bool = False             # typed numbers, no formulas: judged at their rounding
+    notes: list[str] = field(default_factory=list)  # what a reader should know
+    typed: bool = False  # typed numbers, no formulas: judged at their rounding
     precision: float | None = None  # typed numbers' typical relative rounding
-    digits: int | None = None       # typed numbers' typical significant digits
+    digits: int | None = None  # typed numbers' typical significant digits
 
     @property
     def mistakes(self) -> list[ColumnFinding]:
@@ -143,7 +158,7 @@ def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
     if kind == "net_slope":
         net = get(("net", *key[1:]))
         return net * (1 - net)
-    if kind == "error_product":   # the mistaken a·t where a − t belongs
+    if kind == "error_product":  # the mistaken a·t where a − t belongs
         return get(("act", last, 0, key[3])) * get(("target", 0, key[3]))
     if kind == "E":
         j = key[2]
@@ -192,8 +207,9 @@ class _Evaluator:
             return _shift(np.broadcast_to(base, (self.rows,)).astype(np.float64), offset)
 
         with np.errstate(all="ignore"):
-            return np.broadcast_to(local_value(self.table, key, get, self.rows),
-                                   (self.rows,)).astype(np.float64)
+            return np.broadcast_to(local_value(self.table, key, get, self.rows), (self.rows,)).astype(
+                np.float64
+            )
 
 
 def _half_units(raw: list) -> np.ndarray:
@@ -203,7 +219,7 @@ def _half_units(raw: list) -> np.ndarray:
     for i, value in enumerate(raw):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
-            out[i] = 0.5 * 10.0 ** exponent if isinstance(exponent, int) else 0.0
+            out[i] = 0.5 * 10.0**exponent if isinstance(exponent, int) else 0.0
     return out
 
 
@@ -218,15 +234,16 @@ def typed_rounding(table: Table, values: Grid) -> tuple[float, int]:
             value = as_number(cell(values, r, col))
             if math.isfinite(value) and value != 0:
                 decimal = Decimal(repr(value)).normalize().as_tuple()
-                ratios.append(0.5 * 10.0 ** decimal.exponent / abs(value))
+                ratios.append(0.5 * 10.0**decimal.exponent / abs(value))
                 digits.append(len(decimal.digits))
     if not ratios:
         return 0.0, 0
     return float(np.median(ratios)), int(np.median(digits))
 
 
-def _rounding_bound(evaluate: Callable, source: dict[Key, np.ndarray],
-                    halves: dict[Key, np.ndarray], keys) -> dict[Key, np.ndarray]:
+def _rounding_bound(
+    evaluate: Callable, source: dict[Key, np.ndarray], halves: dict[Key, np.ndarray], keys
+) -> dict[Key, np.ndarray]:
     """How far values computed from typed numbers can move when each of them moves within its
     rounding: for each value, the sum over the numbers read of |change| when that one moves by
     its half unit (a first-order bound, one evaluation per number read). `evaluate` maps a
@@ -245,8 +262,7 @@ def _rounding_bound(evaluate: Callable, source: dict[Key, np.ndarray],
     return bound
 
 
-def diagnose(table: Table, values: Grid, formulas: Grid,
-             tolerance: float = CHECK_TOLERANCE) -> TableFinding:
+def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHECK_TOLERANCE) -> TableFinding:
     """Check every column of a table that find_tables recognised (with all its constants).
 
     A cell is wrong when it disagrees with what its own inputs (the sheet's values of what it
@@ -265,7 +281,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             if key[0] not in _CONSTANT_KINDS:
                 halves[key] = _half_units(raw[key])
                 if key[0] == "w":
-                    halves[key][0] = 0.0   # the initial weights are given exactly
+                    halves[key][0] = 0.0  # the initial weights are given exactly
     evaluator = _Evaluator(table, source)
     has_eta = ("eta",) in source
 
@@ -274,8 +290,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         for key in table.columns:
             if key[0] == "w" and has_eta:
                 with np.errstate(all="ignore"):
-                    ref[key] = (_shift(src[key], -1) - src[("eta",)]
-                                * _shift(ref[("grad_w", *key[1:])], -1))
+                    ref[key] = _shift(src[key], -1) - src[("eta",)] * _shift(ref[("grad_w", *key[1:])], -1)
             elif key[0] in _CONSTANT_KINDS:
                 ref[key] = np.full(n, src[key][0])
         return ref
@@ -296,7 +311,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             continue
         checked = np.ones(n, dtype=bool)
         if key[0] == "w":
-            checked[0] = False   # the initial weights are given, not computed
+            checked[0] = False  # the initial weights are given, not computed
         record: list = []
         local = evaluator.value(key, record=record)
         deps[key] = {k for k, _ in record if k in table.columns and k != key}
@@ -307,11 +322,14 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         wrong_here = local_errors > tolerance
         if table.typed:
             own = halves.get(key, np.zeros(n))
-            local_bound = _rounding_bound(lambda src: {key: _Evaluator(table, src).value(key)},
-                                          source, halves, {k for k, _ in record})[key]
+            local_bound = _rounding_bound(
+                lambda src: {key: _Evaluator(table, src).value(key)},  # noqa: B023 - called at once
+                source,
+                halves,
+                {k for k, _ in record},
+            )[key]
             with np.errstate(invalid="ignore"):
-                right |= (np.abs(got - reference[key])
-                          <= 2 * (own + reference_bound[key]) + 1e-15)
+                right |= np.abs(got - reference[key]) <= 2 * (own + reference_bound[key]) + 1e-15
                 wrong_here &= np.abs(got - local) > 2 * (own + local_bound) + 1e-15
         unreadable = checked & (np.isnan(got) | np.isnan(local))
         mistake = checked & wrong_here & ~np.isnan(local) & ~np.isnan(got)
@@ -327,17 +345,16 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             _describe_cell(finding, table, first, raw[key][first], formulas, float(local[first]))
             # a typed number matches a known mistake at its own rounding
             explain_tolerance = max(tolerance, 10 * precision) if table.typed else tolerance
-            finding.mistake = (_eta_reference_mistake(table, key, first, formulas)
-                               or _explain(table, evaluator, key, record, rows, got,
-                                           finding.formula, explain_tolerance))
+            finding.mistake = _eta_reference_mistake(table, key, first, formulas) or _explain(
+                table, evaluator, key, record, rows, got, finding.formula, explain_tolerance
+            )
             origin = first - 1 if key[0] == "w" else first
             finding.order = (origin, _STAGES[key[0]], rank[key])
         elif follows.any():
             first = int(np.flatnonzero(follows)[0])
             finding.status = "follows"
             affected[key] = first
-            _describe_cell(finding, table, first, raw[key][first], formulas,
-                           float(reference[key][first]))
+            _describe_cell(finding, table, first, raw[key][first], formulas, float(reference[key][first]))
         elif unreadable.any():
             cells = [table.cell(table.rows[i], key) for i in np.flatnonzero(unreadable)]
             finding.status = "not checked"
@@ -345,11 +362,15 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
             bad_here = [c for c, i in zip(cells, np.flatnonzero(unreadable)) if np.isnan(got[i])]
             finding.reason = (
                 f"{_count_cells(cells)} could not be recomputed ("
-                + (f"{bad_here[0]} holds {_shown(raw[key][int(np.flatnonzero(unreadable)[0])])}"
-                   if bad_here else "what they are made of is not a number") + ")")
-    mistakes = sorted((f for f in findings.values() if f.status == "wrong"),
-                      key=lambda f: f.order)
-    for key, first in affected.items():
+                + (
+                    f"{bad_here[0]} holds {_shown(raw[key][int(np.flatnonzero(unreadable)[0])])}"
+                    if bad_here
+                    else "what they are made of is not a number"
+                )
+                + ")"
+            )
+    mistakes = sorted((f for f in findings.values() if f.status == "wrong"), key=lambda f: f.order)
+    for key, _first in affected.items():
         distance = _distances(key, deps)
         causes = [f for f in mistakes if f.key in distance]
         # the nearest mistake upstream (w4 follows from ∂E/∂w4, not from ∂E/∂w3 that reaches
@@ -357,10 +378,19 @@ def diagnose(table: Table, values: Grid, formulas: Grid,
         cause = min(causes, key=lambda f: (distance[f.key], f.order), default=None)
         findings[key].follows_from = cause.label if cause else None
     constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
-    return TableFinding(table.sheet, table.header_row + 1, table.rows[0] + 1,
-                        table.rows[-1] + 1, table.shape, constants, list(findings.values()),
-                        notes=list(table.notes), typed=table.typed, precision=precision,
-                        digits=digits)
+    return TableFinding(
+        table.sheet,
+        table.header_row + 1,
+        table.rows[0] + 1,
+        table.rows[-1] + 1,
+        table.shape,
+        constants,
+        list(findings.values()),
+        notes=list(table.notes),
+        typed=table.typed,
+        precision=precision,
+        digits=digits,
+    )
 
 
 def _count_cells(cells: list[str]) -> str:
@@ -382,8 +412,11 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
     above = table.rows[index - 1] if index else None
     grad_col = table.columns.get(("grad_w", *key[1:]))
     refs = references(cell(formulas, row, table.columns[key]))
-    others = [r for r in refs if not (r.sheet in (None, table.sheet) and r.row == above
-                                      and r.col in (table.columns[key], grad_col))]
+    others = [
+        r
+        for r in refs
+        if not (r.sheet in (None, table.sheet) and r.row == above and r.col in (table.columns[key], grad_col))
+    ]
     if len(others) != 1:
         return None
     ref = others[0]
@@ -392,10 +425,14 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
     name = table.constants[("eta",)].label if ("eta",) in table.constants else "η"
     drift = ""
     if not ref.absolute_row:
-        drift = (f": a relative reference ({ref.text}) that moves down the rows, where the "
-                 f"absolute {eta.text} belongs")
-    return (f"multiplies the gradient by {xl_rowcol_to_cell(ref.row, ref.col)} where η "
-            f"({name}, {eta.text}) belongs{drift}")
+        drift = (
+            f": a relative reference ({ref.text}) that moves down the rows, where the "
+            f"absolute {eta.text} belongs"
+        )
+    return (
+        f"multiplies the gradient by {xl_rowcol_to_cell(ref.row, ref.col)} where η "
+        f"({name}, {eta.text}) belongs{drift}"
+    )
 
 
 def _describe_cell(finding, table, index, raw, formulas, expected):
@@ -415,7 +452,7 @@ def _ranks(table: Table) -> dict[Key, float]:
     for key in table.columns:
         if key in order:
             ranks[key] = float(order[key])
-        elif key[0] == "grad_act":   # ∂E/∂a of an output comes just before its δ
+        elif key[0] == "grad_act":  # ∂E/∂a of an output comes just before its δ
             ranks[key] = order[("delta", last, 0, 0)] - 0.5
         else:
             ranks[key] = -1.0
@@ -463,8 +500,12 @@ def _siblings(table: Table, key: Key) -> list[Key]:
         return [(kind, 0, j) for j in range(spec.layers[-1].units) if j != key[2]]
     if kind in ("w", "grad_w"):
         l = key[1]
-        return [(kind, l, j, k) for j in range(spec.layers[l].units)
-                for k in range(len(spec.layers[l].weights[0])) if (j, k) != key[2:]]
+        return [
+            (kind, l, j, k)
+            for j in range(spec.layers[l].units)
+            for k in range(len(spec.layers[l].weights[0]))
+            if (j, k) != key[2:]
+        ]
     return []
 
 
@@ -481,11 +522,19 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
         get = lambda k, off=0: _shift(evaluator.source[k], off)  # noqa: E731
         w, g, eta = key, ("grad_w", *key[1:]), ("eta",)
         if g in evaluator.source:
-            out.append((f"adds η·{name(g)} instead of subtracting it: {name(w)} + η·{name(g)} "
-                        f"where {name(w)} − η·{name(g)} belongs",
-                        get(w, -1) + get(eta) * get(g, -1)))
-            out.append((f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} "
-                        "belongs", get(w, -1) - get(g, -1)))
+            out.append(
+                (
+                    f"adds η·{name(g)} instead of subtracting it: {name(w)} + η·{name(g)} "
+                    f"where {name(w)} − η·{name(g)} belongs",
+                    get(w, -1) + get(eta) * get(g, -1),
+                )
+            )
+            out.append(
+                (
+                    f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} belongs",
+                    get(w, -1) - get(g, -1),
+                )
+            )
         out.append(("is not updated: it repeats the row above", get(w, -1)))
     if kind == "E":
         t, a = name(("target", 0, key[2])), name(("act", len(table.spec.layers) - 1, 0, key[2]))
@@ -516,42 +565,66 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
 
         for sibling in _siblings(table, k):
             if k[0] == "slope":
-                text = (f"uses {name(('act', *sibling[1:]))}'s slope {name(sibling)} where "
-                        f"{name(('act', *k[1:]))}'s belongs")
+                text = (
+                    f"uses {name(('act', *sibling[1:]))}'s slope {name(sibling)} where "
+                    f"{name(('act', *k[1:]))}'s belongs"
+                )
             else:
                 text = f"uses {name(sibling)} where {name(k)} belongs"
             out.append((text, evaluator.value(key, replace(sibling, off))))
         if k[0] == "grad_act" and k[1] == len(table.spec.layers) - 1 and k not in table.columns:
             a, t = name(("act", *k[1:])), name(("target", 0, k[3]))
-            out.append((f"multiplies {a} by {t}: ({a}·{t}) where ({a} − {t}) belongs",
-                        evaluator.value(key, replace(("error_product", *k[1:]), off))))
+            out.append(
+                (
+                    f"multiplies {a} by {t}: ({a}·{t}) where ({a} − {t}) belongs",
+                    evaluator.value(key, replace(("error_product", *k[1:]), off)),
+                )
+            )
         if k[0] == "slope":
             net_slope = ("net_slope", *k[1:])
-            out.append((f"takes the slope from the net input, {name(net_slope)}, where "
-                        f"{name(k)} belongs", evaluator.value(key, replace(net_slope, off))))
+            out.append(
+                (
+                    f"takes the slope from the net input, {name(net_slope)}, where {name(k)} belongs",
+                    evaluator.value(key, replace(net_slope, off)),
+                )
+            )
         if k not in table.columns or k[0] in _CONSTANT_KINDS or not isinstance(off, int):
             continue
         shiftable.append((k, off))
         if k in absolute:
             index, ref = absolute[k]
-            out.append((f"uses {name(k)} of row {table.rows[index] + 1} in every row: an "
-                        f"absolute reference ({ref}) where a relative one belongs",
-                        evaluator.value(key, replace(k, ("row", index)))))
+            out.append(
+                (
+                    f"uses {name(k)} of row {table.rows[index] + 1} in every row: an "
+                    f"absolute reference ({ref}) where a relative one belongs",
+                    evaluator.value(key, replace(k, ("row", index))),
+                )
+            )
         for new in (off - 1, off + 1):
-            where = {-2: "from two rows above", -1: "of the row above", 0: "of this row",
-                     1: "of the row below"}.get(new, f"{new:+d} rows away")
+            where = {
+                -2: "from two rows above",
+                -1: "of the row above",
+                0: "of this row",
+                1: "of the row below",
+            }.get(new, f"{new:+d} rows away")
             was = {-1: "the row above's", 0: "this row's"}.get(off, "another row's")
-            out.append((f"uses {name(k)} {where} where {was} belongs",
-                        evaluator.value(key, replace(k, new))))
-        out.append((f"uses {name(k)} of row {table.rows[0] + 1} in every row: an absolute "
-                    "reference where a relative one belongs",
-                    evaluator.value(key, replace(k, ("row", 0)))))
+            out.append((f"uses {name(k)} {where} where {was} belongs", evaluator.value(key, replace(k, new))))
+        out.append(
+            (
+                f"uses {name(k)} of row {table.rows[0] + 1} in every row: an absolute "
+                "reference where a relative one belongs",
+                evaluator.value(key, replace(k, ("row", 0))),
+            )
+        )
     if len(shiftable) > 1:
         moved = {item for item in shiftable if item[1] == 0}
         names = ", ".join(name(k) for k, _ in sorted(moved, key=str))
-        out.append((f"uses the row above's {names} where this row's belong",
-                    evaluator.value(key, lambda k2, o2: (k2, -1) if (k2, o2) in moved
-                                    else (k2, o2))))
+        out.append(
+            (
+                f"uses the row above's {names} where this row's belong",
+                evaluator.value(key, lambda k2, o2: (k2, -1) if (k2, o2) in moved else (k2, o2)),
+            )
+        )
     return out
 
 
@@ -562,8 +635,7 @@ def _explain(table, evaluator, key, record, rows, got, formula, tolerance) -> st
     best, best_score = None, 0
     for text, candidate in _candidates(table, evaluator, key, record, formula):
         with np.errstate(invalid="ignore"):
-            close = (np.abs(candidate[rows] - got[rows])
-                     <= tolerance * np.maximum(np.abs(got[rows]), floor))
+            close = np.abs(candidate[rows] - got[rows]) <= tolerance * np.maximum(np.abs(got[rows]), floor)
         if close[0] and close.sum() > best_score:
             best, best_score = text, int(close.sum())
     return best

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 
 # Shown when no table is found, so people know what to call their columns.
-HINT = ("check looks for a header row with the weights w1, w2, … and E_total (or E_tot, "
-        "Etotal) or ∂E/∂w1 (or dE/dw1); the forward pass as h1, a_h1 (or out_h1, ah1), o1, "
-        "a_o1; optionally E1, E2, δ_o1 (or delta_o1, ∂E/∂o1), ∂E/∂a_h1, δ_h1; the inputs i1, "
-        "i2 and targets t1, t2 as columns or in a labelled block above the table; and the "
-        "learning rate in a cell labelled η, eta, lr or learning rate")
+HINT = (
+    "check looks for a header row with the weights w1, w2, … and E_total (or E_tot, "
+    "Etotal) or ∂E/∂w1 (or dE/dw1); the forward pass as h1, a_h1 (or out_h1, ah1), o1, "
+    "a_o1; optionally E1, E2, δ_o1 (or delta_o1, ∂E/∂o1), ∂E/∂a_h1, δ_h1; the inputs i1, "
+    "i2 and targets t1, t2 as columns or in a labelled block above the table; and the "
+    "learning rate in a cell labelled η, eta, lr or learning rate"
+)
 
 _LOSS = r"(?:e|etotal|etot|error|loss|totalerror)"
 # η as people type it: the Greek letter, its name, "lr", "learning rate", "n" (η's look-alike),
@@ -28,22 +30,23 @@ _PATTERNS = [
     (r"(?:i|x|in|input)(\d+)", lambda m: ("input", 0, int(m[1]) - 1)),
     (r"(?:t|target|y|tgt)(\d+)", lambda m: ("target", 0, int(m[1]) - 1)),
     (r"w(\d+)", lambda m: ("w#", int(m[1]))),
-    (r"(?:b|bias)(\d+)", lambda m: ("bias#", int(m[1]))),   # Mazur's b1 (hidden), b2 (output)
+    (r"(?:b|bias)(\d+)", lambda m: ("bias#", int(m[1]))),  # Mazur's b1 (hidden), b2 (output)
     (r"(?:net|z|in)?([ho])(\d+)", lambda m: ("net", _layer(m[1]), 0, int(m[2]) - 1)),
-    (r"(?:a|out|σ|sigma|sigmoid|sig|act)([ho])(\d+)",
-     lambda m: ("act", _layer(m[1]), 0, int(m[2]) - 1)),
+    (r"(?:a|out|σ|sigma|sigmoid|sig|act)([ho])(\d+)", lambda m: ("act", _layer(m[1]), 0, int(m[2]) - 1)),
     (r"(?:e|error|err|loss)o?(\d+)", lambda m: ("E", 0, int(m[1]) - 1)),
     (_LOSS, lambda m: ("E_total",)),
-    (rf"(?:δ|delta|d{_LOSS}/d(?:net)?)([ho])(\d+)",
-     lambda m: ("delta", _layer(m[1]), 0, int(m[2]) - 1)),
+    (rf"(?:δ|delta|d{_LOSS}/d(?:net)?)([ho])(\d+)", lambda m: ("delta", _layer(m[1]), 0, int(m[2]) - 1)),
     (rf"d{_LOSS}/d(?:a|out)([ho])(\d+)", lambda m: ("grad_act", _layer(m[1]), 0, int(m[2]) - 1)),
     # ∂E/∂w1, dE/dw1, ∂E_total/∂W1, ∂E∂W1, δE_tot/δw1, E∂w1, Etotaldw1, dw1, grad_w1
     (rf"(?:(?:[dδ]?{_LOSS}/?)?[dδ]w|gradw|gw)(\d+)", lambda m: ("grad_w#", int(m[1]))),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), make) for pattern, make in _PATTERNS]
 # "η = 0.5" written in one cell
-_INLINE_ETA = re.compile(r"\s*(?:η|ͷ|eta|lr|α|alpha|learning[\s_]*rate)\s*(?:\(η\))?\s*[=:]\s*"
-                         r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\Z", re.I)
+_INLINE_ETA = re.compile(
+    r"\s*(?:η|ͷ|eta|lr|α|alpha|learning[\s_]*rate)\s*(?:\(η\))?\s*[=:]\s*"
+    r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\Z",
+    re.I,
+)
 
 
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉⁰¹²³⁴⁵⁶⁷⁸⁹", "01234567890123456789")
@@ -66,7 +69,7 @@ def parse_label(value) -> tuple | None:
     if not isinstance(value, str) or not value.strip() or len(value) > 40:
         return None
     text = normalise(value)
-    if text == "n" and "=" in value:   # "n = ": η typed without a Greek keyboard
+    if text == "n" and "=" in value:  # "n = ": η typed without a Greek keyboard
         return ("eta",)
     for pattern, make in _COMPILED:
         match = pattern.match(text)

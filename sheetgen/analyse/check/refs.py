@@ -16,9 +16,12 @@ _REFERENCE = re.compile(
     r"(?<![A-Za-z0-9_.$'])"
     r"(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?"
     r"(?P<col_abs>\$?)(?P<col>[A-Za-z]{1,3})(?P<row_abs>\$?)(?P<row>[1-9]\d{0,6})"
-    r"(?![A-Za-z0-9_(!])")
-_NUMBER = re.compile(r"(?<![A-Za-z0-9_.$])(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-                     r"(?![A-Za-z0-9_(])")
+    r"(?![A-Za-z0-9_(!])"
+)
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9_.$])(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"(?![A-Za-z0-9_(])"
+)
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
 
@@ -29,7 +32,7 @@ class Reference:
     sheet: str | None
     row: int
     col: int
-    text: str            # as written, e.g. "$G$31"
+    text: str  # as written, e.g. "$G$31"
     absolute_row: bool
     absolute_col: bool
 
@@ -44,8 +47,7 @@ def references(formula) -> list[Reference]:
         if sheet and sheet.startswith("'"):
             sheet = sheet[1:-1].replace("''", "'")
         row, col = xl_cell_to_rowcol(match["col"].upper() + match["row"])
-        out.append(Reference(sheet, row, col, match[0], bool(match["row_abs"]),
-                             bool(match["col_abs"])))
+        out.append(Reference(sheet, row, col, match[0], bool(match["row_abs"]), bool(match["col_abs"])))
     return out
 
 

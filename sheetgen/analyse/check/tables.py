@@ -30,8 +30,8 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from sheetgen.analyse.check.labels import inline_learning_rate, parse_label
 from sheetgen.analyse.check.refs import Reference, literals, references, shape
 from sheetgen.analyse.compare import as_number
-from sheetgen.build.quantities import Key, weight_number
 from sheetgen.analyse.reading import Grid, cell
+from sheetgen.build.quantities import Key, weight_number
 from sheetgen.build.spec import NetworkSpec, spec_from_dict
 
 # A header must name at least this many weights: a row of two labels is not a table.
@@ -48,7 +48,7 @@ class Constant:
     """η, an input or a target: its value and where it comes from."""
 
     value: float
-    cell: str    # "Sheet1!B3", or a description ("typed into the update formulas")
+    cell: str  # "Sheet1!B3", or a description ("typed into the update formulas")
     label: str
 
 
@@ -57,16 +57,16 @@ class Table:
     """One training table: where it is, what its columns are, and the constants it uses."""
 
     sheet: str
-    header_row: int                      # 0-based sheet row of the labels
-    rows: list[int]                      # 0-based sheet rows of the iterations, in order
-    columns: dict[Key, int]              # quantity key -> 0-based sheet column
-    labels: dict[Key, str]               # quantity key -> the header's text
-    constants: dict[Key, Constant]       # η, inputs, targets not given as columns
-    spec: NetworkSpec                    # the table's shape (weights are placeholders)
+    header_row: int  # 0-based sheet row of the labels
+    rows: list[int]  # 0-based sheet rows of the iterations, in order
+    columns: dict[Key, int]  # quantity key -> 0-based sheet column
+    labels: dict[Key, str]  # quantity key -> the header's text
+    constants: dict[Key, Constant]  # η, inputs, targets not given as columns
+    spec: NetworkSpec  # the table's shape (weights are placeholders)
     missing: list[str] = field(default_factory=list)  # what could not be found
-    typed: bool = False                  # its computed columns hold typed numbers
-    eta_reference: Reference | None = None   # the cell the weight updates read η from
-    notes: list[str] = field(default_factory=list)   # what a reader should know
+    typed: bool = False  # its computed columns hold typed numbers
+    eta_reference: Reference | None = None  # the cell the weight updates read η from
+    notes: list[str] = field(default_factory=list)  # what a reader should know
 
     def cell(self, row: int, key: Key) -> str:
         """A1 reference of a column's cell on a 0-based sheet row."""
@@ -87,8 +87,9 @@ class Skipped:
     reason: str
 
 
-def find_tables(values: dict[str, Grid], formulas: dict[str, Grid] | None = None
-                ) -> tuple[list[Table], list[Skipped]]:
+def find_tables(
+    values: dict[str, Grid], formulas: dict[str, Grid] | None = None
+) -> tuple[list[Table], list[Skipped]]:
     """Every training table of a workbook.
 
     Args:
@@ -106,15 +107,16 @@ def find_tables(values: dict[str, Grid], formulas: dict[str, Grid] | None = None
     for name in values:
         by_row: dict[int, list[tuple[int, Key, str]]] = {}
         for (r, c), (key, text) in labels[name].items():
-            if inline_learning_rate(text) is None:   # "η = 0.1" is a value, not a column
+            if inline_learning_rate(text) is None:  # "η = 0.1" is a value, not a column
                 by_row.setdefault(r, []).append((c, key, text))
         for r in sorted(by_row):
             for segment in _segments(sorted(by_row[r])):
                 kinds = {key[0] for _, key, _ in segment}
                 weights = sum(1 for _, key, _ in segment if key[0] == "w#")
                 if weights >= MIN_WEIGHTS and kinds & _COMPUTED:
-                    found.append((name, r, {key: c for c, key, _ in segment},
-                                  {key: text for _, key, text in segment}))
+                    found.append(
+                        (name, r, {key: c for c, key, _ in segment}, {key: text for _, key, text in segment})
+                    )
     tables, skipped = [], []
     for name, r, cols, texts in found:
         grid, fgrid = values[name], formulas.get(name, [])
@@ -195,7 +197,7 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
         if value is None or _is_text(value):
             break
         texts = sum(1 for c in cols.values() if _is_text(cell(grid, r, c)))
-        if texts * 2 > len(cols):   # a row of labels: what follows is something else
+        if texts * 2 > len(cols):  # a row of labels: what follows is something else
             break
         shapes = {c: shape(cell(fgrid, r, c), r) for c in computed}
         shapes = {c: s for c, s in shapes.items() if s is not None}
@@ -203,9 +205,12 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
             kept = sum(1 for c, s in previous_shapes.items() if shapes.get(c) == s)
             # formulas typed row by row may differ in shape; a weight that still reads its
             # own column on the row above is still a training step
-            steps = any(ref.row == r - 1 and ref.col == c and ref.sheet is None
-                        for k, c in cols.items() if k[0] == "w#"
-                        for ref in references(cell(fgrid, r, c)))
+            steps = any(
+                ref.row == r - 1 and ref.col == c and ref.sheet is None
+                for k, c in cols.items()
+                if k[0] == "w#"
+                for ref in references(cell(fgrid, r, c))
+            )
             if kept * 2 < len(previous_shapes) and not steps:
                 break
         if len(rows) >= 1:
@@ -224,9 +229,12 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
 
 def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> Table:
     spec = _shape(cols, {key for key, _ in sheet_labels.values()})
-    numbers = {weight_number(spec, l, j, k): (l, j, k)
-               for l, layer in enumerate(spec.layers)
-               for j in range(layer.units) for k in range(len(layer.weights[0]))}
+    numbers = {
+        weight_number(spec, l, j, k): (l, j, k)
+        for l, layer in enumerate(spec.layers)
+        for j in range(layer.units)
+        for k in range(len(layer.weights[0]))
+    }
     columns, names = {}, {}
     for key, col in cols.items():
         if key[0] == "bias#":
@@ -249,11 +257,12 @@ def _table(name, header, rows, cols, texts, sheet_labels, values, formulas) -> T
     if absent:
         raise ValueError(f"the header names no column for {', '.join(absent)}")
     fgrid = formulas.get(name, [])
-    computed = [c for k, c in columns.items() if k[0] not in CONSTANT_KINDS
-                and not (k[0] == "w")]
+    computed = [c for k, c in columns.items() if k[0] not in CONSTANT_KINDS and not (k[0] == "w")]
     typed = bool(rows) and not any(
         isinstance(cell(fgrid, r, c), str) and cell(fgrid, r, c).startswith("=")
-        for r in rows for c in computed)
+        for r in rows
+        for c in computed
+    )
     table = Table(name, header, rows, columns, names, {}, spec, typed=typed)
     context = _Context(table, values, formulas, sheet_labels)
     context.resolve_eta()
@@ -290,8 +299,11 @@ class _Context:
         return np.array([as_number(cell(self.grid, r, self.table.columns[key])) for r in rows])
 
     def is_table_cell(self, ref: Reference) -> bool:
-        return (ref.sheet in (None, self.table.sheet) and ref.row in self.table.rows
-                and ref.col in self.table.columns.values())
+        return (
+            ref.sheet in (None, self.table.sheet)
+            and ref.row in self.table.rows
+            and ref.col in self.table.columns.values()
+        )
 
     # -- η ---------------------------------------------------------------------------------
 
@@ -314,19 +326,17 @@ class _Context:
                 value = self.value_at(ref)
                 if not math.isnan(value):
                     table.eta_reference = ref
-                    table.constants[("eta",)] = Constant(
-                        value, self.where(ref), self._label_for(ref) or "η")
+                    table.constants[("eta",)] = Constant(value, self.where(ref), self._label_for(ref) or "η")
                     labelled = self._labelled(("eta",))
-                    if (labelled is not None and labelled.cell != self.where(ref)
-                            and labelled.value != value):
+                    if labelled is not None and labelled.cell != self.where(ref) and labelled.value != value:
                         table.notes.append(
                             f"the weight updates read η from {self.where(ref)} ({value:.15g}), "
                             f"not from the cell labelled {labelled.label} ({labelled.cell}, "
-                            f"{labelled.value:.15g})")
+                            f"{labelled.value:.15g})"
+                        )
                     return
             elif choice[0] == "literal":
-                table.constants[("eta",)] = Constant(choice[1], "typed into the weight updates",
-                                                     "η")
+                table.constants[("eta",)] = Constant(choice[1], "typed into the weight updates", "η")
                 return
         labelled = self._labelled(("eta",))
         if labelled is not None:
@@ -353,16 +363,19 @@ class _Context:
                 refs = references(formula)
                 if not refs:
                     continue
-                others = [ref for ref in refs
-                          if not (ref.sheet in (None, table.sheet) and ref.row == above
-                                  and ref.col in (col, grad_col))]
+                others = [
+                    ref
+                    for ref in refs
+                    if not (
+                        ref.sheet in (None, table.sheet) and ref.row == above and ref.col in (col, grad_col)
+                    )
+                ]
                 if len(others) == 1:
                     ref = others[0]
                     if ref.sheet in (None, table.sheet) and ref.row == row:
                         votes[("column", ref.col)] += 1
                     else:
-                        votes[("cell", Reference(ref.sheet, ref.row, ref.col,
-                                                 ref.text, True, True))] += 1
+                        votes[("cell", Reference(ref.sheet, ref.row, ref.col, ref.text, True, True))] += 1
                 elif not others:
                     numbers = [n for n in literals(formula) if n not in (0.0, 1.0)]
                     if len(numbers) == 1:
@@ -372,9 +385,17 @@ class _Context:
         for choice, count in votes.items():
             if choice[0] == "cell":
                 ref = choice[1]
-                choice = ("cell", Reference(ref.sheet, ref.row, ref.col,
-                                            xl_rowcol_to_cell(ref.row, ref.col, True, True),
-                                            True, True))
+                choice = (
+                    "cell",
+                    Reference(
+                        ref.sheet,
+                        ref.row,
+                        ref.col,
+                        xl_rowcol_to_cell(ref.row, ref.col, True, True),
+                        True,
+                        True,
+                    ),
+                )
             merged[choice] += count
         return merged
 
@@ -404,11 +425,13 @@ class _Context:
         table, spec = self.table, self.table.spec
         inputs = [("input", 0, k) for k in range(spec.n_inputs)]
         targets = [("target", 0, j) for j in range(spec.layers[-1].units)]
-        groups = [(inputs + ([("init_b", 0, 0)] if self._has_bias(0) else []),
-                   self._input_error),
-                  (targets, self._target_error)]
-        groups += [([("init_b", l, 0)], self._input_error) for l in range(1, len(spec.layers))
-                   if self._has_bias(l)]
+        groups = [
+            (inputs + ([("init_b", 0, 0)] if self._has_bias(0) else []), self._input_error),
+            (targets, self._target_error),
+        ]
+        groups += [
+            ([("init_b", l, 0)], self._input_error) for l in range(1, len(spec.layers)) if self._has_bias(l)
+        ]
         for group, fit in groups:
             needed = [key for key in group if key not in table.columns]
             if not needed:
@@ -428,8 +451,9 @@ class _Context:
             for key in needed:
                 constant = self._labelled(key)
                 if constant is None:
-                    table.missing.append(f"b{key[1] + 1}" if key[0] == "init_b"
-                                         else f"{key[0][0]}{key[2] + 1}")
+                    table.missing.append(
+                        f"b{key[1] + 1}" if key[0] == "init_b" else f"{key[0][0]}{key[2] + 1}"
+                    )
                 else:
                     table.constants[key] = constant
 
@@ -445,41 +469,46 @@ class _Context:
             users = [k for k in table.columns if k[0] == "net" and k[1] == 0]
             users += [k for k in table.columns if k[0] == "grad_w" and k[1] == 0]
         else:
-            users = [k for k in table.columns if k[0] in ("E", "delta", "grad_act")
-                     and (k[0] == "E" or k[1] == last)]
+            users = [
+                k
+                for k in table.columns
+                if k[0] in ("E", "delta", "grad_act") and (k[0] == "E" or k[1] == last)
+            ]
             users += [k for k in table.columns if k[0] == "grad_w" and k[1] == last]
         found: dict[str, Constant] = {}
         weights = {c for k, c in table.columns.items() if k[0] == "w"}
         for key in users:
             for row in table.rows[:2]:
                 for ref in references(cell(self.fgrid, row, table.columns[key])):
-                    if self.is_table_cell(ref) or (ref.sheet in (None, table.sheet)
-                                                   and ref.col in weights):
+                    if self.is_table_cell(ref) or (ref.sheet in (None, table.sheet) and ref.col in weights):
                         continue
                     value = self.value_at(ref)
                     if not math.isnan(value):
                         where = self.where(ref)
-                        found.setdefault(where, Constant(value, where,
-                                                         self._label_for(ref) or where))
+                        found.setdefault(where, Constant(value, where, self._label_for(ref) or where))
         for key in group:
             labelled = self._labelled(key)
             if labelled is not None:
                 found.setdefault(labelled.cell, labelled)
-            if key[0] == "init_b":   # a bias typed into the net formulas: =E3*C3+F3*D3+0.35
+            if key[0] == "init_b":  # a bias typed into the net formulas: =E3*C3+F3*D3+0.35
                 for number in self._net_literals(key[1]):
-                    found.setdefault(f"{number!r}", Constant(number, "typed into the net "
-                                                             "formulas", f"b{key[1] + 1}"))
+                    found.setdefault(
+                        f"{number!r}", Constant(number, "typed into the net formulas", f"b{key[1] + 1}")
+                    )
         return list(found.values())
 
     def _net_formulas(self, l: int) -> list[str]:
         table = self.table
-        return [f for k, c in table.columns.items() if k[0] == "net" and k[1] == l
-                for f in [cell(self.fgrid, table.rows[0], c)]
-                if isinstance(f, str) and f.startswith("=")]
+        return [
+            f
+            for k, c in table.columns.items()
+            if k[0] == "net" and k[1] == l
+            for f in [cell(self.fgrid, table.rows[0], c)]
+            if isinstance(f, str) and f.startswith("=")
+        ]
 
     def _net_literals(self, l: int) -> list[float]:
-        return sorted({n for f in self._net_formulas(l) for n in literals(f)
-                       if n not in (0.0, 1.0)})
+        return sorted({n for f in self._net_formulas(l) for n in literals(f) if n not in (0.0, 1.0)})
 
     def _has_bias(self, l: int) -> bool:
         """Whether layer l adds a bias: a b1/b2 column or label, or net formulas that read
@@ -547,15 +576,16 @@ class _Context:
             a = act(j)
             if a is None:
                 continue
-            for key, expected in ((("E", 0, j), lambda: 0.5 * (target(j) - a) ** 2),
-                                  (("grad_act", last, 0, j), lambda: a - target(j)),
-                                  (("delta", last, 0, j),
-                                   lambda: (a - target(j)) * a * (1 - a))):
+            # each computed only if its column exists, in this iteration (hence noqa: B023)
+            for key, expected in (
+                (("E", 0, j), lambda: 0.5 * (target(j) - a) ** 2),  # noqa: B023
+                (("grad_act", last, 0, j), lambda: a - target(j)),  # noqa: B023
+                (("delta", last, 0, j), lambda: (a - target(j)) * a * (1 - a)),  # noqa: B023
+            ):
                 if key in table.columns:
                     worst = max(worst, _relative(self.column_values(key, 3), expected()))
                     used = True
-        if not used and ("E_total",) in table.columns and all(
-                act(j) is not None for j in range(outputs)):
+        if not used and ("E_total",) in table.columns and all(act(j) is not None for j in range(outputs)):
             total = sum(0.5 * (target(j) - act(j)) ** 2 for j in range(outputs))
             worst = _relative(self.column_values(("E_total",), 3), total)
             used = True
@@ -614,8 +644,11 @@ def _trim_typed(table: Table, grid: Grid) -> None:
     eta = table.constants.get(("eta",))
     if eta is None:
         return
-    pairs = [(table.columns[k], table.columns[("grad_w", *k[1:])]) for k in table.columns
-             if k[0] == "w" and ("grad_w", *k[1:]) in table.columns]
+    pairs = [
+        (table.columns[k], table.columns[("grad_w", *k[1:])])
+        for k in table.columns
+        if k[0] == "w" and ("grad_w", *k[1:]) in table.columns
+    ]
     if not pairs:
         return
     keep = len(table.rows)
@@ -626,8 +659,7 @@ def _trim_typed(table: Table, grid: Grid) -> None:
             w0, w1 = as_number(cell(grid, above, w_col)), as_number(cell(grid, row, w_col))
             g = as_number(cell(grid, above, g_col))
             step = eta.value * g
-            if (math.isfinite(w1) and abs(step) > 0
-                    and abs(w1 - (w0 - step)) <= 0.5 * abs(step) + 1e-12):
+            if math.isfinite(w1) and abs(step) > 0 and abs(w1 - (w0 - step)) <= 0.5 * abs(step) + 1e-12:
                 following += 1
         if following * 2 < len(pairs):
             keep = i
@@ -643,41 +675,61 @@ def _shape(cols: dict[Key, int], sheet_keys: set[Key]) -> NetworkSpec:
         return max((select(k) + 1 for k in keys if select(k) is not None), default=0)
 
     n_in = largest(lambda k: k[2] if k[0] == "input" else None)
-    hidden = largest(lambda k: k[3] if k[0] in ("net", "act", "delta", "grad_act")
-                     and k[1] == 0 else None)
-    outputs = largest(lambda k: (k[3] if k[0] in ("net", "act", "delta", "grad_act")
-                                 and k[1] == 1 else k[2] if k[0] in ("E", "target")
-                                 else None))
+    hidden = largest(lambda k: k[3] if k[0] in ("net", "act", "delta", "grad_act") and k[1] == 0 else None)
+    outputs = largest(
+        lambda k: (
+            k[3]
+            if k[0] in ("net", "act", "delta", "grad_act") and k[1] == 1
+            else k[2]
+            if k[0] in ("E", "target")
+            else None
+        )
+    )
     n_weights = largest(lambda k: k[1] - 1 if k[0] == "w#" else None)
-    if not outputs and not hidden and n_weights != 8:   # 8 weights: the exercise's 2-2-2
-        raise ValueError(f"the header names w1…w{n_weights} but no unit check can read (h1, "
-                         "a_h1, o1, a_o1, E1, t1), so the network's shape is unknown; check "
-                         "reads tables of one sample per row")
+    if not outputs and not hidden and n_weights != 8:  # 8 weights: the exercise's 2-2-2
+        raise ValueError(
+            f"the header names w1…w{n_weights} but no unit check can read (h1, "
+            "a_h1, o1, a_o1, E1, t1), so the network's shape is unknown; check "
+            "reads tables of one sample per row"
+        )
     n_in, outputs = n_in or 2, outputs or 2
     if not hidden and n_weights % (n_in + outputs) == 0:
         hidden = n_weights // (n_in + outputs)
     if n_in * hidden + hidden * outputs != n_weights:
-        raise ValueError(f"w1…w{n_weights} do not fit a network of {n_in} inputs, "
-                         + (f"{hidden} hidden units" if hidden else "one hidden layer")
-                         + f" and {outputs} outputs")
-    return spec_from_dict({
-        "data": {"inputs": [[0.0] * n_in], "targets": [[0.0] * outputs]},
-        "layers": [{"name": "h", "units": hidden, "weights": [[0.0] * n_in] * hidden},
-                   {"name": "o", "units": outputs, "weights": [[0.0] * hidden] * outputs}],
-        "training": {"learning_rates": [1.0], "iterations": 1},
-    })
+        raise ValueError(
+            f"w1…w{n_weights} do not fit a network of {n_in} inputs, "
+            + (f"{hidden} hidden units" if hidden else "one hidden layer")
+            + f" and {outputs} outputs"
+        )
+    return spec_from_dict(
+        {
+            "data": {"inputs": [[0.0] * n_in], "targets": [[0.0] * outputs]},
+            "layers": [
+                {"name": "h", "units": hidden, "weights": [[0.0] * n_in] * hidden},
+                {"name": "o", "units": outputs, "weights": [[0.0] * hidden] * outputs},
+            ],
+            "training": {"learning_rates": [1.0], "iterations": 1},
+        }
+    )
 
 
 def _with_biases(spec: NetworkSpec, layers: set[int]) -> NetworkSpec:
     """The table's shape with a fixed bias shared by each of these layers' units."""
-    return spec_from_dict({
-        "data": {"inputs": [[0.0] * spec.n_inputs], "targets": [[0.0] * spec.layers[-1].units]},
-        "layers": [{"name": layer.name, "units": layer.units,
+    return spec_from_dict(
+        {
+            "data": {"inputs": [[0.0] * spec.n_inputs], "targets": [[0.0] * spec.layers[-1].units]},
+            "layers": [
+                {
+                    "name": layer.name,
+                    "units": layer.units,
                     "weights": [list(row) for row in layer.weights],
-                    **({"bias": 0.0, "train_bias": False} if l in layers else {})}
-                   for l, layer in enumerate(spec.layers)],
-        "training": {"learning_rates": [1.0], "iterations": 1},
-    })
+                    **({"bias": 0.0, "train_bias": False} if l in layers else {}),
+                }
+                for l, layer in enumerate(spec.layers)
+            ],
+            "training": {"learning_rates": [1.0], "iterations": 1},
+        }
+    )
 
 
 def _fits(spec: NetworkSpec, key: Key) -> bool:
