@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sheetgen.build.activations import ACTIVATIONS
+
 INFERENCE_FORMAT = 1
 IMAGE_SIDE = 28
 KERNEL = 3
@@ -229,9 +231,10 @@ def forward(network: LiveNetwork, pixels: np.ndarray) -> Activations:
     """The network on one image whose pixels are in [0, 1] (28 x 28), in float64."""
     pixels = np.asarray(pixels, dtype=np.float64).reshape(IMAGE_SIDE, IMAGE_SIDE)
     normalized = (pixels - network.mean) / network.std
+    relu, softmax = ACTIVATIONS["relu"], ACTIVATIONS["softmax"]  # as the sheet's formulas
     x, maps, pooled = normalized[None], [], None
     for index, conv in enumerate(network.convs, start=1):
-        x = np.maximum(0.0, _conv3x3(x, conv.weight) + conv.shift[:, None, None])
+        x = relu.forward(_conv3x3(x, conv.weight) + conv.shift[:, None, None])
         maps.append(x)
         if index == network.pool_after:
             half = x.shape[1] // 2
@@ -239,8 +242,8 @@ def forward(network: LiveNetwork, pixels: np.ndarray) -> Activations:
             pooled = x
     averages = x.mean(axis=(1, 2))
     logits = network.linear_weight @ averages + network.linear_bias
-    exps = np.exp(logits - logits.max())
-    return Activations(pixels, normalized, tuple(maps), pooled, averages, logits, exps / exps.sum())
+    probabilities = softmax.forward(logits[None, :])[0]  # forward takes (samples, units)
+    return Activations(pixels, normalized, tuple(maps), pooled, averages, logits, probabilities)
 
 
 def stored_pixels(network: LiveNetwork, number: int) -> np.ndarray:
