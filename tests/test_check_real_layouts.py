@@ -280,9 +280,67 @@ def _cases():
         },
         {"Sheet1": ("wrong", [("ah2", 4)])},
     )
+    # w2 = w2 − η·∂E/∂w2 of its own row: a circular reference (LibreOffice Err:522); every
+    # other column of that row on follows from it
+    cases["update_reads_its_own_row_circular"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, template_columns(), "$B$1", eta=0.5, plants=OWN_ROW)],
+            )
+        },
+        {"Sheet1": ("wrong", [("w2", 1)])},
+    )
+    cases["e_typed_as_2_718"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, template_columns(), "$B$1", eta=0.5, plants=E_TYPED)],
+            )
+        },
+        {"Sheet1": ("wrong", [("ah1", 0)])},
+    )
+    # δ = (t − a)·a·(1 − a) and w + η·g: the gradient columns hold −∂E/∂w, the steps are right
+    negated = template_columns(
+        names=TEMPLATE[:23] + ["do1", "do2"] + GRADIENTS, labels={"do1": "δ_o1", "do2": "δ_o2"}
+    )
+    cases["t_minus_a_and_updates_add"] = (
+        {"Sheet1": ({"A1": "η", "B1": 0.5}, [], [plan(2, negated, "$B$1", eta=0.5, plants=T_MINUS_A)])},
+        {"Sheet1": ("right", [])},
+    )
+    cases["t_minus_a_with_slope_mistake"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, negated, "$B$1", eta=0.5, plants={**T_MINUS_A, **SLOPE})],
+            )
+        },
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
+    cases["t_minus_a_but_updates_subtract"] = (
+        {"Sheet1": ({"A1": "η", "B1": 0.5}, [], [plan(2, negated, "$B$1", eta=0.5, plants=T_MINUS_A_ONLY)])},
+        {"Sheet1": ("wrong", [("do1", 0), ("do2", 0)])},
+    )
+    cases["t_minus_a_one_update_subtracts"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, negated, "$B$1", eta=0.5, plants={**T_MINUS_A, "w7": ("{w7@p}-{eta}*{g7@p}", 1)})],
+            )
+        },
+        {"Sheet1": ("wrong", [("w7", 1)])},
+    )
     return cases
 
 
+OWN_ROW = {"w2": ("{w2@p}-{eta}*{g2}", 1)}
+E_TYPED = {"ah1": ("1/(1+2.718^(-{h1}))", 0)}
+T_MINUS_A_ONLY = {"do1": ("({t1}-{ao1})*{ao1}*(1-{ao1})", 0), "do2": ("({t2}-{ao2})*{ao2}*(1-{ao2})", 0)}
+T_MINUS_A = {**T_MINUS_A_ONLY, **{f"w{n}": (f"{{w{n}@p}}+{{eta}}*{{g{n}@p}}", 1) for n in range(1, 9)}}
 CASES = _cases()
 
 
@@ -386,6 +444,45 @@ def test_a_drifting_eta_reference_is_named(workbooks):
         "relative reference ($G3) that moves down the rows, where the "
         "absolute $G$1 belongs"
     )
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(
+    "case, mistake",
+    [
+        (
+            "update_reads_its_own_row_circular",
+            "is a circular reference (F4 → Y4 → J4 → I4 → F4): a spreadsheet cannot compute it; "
+            "the update reads ∂E/∂w2 of its own row (Y4) where the row above's (Y3) belongs",
+        ),
+        ("e_typed_as_2_718", "writes e as 2.718: 2.718^x where EXP(x) belongs (e = 2.718281828…)"),
+        (
+            "t_minus_a_one_update_subtracts",
+            "subtracts η·∂E/∂w7 where the table's other updates add it (∂E/∂w7 holds −∂E/∂w "
+            "here): w7 − η·∂E/∂w7 where w7 + η·∂E/∂w7 belongs",
+        ),
+    ],
+)
+def test_the_mistake_is_named(workbooks, case, mistake):
+    (table,) = check_workbook(workbooks[case]).tables
+    assert table.cause.mistake == mistake
+
+
+@pytest.mark.libreoffice
+def test_after_a_circular_reference_every_column_follows_from_it(workbooks):
+    (table,) = check_workbook(workbooks["update_reads_its_own_row_circular"]).tables
+    assert [c.label for c in table.mistakes] == ["w2"] and not table.unchecked
+    assert table.mistakes[0].wrong_cells == 29  # every update from the second row on
+    assert {c.follows_from for c in table.columns if c.status == "follows"} == {"w2"}
+
+
+@pytest.mark.libreoffice
+def test_the_negated_gradient_convention_is_said(workbooks):
+    (table,) = check_workbook(workbooks["t_minus_a_and_updates_add"]).tables
+    assert table.ok
+    assert any(note.startswith("the gradient columns hold −∂E/∂w") for note in table.notes)
+    (plain,) = check_workbook(workbooks["eta_next_cell"]).tables
+    assert not any("−∂E/∂w" in note for note in plain.notes)
 
 
 @pytest.mark.libreoffice
