@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from sheetgen.analyse.check import check_workbook
@@ -334,6 +335,27 @@ def _cases():
         },
         {"Sheet1": ("wrong", [("w7", 1)])},
     )
+    # the header, then a blank row or a row of units before the first step: the labels are
+    # moved up a row after the table is written (a fourth entry: cells written last)
+    for name, between in (("blank_row_below_header", None), ("units_row_below_header", "-")):
+        labels = template_columns()
+        moved = {f"{get_column_letter(1 + i)}2": label for i, (_, label) in enumerate(labels)}
+        moved |= {f"{get_column_letter(1 + i)}3": between for i in range(len(labels))}
+        cases[name] = (
+            {"Sheet1": ({"A1": "η", "B1": 0.5}, [], [plan(3, labels, "$B$1", eta=0.5, plants=SLOPE)], moved)},
+            {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+        )
+    # the gradient columns headed w1…w8 again, under a merged "∂E_total/∂w"
+    cases["gradients_headed_as_weights_under_a_group"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5, "X2": "∂E_total/∂w"},
+                ["X2:AE2"],
+                [plan(3, template_columns("w{n}"), "$B$1", eta=0.5, plants=SLOPE)],
+            )
+        },
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
     return cases
 
 
@@ -349,7 +371,7 @@ def _write(path, sheets, typed_from=None):
     book.remove(book.active)
     sheets = dict(sheets)
     names = sheets.pop("names", {})
-    for name, (cells, merges, plans) in sheets.items():
+    for name, (cells, merges, plans, *last) in sheets.items():
         ws = book.create_sheet(name)
         for ref, value in cells.items():
             if isinstance(value, tuple):
@@ -365,6 +387,8 @@ def _write(path, sheets, typed_from=None):
                 for c in row:  # the drifting η reference: $G<drift> becomes $G<row - 3>
                     if isinstance(c.value, str) and "<drift>" in c.value:
                         c.value = c.value.replace("<drift>", str(c.row - 3))
+        for ref, value in (last[0] if last else {}).items():
+            ws[ref] = value
     for name, target in names.items():
         book.defined_names[name] = DefinedName(name, attr_text=target)
     book.save(path)

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen.analyse.check.labels import inline_learning_rate, parse_label
+from sheetgen.analyse.check.labels import inline_learning_rate, normalise, parse_label
 from sheetgen.analyse.check.refs import Reference, literals, references, shape
 from sheetgen.analyse.compare import as_number
 from sheetgen.analyse.reading import Grid, cell
@@ -122,10 +123,11 @@ def find_tables(
         grid, fgrid = values[name], formulas.get(name, [])
         # η or an input labelled in the header row but with nothing below it is a labelled
         # value beside the table, not a column of it
+        first = _first_row(grid, r, cols)
         for key in [k for k in cols if k[0] in CONSTANT_KINDS]:
-            if cell(grid, r + 1, cols[key]) is None:
+            if cell(grid, first, cols[key]) is None:
                 del cols[key]
-        rows = _body(grid, fgrid, r, cols)
+        rows = _body(grid, fgrid, first, cols)
         if not rows:
             skipped.append(Skipped(name, r, "no rows of numbers below the header"))
             continue
@@ -147,7 +149,38 @@ def _labels(grid: Grid) -> dict[tuple[int, int], tuple[Key, str]]:
                 key = ("eta",)
             if key is not None:
                 found[(r, c)] = (key, _clean(value))
+    _gradients_under_a_group(grid, found)
     return found
+
+
+# A group label over gradient columns headed w1, w2, … again: ∂E/∂w, dE_total/dW, Gradients
+_GRADIENT_GROUP = re.compile(r"(?:[dδ]?(?:e|etotal|etot|error|loss|totalerror)?/?[dδ]w?|gradients?|gradw?)\Z")
+# How far left of a column its group label may start (a merged cell over the group)
+_GROUP_REACH = 10
+
+
+def _gradients_under_a_group(grid: Grid, found: dict) -> None:
+    """A weight label that repeats on its row under a group label saying ∂E/∂w ("∂E_total/∂w"
+    merged over eight columns headed w1…w8) heads that weight's gradient, not the weight."""
+    seen: set[tuple[int, Key]] = set()
+    for (r, c), (key, text) in sorted(found.items()):
+        if key[0] != "w#":
+            continue
+        if (r, key) not in seen:
+            seen.add((r, key))
+            continue
+        group = next(
+            (
+                cell(grid, r - 1, left)
+                for left in range(c, max(-1, c - _GROUP_REACH), -1)
+                if cell(grid, r - 1, left)
+            ),
+            None,
+        )
+        if r > 0 and isinstance(group, str) and _GRADIENT_GROUP.match(normalise(group)):
+            name = _clean(group)
+            label = f"{name}{key[1]}" if normalise(group).endswith("w") else f"{name} {text}"
+            found[(r, c)] = (("grad_w#", key[1]), label)
 
 
 def _clean(label: str) -> str:
@@ -175,8 +208,21 @@ def _is_text(value) -> bool:
     return isinstance(value, str) and not value.startswith("#")
 
 
-def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[int]:
-    """The rows below the header that are training steps.
+def _first_row(grid: Grid, header: int, cols: dict[Key, int]) -> int:
+    """The table's first row: the one below the header, unless that row (and the next) holds
+    no number in the table's columns (a blank row, a row of units or descriptions) and a row
+    within two more has a number under the first weight."""
+    first_weight = cols[min((k for k in cols if k[0] == "w#"), key=lambda k: k[1])]
+    for r in range(header + 1, header + 4):
+        if not math.isnan(as_number(cell(grid, r, first_weight))):
+            return r
+        if any(not math.isnan(as_number(cell(grid, r, c))) for c in cols.values()):
+            break
+    return header + 1
+
+
+def _body(grid: Grid, fgrid: Grid, first: int, cols: dict[Key, int]) -> list[int]:
+    """The rows from `first` on that are training steps.
 
     A row belongs while the first weight's column holds a number (or an error value), no table
     column holds text, and, where the previous row's computed columns were formulas, at least
@@ -190,7 +236,7 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
     # and a long table is read in a fraction of the time
     computed = computed[:: max(1, len(computed) // 12)]
     rows: list[int] = []
-    r = header + 1
+    r = first
     previous_shapes: dict[int, str] = {}
     while r < len(grid):
         value = cell(grid, r, weight_col)
