@@ -356,9 +356,45 @@ def _cases():
         },
         {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
     )
+    # the catalogue's mistakes, each planted in the plain template (η = 0.5 in B1)
+    for name, plants, where, _ in CATALOGUE:
+        cases[name] = (
+            {
+                "Sheet1": (
+                    {"A1": "η", "B1": 0.5},
+                    [],
+                    [plan(2, template_columns(), "$B$1", eta=0.5, plants=plants)],
+                )
+            },
+            {"Sheet1": ("wrong", [where])},
+        )
     return cases
 
 
+# name, plants, the first wrong cell (column, iteration), the mistake check must name
+CATALOGUE = [
+    ("tanh_for_sigmoid", {"ah2": ("TANH({h2})", 0)}, ("ah2", 0), "applies tanh where sigmoid belongs"),
+    ("gradient_leaves_out_a_h1", {"g5": ("{do1}", 0)}, ("g5", 0), "leaves out the factor a_h1"),
+    (
+        "gradient_leaves_out_the_slope",
+        {"g6": ("({ao1}-{t1})*{ah2}", 0)},
+        ("g6", 0),
+        "leaves out the factor a_o1's slope a_o1·(1−a_o1)",
+    ),
+    ("inputs_swapped", {"h1": ("{w1}*{i2}+{w2}*{i1}", 0)}, ("h1", 0), "swaps i1 and i2"),
+    (
+        "twice_the_step",  # with η = 0.5, 2·η·g is g: the formula reads η, so not "leaves out η"
+        {"w1": ("{w1@p}-2*{eta}*{g1@p}", 1)},
+        ("w1", 1),
+        "takes twice the step: w1 − 2·η·∂E/∂w1 where w1 − η·∂E/∂w1 belongs",
+    ),
+    (
+        "formula_copied_from_the_next_column",
+        {"w3": ("{w2@p}-{eta}*{g2@p}", 3)},
+        ("w3", 3),
+        "holds the same formula as w2 (F6): w2's formula where w3's belongs",
+    ),
+]
 OWN_ROW = {"w2": ("{w2@p}-{eta}*{g2}", 1)}
 E_TYPED = {"ah1": ("1/(1+2.718^(-{h1}))", 0)}
 T_MINUS_A_ONLY = {"do1": ("({t1}-{ao1})*{ao1}*(1-{ao1})", 0), "do2": ("({t2}-{ao2})*{ao2}*(1-{ao2})", 0)}
@@ -485,6 +521,7 @@ def test_a_drifting_eta_reference_is_named(workbooks):
             "subtracts η·∂E/∂w7 where the table's other updates add it (∂E/∂w7 holds −∂E/∂w "
             "here): w7 − η·∂E/∂w7 where w7 + η·∂E/∂w7 belongs",
         ),
+        *[(name, mistake) for name, _, _, mistake in CATALOGUE],
     ],
 )
 def test_the_mistake_is_named(workbooks, case, mistake):

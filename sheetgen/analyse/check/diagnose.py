@@ -155,6 +155,8 @@ def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
         parts = {part: get((part, *key[1:])) for part in definition.slope_reads}
         shape = next(iter(parts.values())).shape if parts else (rows,)
         return definition.backward(np.ones(shape), parts.get("net"), parts.get("act"))
+    if kind == "one":  # a factor left out (the catalogue's "leaves out")
+        return np.ones(rows)
     if kind == "net_slope":
         net = get(("net", *key[1:]))
         return net * (1 - net)
@@ -357,8 +359,10 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
             _describe_cell(finding, table, first, raw[key][first], formulas, sign[key] * float(local[first]))
             # a typed number matches a known mistake at its own rounding
             explain_tolerance = max(tolerance, 10 * precision) if table.typed else tolerance
-            finding.mistake = _eta_reference_mistake(table, key, first, formulas) or _explain(
-                table, evaluator, key, record, rows, got, finding.formula, explain_tolerance
+            finding.mistake = (
+                _eta_reference_mistake(table, key, first, formulas)
+                or _copied_formula(table, key, first, formulas)
+                or _explain(table, evaluator, key, record, rows, got, finding.formula, explain_tolerance)
             )
             origin = first - 1 if key[0] == "w" else first
             finding.order = (origin, _STAGES[key[0]], rank[key])
@@ -581,6 +585,25 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
     )
 
 
+def _copied_formula(table: Table, key: Key, index: int, formulas: Grid) -> str | None:
+    """A cell holding, character for character, the formula another column has on the same
+    row: a formula copied (or typed again) into the wrong column, e.g. w3 = F34 − η·Y34
+    where w2's cell holds the same."""
+    row = table.rows[index]
+    own = cell(formulas, row, table.columns[key])
+    if not isinstance(own, str) or not own.startswith("="):
+        return None
+    text = own.replace(" ", "").upper()
+    for other, col in sorted(table.columns.items(), key=lambda item: item[1]):
+        theirs = cell(formulas, row, col)
+        if other != key and isinstance(theirs, str) and theirs.replace(" ", "").upper() == text:
+            return (
+                f"holds the same formula as {table.labels[other]} ({xl_rowcol_to_cell(row, col)}): "
+                f"{table.labels[other]}'s formula where {table.labels[key]}'s belongs"
+            )
+    return None
+
+
 def _describe_cell(finding, table, index, raw, formulas, expected):
     row = table.rows[index]
     finding.first_cell = table.cell(row, finding.key)
@@ -684,13 +707,33 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
                     get(w, -1) + get(eta) * get(g, -1),
                 )
             )
+            eta_cell = table.eta_reference
+            reads_eta = eta_cell is not None and any(
+                (r.sheet or table.sheet, r.row, r.col)
+                == (eta_cell.sheet or table.sheet, eta_cell.row, eta_cell.col)
+                for r in references(formula)
+            )
+            if not reads_eta:  # η = 0.5 makes 2·η·g and g alike: the formula tells which
+                out.append(
+                    (
+                        f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} belongs",
+                        get(w, -1) - get(g, -1),
+                    )
+                )
             out.append(
                 (
-                    f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} belongs",
-                    get(w, -1) - get(g, -1),
+                    f"takes twice the step: {name(w)} − 2·η·{name(g)} where {name(w)} − η·{name(g)} belongs",
+                    get(w, -1) - 2 * get(eta) * get(g, -1),
                 )
             )
         out.append(("is not updated: it repeats the row above", get(w, -1)))
+    if kind == "act":
+        used = table.spec.layers[key[1]].activation
+        net = evaluator.value(("net", *key[1:]))
+        for other in ("tanh", "relu", "identity"):
+            if other != used:
+                with np.errstate(all="ignore"):
+                    out.append((f"applies {other} where {used} belongs", ACTIVATIONS[other].forward(net)))
     for base in _e_literals(formula):
         if kind == "act" and table.spec.layers[key[1]].activation == "sigmoid":
             with np.errstate(all="ignore"):  # σ written with base b is σ(x·ln b)
@@ -776,6 +819,27 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
                 evaluator.value(key, replace(k, ("row", 0))),
             )
         )
+    for k, off in sorted(seen, key=str):
+        if k[0] in ("slope", "act", "input", "delta") and k != key:
+            what = f"{name(('act', *k[1:]))}'s slope {name(k)}" if k[0] == "slope" else name(k)
+            out.append(
+                (
+                    f"leaves out the factor {what}",
+                    evaluator.value(
+                        key,
+                        lambda k2, o2, k=k, off=off: (("one",), off) if (k2, o2) == (k, off) else (k2, o2),
+                    ),
+                )
+            )
+        for sibling in _siblings(table, k):
+            if (sibling, off) in seen and str(k) < str(sibling):
+                swap = {(k, off): (sibling, off), (sibling, off): (k, off)}
+                out.append(
+                    (
+                        f"swaps {name(k)} and {name(sibling)}",
+                        evaluator.value(key, lambda k2, o2, swap=swap: swap.get((k2, o2), (k2, o2))),
+                    )
+                )
     if len(shiftable) > 1:
         moved = {item for item in shiftable if item[1] == 0}
         names = ", ".join(name(k) for k, _ in sorted(moved, key=str))

@@ -191,6 +191,13 @@ def _clean(label: str) -> str:
     return text
 
 
+def _name_only(label: str) -> str:
+    """A label's name: "η" of "η = 0.5", which says its value itself (the report adds it)."""
+    if inline_learning_rate(label) is None:
+        return label
+    return re.split(r"\s*[=:]", label, maxsplit=1)[0].strip() or label
+
+
 def _segments(row: list[tuple[int, Key, str]]) -> list[list[tuple[int, Key, str]]]:
     """Split a header row into tables when a label repeats (tables side by side)."""
     segments, seen = [[]], set()
@@ -657,7 +664,7 @@ class _Context:
                 continue
             distance = (table.header_row - r) + abs(c - first_col) / 100
             if best is None or distance < best[0]:
-                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", text))
+                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", _name_only(text)))
         return None if best is None else best[1]
 
     def _label_for(self, ref: Reference) -> str | None:
@@ -666,7 +673,7 @@ class _Context:
         for r, c in ((ref.row, ref.col - d) for d in range(1, _LABEL_REACH + 1)):
             text = cell(grid, r, c)
             if isinstance(text, str) and text.strip():
-                return _clean(text) if parse_label(text) or inline_learning_rate(text) else None
+                return _name_only(_clean(text)) if parse_label(text) or inline_learning_rate(text) else None
             if text is not None:
                 break
         above = cell(grid, ref.row - 1, ref.col)
