@@ -356,6 +356,58 @@ def _cases():
         },
         {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
     )
+    # a table from C5, blank spacer columns between groups, and columns check does not read
+    spaced = (
+        ["t1", "t2", "i1", "i2", "_1", "w1", "w2", "w3", "w4", "_2", "h1", "ah1", "h2", "ah2", "_3"]
+        + ["w5", "w6", "w7", "w8", "_4", "o1", "ao1", "o2", "ao2", "dao1", "dao2", "_5", "E1", "E2", "Et"]
+        + GRADIENTS
+        + ["Dw5"]
+    )
+    unknown = {"dao1": "∂E/∂a_o1", "dao2": "∂E/∂a_o2", "Dw5": "Δw5", **{f"_{n}": None for n in range(1, 6)}}
+    cases["offset_spacers_and_unread_columns"] = (
+        {
+            "Sheet1": (
+                {"C2": "η =", "D2": 0.5},
+                [],
+                [
+                    plan(
+                        5,
+                        template_columns(names=spaced, labels=unknown),
+                        "$D$2",
+                        eta=0.5,
+                        first_col=3,
+                        plants=SLOPE,
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
+    # "new w1" … columns, and each row's weights read the row above's new weights
+    new_weights = template_columns(
+        names=TEMPLATE + [f"nw{n}" for n in range(1, 9)], labels={f"nw{n}": f"new w{n}" for n in range(1, 9)}
+    )
+    cases["new_weight_columns"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [
+                    plan(
+                        2,
+                        new_weights,
+                        "$B$1",
+                        eta=0.5,
+                        plants={
+                            **{f"w{n}": (f"{{nw{n}@p}}", 1) for n in range(1, 9)},
+                            "g7": ("{do2}*{ah2}", 2),
+                        },
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("g7", 2)])},
+    )
     # the catalogue's mistakes, each planted in the plain template (η = 0.5 in B1)
     for name, plants, where, _ in CATALOGUE:
         cases[name] = (

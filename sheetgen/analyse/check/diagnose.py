@@ -24,7 +24,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_c
 from sheetgen.analyse.check.autograd import autograd_rows
 from sheetgen.analyse.check.refs import references
 from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS
-from sheetgen.analyse.check.tables import Table
+from sheetgen.analyse.check.tables import Table, update_formula
 from sheetgen.analyse.compare import as_number, relative_errors
 from sheetgen.analyse.reading import Grid, cell
 from sheetgen.build.activations import ACTIVATIONS
@@ -561,7 +561,7 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
     row = table.rows[index]
     above = table.rows[index - 1] if index else None
     grad_col = table.columns.get(("grad_w", *key[1:]))
-    refs = references(cell(formulas, row, table.columns[key]))
+    refs = references(update_formula(formulas, row, table.columns[key]))
     others = [
         r
         for r in refs

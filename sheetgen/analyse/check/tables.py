@@ -191,6 +191,20 @@ def _clean(label: str) -> str:
     return text
 
 
+def update_formula(fgrid: Grid, row: int, col: int):
+    """The formula a weight's cell is updated by: its own, or, where it only copies another
+    column's cell on the row above (=AF3, under "new w1"), that cell's (=E3-$B$1*X3), which
+    reads the same row above."""
+    formula = cell(fgrid, row, col)
+    refs = references(formula)
+    if len(refs) != 1 or refs[0].sheet is not None or refs[0].row != row - 1 or refs[0].col == col:
+        return formula
+    if formula.replace(" ", "").replace("$", "").upper() != "=" + refs[0].text.replace("$", "").upper():
+        return formula
+    target = cell(fgrid, refs[0].row, refs[0].col)
+    return target if isinstance(target, str) and target.startswith("=") else formula
+
+
 def _name_only(label: str) -> str:
     """A label's name: "η" of "η = 0.5", which says its value itself (the report adds it)."""
     if inline_learning_rate(label) is None:
@@ -412,7 +426,7 @@ class _Context:
             grad_col = table.columns.get(grad)
             for i in range(1, min(len(table.rows), 4)):
                 row, above = table.rows[i], table.rows[i - 1]
-                formula = cell(self.fgrid, row, col)
+                formula = update_formula(self.fgrid, row, col)
                 refs = references(formula)
                 if not refs:
                     continue
