@@ -9,7 +9,9 @@ with its own inputs. Everything else that inherits a mistake "follows".
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import zipfile
 
 import openpyxl
 import pytest
@@ -408,6 +410,18 @@ def _cases():
         },
         {"Sheet1": ("wrong", [("g7", 2)])},
     )
+    # the first row's hidden activations worked out by hand and typed, rounded to 4 decimals
+    cases["first_row_typed_by_hand"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, template_columns(), "$B$1", eta=0.5)],
+                {"J3": 0.5069, "L3": 0.5106},
+            )
+        },
+        {"Sheet1": ("wrong", [("ah1", 0), ("ah2", 0)])},
+    )
     # the catalogue's mistakes, each planted in the plain template (η = 0.5 in B1)
     for name, plants, where, _ in CATALOGUE:
         cases[name] = (
@@ -573,6 +587,11 @@ def test_a_drifting_eta_reference_is_named(workbooks):
             "subtracts η·∂E/∂w7 where the table's other updates add it (∂E/∂w7 holds −∂E/∂w "
             "here): w7 − η·∂E/∂w7 where w7 + η·∂E/∂w7 belongs",
         ),
+        (
+            "first_row_typed_by_hand",
+            "is a number typed into a table of formulas, 0.5069, where a formula belongs: it is "
+            "0.5068745668 rounded to 4 decimals",
+        ),
         *[(name, mistake) for name, _, _, mistake in CATALOGUE],
     ],
 )
@@ -587,6 +606,28 @@ def test_after_a_circular_reference_every_column_follows_from_it(workbooks):
     assert [c.label for c in table.mistakes] == ["w2"] and not table.unchecked
     assert table.mistakes[0].wrong_cells == 29  # every update from the second row on
     assert {c.follows_from for c in table.columns if c.status == "follows"} == {"w2"}
+
+
+@pytest.mark.libreoffice
+def test_a_circular_reference_is_named_where_excel_left_zeros(workbooks, tmp_path):
+    """Excel does not give an error value for a circular reference: it warns and leaves 0.
+    The recalculated workbook's error values are turned into zeros, as Excel saves them."""
+    source = workbooks["update_reads_its_own_row_circular"]
+    zeros = tmp_path / "zeros.xlsx"
+    error_value = re.compile(r'(<c [^>]*?) t="e"([^>]*>(?:<f[^>]*>[^<]*</f>)?)<v>#[A-Z/0!?]+</v>')
+    replaced = 0
+    with zipfile.ZipFile(source) as given, zipfile.ZipFile(zeros, "w", zipfile.ZIP_DEFLATED) as written:
+        for item in given.infolist():
+            data = given.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                text, count = error_value.subn(r"\1\2<v>0</v>", data.decode())
+                data, replaced = text.encode(), replaced + count
+            written.writestr(item, data)
+    assert replaced > 100
+    (table,) = check_workbook(zeros).tables
+    assert [(c.label, c.first_cell, c.value) for c in table.mistakes] == [("w2", "F4", 0)]
+    assert table.cause.mistake.startswith("is a circular reference (F4 → Y4 → J4 → I4 → F4)")
+    assert not table.unchecked
 
 
 @pytest.mark.libreoffice

@@ -362,6 +362,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
             finding.mistake = (
                 _eta_reference_mistake(table, key, first, formulas)
                 or _copied_formula(table, key, first, formulas)
+                or _typed_in_formulas(table, finding)
                 or _explain(table, evaluator, key, record, rows, got, finding.formula, explain_tolerance)
             )
             origin = first - 1 if key[0] == "w" else first
@@ -583,6 +584,25 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
         f"multiplies the gradient by {xl_rowcol_to_cell(ref.row, ref.col)} where η "
         f"({name}, {eta.text}) belongs{drift}"
     )
+
+
+def _typed_in_formulas(table: Table, finding: ColumnFinding) -> str | None:
+    """A number typed where the rest of a table of formulas has a formula: often a value
+    worked out by hand and rounded."""
+    value = finding.value
+    if (
+        table.typed
+        or finding.formula is not None
+        or not isinstance(value, (int, float))
+        or isinstance(value, bool)
+    ):
+        return None
+    text = f"is a number typed into a table of formulas, {value!r}, where a formula belongs"
+    expected = finding.expected
+    decimals = -Decimal(repr(float(value))).normalize().as_tuple().exponent
+    if expected is not None and 0 < decimals < 16 and round(expected, decimals) == value:
+        text += f": it is {expected:.10g} rounded to {decimals} decimal{'s' if decimals > 1 else ''}"
+    return text
 
 
 def _copied_formula(table: Table, key: Key, index: int, formulas: Grid) -> str | None:
