@@ -449,6 +449,12 @@ CATALOGUE = [
     ),
     ("inputs_swapped", {"h1": ("{w1}*{i2}+{w2}*{i1}", 0)}, ("h1", 0), "swaps i1 and i2"),
     (
+        "rounded_with_ROUND",
+        {"ah1": ("ROUND(1/(1+EXP(-{h1})),4)", 0)},
+        ("ah1", 0),
+        "rounds to 4 decimals (ROUND) where the exact value belongs",
+    ),
+    (
         "twice_the_step",  # with η = 0.5, 2·η·g is g: the formula reads η, so not "leaves out η"
         {"w1": ("{w1@p}-2*{eta}*{g1@p}", 1)},
         ("w1", 1),

@@ -754,6 +754,10 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
             if other != used:
                 with np.errstate(all="ignore"):
                     out.append((f"applies {other} where {used} belongs", ACTIVATIONS[other].forward(net)))
+    for digits in _round_digits(formula):
+        out.append(
+            (f"rounds to {digits} decimals (ROUND) where the exact value belongs", np.round(local, digits))
+        )
     for base in _e_literals(formula):
         if kind == "act" and table.spec.layers[key[1]].activation == "sigmoid":
             with np.errstate(all="ignore"):  # σ written with base b is σ(x·ln b)
@@ -882,6 +886,27 @@ def _e_literals(formula) -> list[float]:
         return []
     found = {float(m[1]) for m in _E_LITERAL.finditer(formula)}
     return sorted(b for b in found if abs(b - math.e) > 1e-15 * math.e)
+
+
+def _round_digits(formula) -> list[int]:
+    """The decimals of each ROUND(x, n) in a formula (n a number written in it)."""
+    if not isinstance(formula, str):
+        return []
+    found = set()
+    for match in re.finditer(r"ROUND\(", formula.upper()):
+        depth, comma = 1, None
+        for i in range(match.end(), len(formula)):
+            if formula[i] == "(":
+                depth += 1
+            elif formula[i] == ")":
+                depth -= 1
+                if depth == 0:
+                    if comma is not None and re.fullmatch(r"\s*\d{1,2}\s*", formula[comma + 1 : i]):
+                        found.add(int(formula[comma + 1 : i]))
+                    break
+            elif formula[i] == "," and depth == 1:
+                comma = i
+    return sorted(found)
 
 
 def _e_mistake(base: float) -> str:
