@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from sheetgen.analyse.check.labels import inline_learning_rate, normalise, parse_label
 from sheetgen.analyse.check.refs import Reference, literals, references, shape
@@ -119,6 +119,9 @@ def find_tables(
                         (name, r, {key: c for c, key, _ in segment}, {key: text for _, key, text in segment})
                     )
     tables, skipped = [], []
+    for name in values:
+        if not any(entry[0] == name for entry in found):
+            skipped.extend(_across(name, labels[name]))
     for name, r, cols, texts in found:
         grid, fgrid = values[name], formulas.get(name, [])
         # η or an input labelled in the header row but with nothing below it is a labelled
@@ -138,6 +141,29 @@ def find_tables(
             continue
         tables.append(table)
     return tables, skipped
+
+
+def _across(name: str, labels: dict) -> list[Skipped]:
+    """A sheet whose weights and computed quantities are labelled down a column: a table laid
+    out across, one column per step, which check does not read; said so, not passed over."""
+    by_col: dict[int, list[tuple[int, Key]]] = {}
+    for (r, c), (key, _) in labels.items():
+        by_col.setdefault(c, []).append((r, key))
+    out = []
+    for c, items in sorted(by_col.items()):
+        kinds = {key[0] for _, key in items}
+        if len({key for _, key in items if key[0] == "w#"}) >= MIN_WEIGHTS and kinds & _COMPUTED:
+            first = min(r for r, _ in items)
+            out.append(
+                Skipped(
+                    name,
+                    first,
+                    f"the labels run down column {xl_col_to_name(c)} (a table laid out across, one "
+                    "column per step); check reads one row per step: transpose it (Paste Special "
+                    "› Transpose) to check it",
+                )
+            )
+    return out
 
 
 def _labels(grid: Grid) -> dict[tuple[int, int], tuple[Key, str]]:
