@@ -689,6 +689,17 @@ def test_typed_numbers_are_judged_at_their_rounding(workbooks, tmp_path, case, v
 
 
 @pytest.mark.libreoffice
+@pytest.mark.parametrize("case", ["t_minus_a_and_updates_add", "t_minus_a_with_slope_mistake"])
+def test_typed_numbers_under_the_negated_gradient_convention(workbooks, tmp_path, case):
+    """w + η·g in typed numbers is still a training step: the table is not cut after a row."""
+    typed = tmp_path / f"{case}-typed.xlsx"
+    _typed_copy(workbooks[case], typed, digits=15, symbol_eta=False)
+    (table,) = check_workbook(typed).tables
+    assert table.typed and (table.first_row, table.last_row) == (3, 32)
+    assert {c.first_cell for c in table.mistakes} == _expected_cells(case, "Sheet1")
+
+
+@pytest.mark.libreoffice
 def test_a_last_row_without_gradients_ends_the_table(workbooks, tmp_path):
     """Students often stop at the final weights: the last row has no gradients after it."""
     shortened = tmp_path / "short.xlsx"

@@ -732,8 +732,9 @@ def _relative(got: np.ndarray, expected) -> float:
 
 def _trim_typed(table: Table, grid: Grid) -> None:
     """End a table of typed numbers where its weights stop following from the row above
-    (w_next = w − η·g, at the table's rounding): a repeated row or a block of other numbers
-    below the steps is not part of the training."""
+    (w_next = w − η·g, at the table's rounding, or w + η·g where the gradient columns hold
+    −∂E/∂w): a repeated row or a block of other numbers below the steps is not part of the
+    training."""
     eta = table.constants.get(("eta",))
     if eta is None:
         return
@@ -747,14 +748,19 @@ def _trim_typed(table: Table, grid: Grid) -> None:
     keep = len(table.rows)
     for i in range(1, len(table.rows)):
         above, row = table.rows[i - 1], table.rows[i]
-        following = 0
+        following = {-1: 0, 1: 0}
         for w_col, g_col in pairs:
             w0, w1 = as_number(cell(grid, above, w_col)), as_number(cell(grid, row, w_col))
             g = as_number(cell(grid, above, g_col))
             step = eta.value * g
-            if math.isfinite(w1) and abs(step) > 0 and abs(w1 - (w0 - step)) <= 0.5 * abs(step) + 1e-12:
-                following += 1
-        if following * 2 < len(pairs):
+            for sign in following:
+                if (
+                    math.isfinite(w1)
+                    and abs(step) > 0
+                    and abs(w1 - (w0 + sign * step)) <= 0.5 * abs(step) + 1e-12
+                ):
+                    following[sign] += 1
+        if max(following.values()) * 2 < len(pairs):
             keep = i
             break
     del table.rows[keep:]
