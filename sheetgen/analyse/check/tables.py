@@ -187,22 +187,25 @@ _GROUP_REACH = 10
 
 def _gradients_under_a_group(grid: Grid, found: dict) -> None:
     """A weight label that repeats on its row under a group label saying ∂E/∂w ("∂E_total/∂w"
-    merged over eight columns headed w1…w8) heads that weight's gradient, not the weight."""
+    merged over eight columns headed w1…w8) heads that weight's gradient, not the weight.
+    The group label is looked for above the run of repeated weight labels only, so that
+    another table's group label to the left does not count."""
     seen: set[tuple[int, Key]] = set()
-    for (r, c), (key, text) in sorted(found.items()):
-        if key[0] != "w#":
-            continue
-        if (r, key) not in seen:
+    repeats: set[tuple[int, int]] = set()
+    for (r, c), (key, _) in sorted(found.items()):
+        if key[0] == "w#":
+            if (r, key) in seen:
+                repeats.add((r, c))
             seen.add((r, key))
-            continue
-        group = next(
-            (
-                cell(grid, r - 1, left)
-                for left in range(c, max(-1, c - _GROUP_REACH), -1)
-                if cell(grid, r - 1, left)
-            ),
-            None,
-        )
+    for r, c in sorted(repeats):
+        key, text = found[(r, c)]
+        group = None
+        for left in range(c, max(-1, c - _GROUP_REACH), -1):
+            if (r, left) not in repeats:
+                break
+            if cell(grid, r - 1, left):
+                group = cell(grid, r - 1, left)
+                break
         if r > 0 and isinstance(group, str) and _GRADIENT_GROUP.match(normalise(group)):
             name = _clean(group)
             label = f"{name}{key[1]}" if normalise(group).endswith("w") else f"{name} {text}"
