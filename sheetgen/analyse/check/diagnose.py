@@ -523,9 +523,10 @@ def _negated_gradients(table: Table, source: dict, reference: dict) -> set[Key]:
     adds η times it to the weights: the same training step under another sign convention.
 
     It is that convention when most gradient columns' first values are nearer −∂E/∂w than
-    ∂E/∂w and most weights of the second row are right (the sheet's sign and its update
-    cancel). Then each gradient, δ and ∂E/∂a column whose first value is nearer the negative
-    of its reference is read negated, so its own mistakes are still found.
+    ∂E/∂w and most weights of the second row whose step shows are nearer w + η·g than w − η·g
+    with the sheet's own g (the sheet's sign and its update cancel; no tolerance, so that typed
+    numbers of any rounding are read alike). Then each gradient, δ and ∂E/∂a column whose first value is
+    nearer the negative of its reference is read negated, so its own mistakes are still found.
     """
     grads = [k for k in table.columns if k[0] == "grad_w"]
     weights = [k for k in table.columns if k[0] == "w"]
@@ -536,10 +537,19 @@ def _negated_gradients(table: Table, source: dict, reference: dict) -> set[Key]:
         got, ref = source[k][0], reference[k][0]
         return bool(np.isfinite(got) and np.isfinite(ref) and abs(got + ref) < abs(got - ref))
 
+    def update_sign(k) -> int:  # +1: the second row's weight is nearer w + η·g than w − η·g
+        g = ("grad_w", *k[1:])
+        if g not in source:
+            return 0
+        w0, w1, step = source[k][0], source[k][1], source[("eta",)][0] * source[g][0]
+        if not (np.isfinite(w1) and np.isfinite(step)):
+            return 0
+        return int(np.sign(abs(w1 - (w0 - step)) - abs(w1 - (w0 + step))))
+
     flipped = sum(nearer_negative(k) for k in grads)
-    with np.errstate(invalid="ignore"):
-        right = sum(bool(relative_errors(source[k][1:2], reference[k][1:2])[0] <= 1e-6) for k in weights)
-    if flipped * 2 <= len(grads) or right * 2 <= len(weights):
+    # a step below a typed number's rounding decides nothing
+    signs = [sign for sign in map(update_sign, weights) if sign]
+    if flipped * 2 <= len(grads) or not signs or signs.count(1) * 2 <= len(signs):
         return set()
     return {k for k in table.columns if k[0] in ("grad_w", "delta", "grad_act") and nearer_negative(k)}
 
