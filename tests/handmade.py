@@ -48,6 +48,11 @@ CORRECT = {
     "g7": "{do2}*{ah1}",
     "g8": "{do2}*{ah2}",
     **{f"w{n}": f"{{w{n}@p}}-{{eta}}*{{g{n}@p}}" for n in range(1, 9)},
+    # columns some people add, which check does not read: ∂E/∂a_o1, the step Δw5, "new w1"
+    "dao1": "{ao1}-{t1}",
+    "dao2": "{ao2}-{t2}",
+    "Dw5": "{eta}*{g5}",
+    **{f"nw{n}": f"{{w{n}}}-{{eta}}*{{g{n}}}" for n in range(1, 9)},
 }
 FORWARD = ["h1", "ah1", "h2", "ah2", "o1", "ao1", "o2", "ao2"]
 WEIGHTS = [f"w{n}" for n in range(1, 9)]
@@ -113,6 +118,8 @@ def write_table(ws, plan: TablePlan) -> None:
     for t in range(plan.rows):
         row = plan.header_row + 1 + t
         for i, (name, _) in enumerate(plan.columns):
+            if name.startswith("_"):  # a blank spacer column
+                continue
             if name == "iteration":
                 value = t
             elif name in CONSTANTS:

@@ -222,6 +222,21 @@ def test_no_table_gives_the_labels_it_looks_for(tmp_path):
     assert result.output.count("\n") == 1
 
 
+def test_a_table_laid_out_across_is_named_not_passed_over(tmp_path):
+    """Quantities down a column, one column per step: check says it reads one row per step."""
+    path = tmp_path / "across.xlsx"
+    book = openpyxl.Workbook()
+    for label in ["i1", "i2", "t1", "t2"] + [f"w{n}" for n in range(1, 9)] + ["h1", "a_h1", "E_total"]:
+        book.active.append([None, label, 0.1, 0.2, 0.3])
+    book.save(path)
+    result = run(path)
+    assert result.exit_code == 2
+    assert (
+        "(Sheet!row 1: the labels run down column B (a table laid out across, one column per "
+        "step); check reads one row per step: transpose it (Paste Special › Transpose) to check it)"
+    ) in result.output
+
+
 def test_a_table_without_inputs_says_what_is_missing(tmp_path):
     path = tmp_path / "no_inputs.xlsx"
     book = openpyxl.Workbook()

@@ -9,12 +9,15 @@ with its own inputs. Everything else that inherits a mistake "follows".
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import zipfile
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from sheetgen.analyse.check import check_workbook
@@ -280,9 +283,194 @@ def _cases():
         },
         {"Sheet1": ("wrong", [("ah2", 4)])},
     )
+    # w2 = w2 − η·∂E/∂w2 of its own row: a circular reference (LibreOffice Err:522); every
+    # other column of that row on follows from it
+    cases["update_reads_its_own_row_circular"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, template_columns(), "$B$1", eta=0.5, plants=OWN_ROW)],
+            )
+        },
+        {"Sheet1": ("wrong", [("w2", 1)])},
+    )
+    cases["e_typed_as_2_718"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, template_columns(), "$B$1", eta=0.5, plants=E_TYPED)],
+            )
+        },
+        {"Sheet1": ("wrong", [("ah1", 0)])},
+    )
+    # δ = (t − a)·a·(1 − a) and w + η·g: the gradient columns hold −∂E/∂w, the steps are right
+    negated = template_columns(
+        names=TEMPLATE[:23] + ["do1", "do2"] + GRADIENTS, labels={"do1": "δ_o1", "do2": "δ_o2"}
+    )
+    cases["t_minus_a_and_updates_add"] = (
+        {"Sheet1": ({"A1": "η", "B1": 0.5}, [], [plan(2, negated, "$B$1", eta=0.5, plants=T_MINUS_A)])},
+        {"Sheet1": ("right", [])},
+    )
+    cases["t_minus_a_with_slope_mistake"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, negated, "$B$1", eta=0.5, plants={**T_MINUS_A, **SLOPE})],
+            )
+        },
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
+    cases["t_minus_a_but_updates_subtract"] = (
+        {"Sheet1": ({"A1": "η", "B1": 0.5}, [], [plan(2, negated, "$B$1", eta=0.5, plants=T_MINUS_A_ONLY)])},
+        {"Sheet1": ("wrong", [("do1", 0), ("do2", 0)])},
+    )
+    cases["t_minus_a_one_update_subtracts"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, negated, "$B$1", eta=0.5, plants={**T_MINUS_A, "w7": ("{w7@p}-{eta}*{g7@p}", 1)})],
+            )
+        },
+        {"Sheet1": ("wrong", [("w7", 1)])},
+    )
+    # the header, then a blank row or a row of units before the first step: the labels are
+    # moved up a row after the table is written (a fourth entry: cells written last)
+    for name, between in (("blank_row_below_header", None), ("units_row_below_header", "-")):
+        labels = template_columns()
+        moved = {f"{get_column_letter(1 + i)}2": label for i, (_, label) in enumerate(labels)}
+        moved |= {f"{get_column_letter(1 + i)}3": between for i in range(len(labels))}
+        cases[name] = (
+            {"Sheet1": ({"A1": "η", "B1": 0.5}, [], [plan(3, labels, "$B$1", eta=0.5, plants=SLOPE)], moved)},
+            {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+        )
+    # the gradient columns headed w1…w8 again, under a merged "∂E_total/∂w"
+    cases["gradients_headed_as_weights_under_a_group"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5, "X2": "∂E_total/∂w"},
+                ["X2:AE2"],
+                [plan(3, template_columns("w{n}"), "$B$1", eta=0.5, plants=SLOPE)],
+            )
+        },
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
+    # a table from C5, blank spacer columns between groups, and columns check does not read
+    spaced = (
+        ["t1", "t2", "i1", "i2", "_1", "w1", "w2", "w3", "w4", "_2", "h1", "ah1", "h2", "ah2", "_3"]
+        + ["w5", "w6", "w7", "w8", "_4", "o1", "ao1", "o2", "ao2", "dao1", "dao2", "_5", "E1", "E2", "Et"]
+        + GRADIENTS
+        + ["Dw5"]
+    )
+    unknown = {"dao1": "∂E/∂a_o1", "dao2": "∂E/∂a_o2", "Dw5": "Δw5", **{f"_{n}": None for n in range(1, 6)}}
+    cases["offset_spacers_and_unread_columns"] = (
+        {
+            "Sheet1": (
+                {"C2": "η =", "D2": 0.5},
+                [],
+                [
+                    plan(
+                        5,
+                        template_columns(names=spaced, labels=unknown),
+                        "$D$2",
+                        eta=0.5,
+                        first_col=3,
+                        plants=SLOPE,
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("g3", 0), ("g4", 0)])},
+    )
+    # "new w1" … columns, and each row's weights read the row above's new weights
+    new_weights = template_columns(
+        names=TEMPLATE + [f"nw{n}" for n in range(1, 9)], labels={f"nw{n}": f"new w{n}" for n in range(1, 9)}
+    )
+    cases["new_weight_columns"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [
+                    plan(
+                        2,
+                        new_weights,
+                        "$B$1",
+                        eta=0.5,
+                        plants={
+                            **{f"w{n}": (f"{{nw{n}@p}}", 1) for n in range(1, 9)},
+                            "g7": ("{do2}*{ah2}", 2),
+                        },
+                    )
+                ],
+            )
+        },
+        {"Sheet1": ("wrong", [("g7", 2)])},
+    )
+    # the first row's hidden activations worked out by hand and typed, rounded to 4 decimals
+    cases["first_row_typed_by_hand"] = (
+        {
+            "Sheet1": (
+                {"A1": "η", "B1": 0.5},
+                [],
+                [plan(2, template_columns(), "$B$1", eta=0.5)],
+                {"J3": 0.5069, "L3": 0.5106},
+            )
+        },
+        {"Sheet1": ("wrong", [("ah1", 0), ("ah2", 0)])},
+    )
+    # the catalogue's mistakes, each planted in the plain template (η = 0.5 in B1)
+    for name, plants, where, _ in CATALOGUE:
+        cases[name] = (
+            {
+                "Sheet1": (
+                    {"A1": "η", "B1": 0.5},
+                    [],
+                    [plan(2, template_columns(), "$B$1", eta=0.5, plants=plants)],
+                )
+            },
+            {"Sheet1": ("wrong", [where])},
+        )
     return cases
 
 
+# name, plants, the first wrong cell (column, iteration), the mistake check must name
+CATALOGUE = [
+    ("tanh_for_sigmoid", {"ah2": ("TANH({h2})", 0)}, ("ah2", 0), "applies tanh where sigmoid belongs"),
+    ("gradient_leaves_out_a_h1", {"g5": ("{do1}", 0)}, ("g5", 0), "leaves out the factor a_h1"),
+    (
+        "gradient_leaves_out_the_slope",
+        {"g6": ("({ao1}-{t1})*{ah2}", 0)},
+        ("g6", 0),
+        "leaves out the factor a_o1's slope a_o1·(1−a_o1)",
+    ),
+    ("inputs_swapped", {"h1": ("{w1}*{i2}+{w2}*{i1}", 0)}, ("h1", 0), "swaps i1 and i2"),
+    (
+        "rounded_with_ROUND",
+        {"ah1": ("ROUND(1/(1+EXP(-{h1})),4)", 0)},
+        ("ah1", 0),
+        "rounds to 4 decimals (ROUND) where the exact value belongs",
+    ),
+    (
+        "twice_the_step",  # with η = 0.5, 2·η·g is g: the formula reads η, so not "leaves out η"
+        {"w1": ("{w1@p}-2*{eta}*{g1@p}", 1)},
+        ("w1", 1),
+        "takes twice the step: w1 − 2·η·∂E/∂w1 where w1 − η·∂E/∂w1 belongs",
+    ),
+    (
+        "formula_copied_from_the_next_column",
+        {"w3": ("{w2@p}-{eta}*{g2@p}", 3)},
+        ("w3", 3),
+        "holds the same formula as w2 (F6): w2's formula where w3's belongs",
+    ),
+]
+OWN_ROW = {"w2": ("{w2@p}-{eta}*{g2}", 1)}
+E_TYPED = {"ah1": ("1/(1+2.718^(-{h1}))", 0)}
+T_MINUS_A_ONLY = {"do1": ("({t1}-{ao1})*{ao1}*(1-{ao1})", 0), "do2": ("({t2}-{ao2})*{ao2}*(1-{ao2})", 0)}
+T_MINUS_A = {**T_MINUS_A_ONLY, **{f"w{n}": (f"{{w{n}@p}}+{{eta}}*{{g{n}@p}}", 1) for n in range(1, 9)}}
 CASES = _cases()
 
 
@@ -291,7 +479,7 @@ def _write(path, sheets, typed_from=None):
     book.remove(book.active)
     sheets = dict(sheets)
     names = sheets.pop("names", {})
-    for name, (cells, merges, plans) in sheets.items():
+    for name, (cells, merges, plans, *last) in sheets.items():
         ws = book.create_sheet(name)
         for ref, value in cells.items():
             if isinstance(value, tuple):
@@ -307,6 +495,8 @@ def _write(path, sheets, typed_from=None):
                 for c in row:  # the drifting η reference: $G<drift> becomes $G<row - 3>
                     if isinstance(c.value, str) and "<drift>" in c.value:
                         c.value = c.value.replace("<drift>", str(c.row - 3))
+        for ref, value in (last[0] if last else {}).items():
+            ws[ref] = value
     for name, target in names.items():
         book.defined_names[name] = DefinedName(name, attr_text=target)
     book.save(path)
@@ -389,6 +579,73 @@ def test_a_drifting_eta_reference_is_named(workbooks):
 
 
 @pytest.mark.libreoffice
+@pytest.mark.parametrize(
+    "case, mistake",
+    [
+        (
+            "update_reads_its_own_row_circular",
+            "is a circular reference (F4 → Y4 → J4 → I4 → F4): a spreadsheet cannot compute it; "
+            "the update reads ∂E/∂w2 of its own row (Y4) where the row above's (Y3) belongs",
+        ),
+        ("e_typed_as_2_718", "writes e as 2.718: 2.718^x where EXP(x) belongs (e = 2.718281828…)"),
+        (
+            "t_minus_a_one_update_subtracts",
+            "subtracts η·∂E/∂w7 where the table's other updates add it (∂E/∂w7 holds −∂E/∂w "
+            "here): w7 − η·∂E/∂w7 where w7 + η·∂E/∂w7 belongs",
+        ),
+        (
+            "first_row_typed_by_hand",
+            "is a number typed into a table of formulas, 0.5069, where a formula belongs: it is "
+            "0.5068745668 rounded to 4 decimals",
+        ),
+        *[(name, mistake) for name, _, _, mistake in CATALOGUE],
+    ],
+)
+def test_the_mistake_is_named(workbooks, case, mistake):
+    (table,) = check_workbook(workbooks[case]).tables
+    assert table.cause.mistake == mistake
+
+
+@pytest.mark.libreoffice
+def test_after_a_circular_reference_every_column_follows_from_it(workbooks):
+    (table,) = check_workbook(workbooks["update_reads_its_own_row_circular"]).tables
+    assert [c.label for c in table.mistakes] == ["w2"] and not table.unchecked
+    assert table.mistakes[0].wrong_cells == 29  # every update from the second row on
+    assert {c.follows_from for c in table.columns if c.status == "follows"} == {"w2"}
+
+
+@pytest.mark.libreoffice
+def test_a_circular_reference_is_named_where_excel_left_zeros(workbooks, tmp_path):
+    """Excel does not give an error value for a circular reference: it warns and leaves 0.
+    The recalculated workbook's error values are turned into zeros, as Excel saves them."""
+    source = workbooks["update_reads_its_own_row_circular"]
+    zeros = tmp_path / "zeros.xlsx"
+    error_value = re.compile(r'(<c [^>]*?) t="e"([^>]*>(?:<f[^>]*>[^<]*</f>)?)<v>#[A-Z/0!?]+</v>')
+    replaced = 0
+    with zipfile.ZipFile(source) as given, zipfile.ZipFile(zeros, "w", zipfile.ZIP_DEFLATED) as written:
+        for item in given.infolist():
+            data = given.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                text, count = error_value.subn(r"\1\2<v>0</v>", data.decode())
+                data, replaced = text.encode(), replaced + count
+            written.writestr(item, data)
+    assert replaced > 100
+    (table,) = check_workbook(zeros).tables
+    assert [(c.label, c.first_cell, c.value) for c in table.mistakes] == [("w2", "F4", 0)]
+    assert table.cause.mistake.startswith("is a circular reference (F4 → Y4 → J4 → I4 → F4)")
+    assert not table.unchecked
+
+
+@pytest.mark.libreoffice
+def test_the_negated_gradient_convention_is_said(workbooks):
+    (table,) = check_workbook(workbooks["t_minus_a_and_updates_add"]).tables
+    assert table.ok
+    assert any(note.startswith("the gradient columns hold −∂E/∂w") for note in table.notes)
+    (plain,) = check_workbook(workbooks["eta_next_cell"]).tables
+    assert not any("−∂E/∂w" in note for note in plain.notes)
+
+
+@pytest.mark.libreoffice
 def test_mazur_biases_are_read_from_the_cells_the_nets_add(workbooks):
     (table,) = check_workbook(workbooks["mazur_biases"]).tables
     assert table.constants["b1"] == "0.35 (Sheet1!H1)"
@@ -429,6 +686,27 @@ def test_typed_numbers_are_judged_at_their_rounding(workbooks, tmp_path, case, v
     assert table.ok == (verdict == "right")
     output = CliRunner().invoke(main, ["check", str(typed)]).output
     assert "typed numbers, no formulas: rounded to about 6 significant digits" in output
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(
+    "case, digits",
+    [
+        ("t_minus_a_and_updates_add", 15),
+        ("t_minus_a_and_updates_add", 3),
+        ("t_minus_a_with_slope_mistake", 15),
+    ],
+)
+def test_typed_numbers_under_the_negated_gradient_convention(workbooks, tmp_path, case, digits):
+    """w + η·g in typed numbers is still a training step: the table is not cut after a row,
+    and at 3 significant digits (where the hidden weights' steps do not show) it is still
+    read as that convention."""
+    typed = tmp_path / f"{case}-typed.xlsx"
+    _typed_copy(workbooks[case], typed, digits=digits, symbol_eta=False)
+    (table,) = check_workbook(typed).tables
+    assert table.typed and (table.first_row, table.last_row) == (3, 32)
+    assert {c.first_cell for c in table.mistakes} == _expected_cells(case, "Sheet1")
+    assert not table.unchecked and any("−∂E/∂w" in note for note in table.notes)
 
 
 @pytest.mark.libreoffice

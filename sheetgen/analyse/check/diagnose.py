@@ -24,7 +24,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_c
 from sheetgen.analyse.check.autograd import autograd_rows
 from sheetgen.analyse.check.refs import references
 from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS
-from sheetgen.analyse.check.tables import Table
+from sheetgen.analyse.check.tables import Table, update_formula
 from sheetgen.analyse.compare import as_number, relative_errors
 from sheetgen.analyse.reading import Grid, cell
 from sheetgen.build.activations import ACTIVATIONS
@@ -155,6 +155,8 @@ def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
         parts = {part: get((part, *key[1:])) for part in definition.slope_reads}
         shape = next(iter(parts.values())).shape if parts else (rows,)
         return definition.backward(np.ones(shape), parts.get("net"), parts.get("act"))
+    if kind == "one":  # a factor left out (the catalogue's "leaves out")
+        return np.ones(rows)
     if kind == "net_slope":
         net = get(("net", *key[1:]))
         return net * (1 - net)
@@ -193,6 +195,7 @@ class _Evaluator:
         self.table = table
         self.source = source
         self.rows = len(table.rows)
+        self.negated: set[Key] = set()  # columns read negated (see _negated_gradients)
 
     def value(self, key: Key, substitute=None, record: list | None = None) -> np.ndarray:
         def get(k, offset=0):
@@ -296,6 +299,17 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
         return ref
 
     reference = reference_of(source)
+    negated = _negated_gradients(table, source, reference)
+    for key in negated:
+        source[key] = -source[key]
+    evaluator.negated = negated
+    notes = list(table.notes)
+    if negated:
+        notes.append(
+            "the gradient columns hold −∂E/∂w (δ from (t − a) where (a − t) is usual) and the "
+            "weight updates add η times them, which is the same step: they are checked as such"
+        )
+    sign = {key: -1.0 if key in negated else 1.0 for key in table.columns}
     precision, digits = typed_rounding(table, values) if table.typed else (None, None)
     if table.typed:
         reference_bound = _rounding_bound(reference_of, source, halves, list(halves))
@@ -342,11 +356,14 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
             first = int(rows[0])
             finding.status = "wrong"
             finding.wrong_cells = len(rows)
-            _describe_cell(finding, table, first, raw[key][first], formulas, float(local[first]))
+            _describe_cell(finding, table, first, raw[key][first], formulas, sign[key] * float(local[first]))
             # a typed number matches a known mistake at its own rounding
             explain_tolerance = max(tolerance, 10 * precision) if table.typed else tolerance
-            finding.mistake = _eta_reference_mistake(table, key, first, formulas) or _explain(
-                table, evaluator, key, record, rows, got, finding.formula, explain_tolerance
+            finding.mistake = (
+                _eta_reference_mistake(table, key, first, formulas)
+                or _copied_formula(table, key, first, formulas)
+                or _typed_in_formulas(table, finding)
+                or _explain(table, evaluator, key, record, rows, got, finding.formula, explain_tolerance)
             )
             origin = first - 1 if key[0] == "w" else first
             finding.order = (origin, _STAGES[key[0]], rank[key])
@@ -354,7 +371,9 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
             first = int(np.flatnonzero(follows)[0])
             finding.status = "follows"
             affected[key] = first
-            _describe_cell(finding, table, first, raw[key][first], formulas, float(reference[key][first]))
+            _describe_cell(
+                finding, table, first, raw[key][first], formulas, sign[key] * float(reference[key][first])
+            )
         elif unreadable.any():
             cells = [table.cell(table.rows[i], key) for i in np.flatnonzero(unreadable)]
             finding.status = "not checked"
@@ -369,6 +388,17 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
                 )
                 + ")"
             )
+    circular = None
+    troubled = [
+        f.first_cell or f.unchecked[0] for f in findings.values() if f.status in ("wrong", "not checked")
+    ]
+    if troubled:  # a circle explains what goes wrong only at or above the first trouble
+        circular = _circular(
+            table, formulas, min(table.rows.index(xl_cell_to_rowcol(c)[0]) for c in troubled)
+        )
+    if circular is not None:
+        shown = {key: sign[key] * reference[key] for key in table.columns}
+        _blame_circular(table, findings, affected, circular, raw, shown, formulas, rank)
     mistakes = sorted((f for f in findings.values() if f.status == "wrong"), key=lambda f: f.order)
     for key, _first in affected.items():
         distance = _distances(key, deps)
@@ -377,6 +407,8 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
         # it only a row later), the earliest among equals
         cause = min(causes, key=lambda f: (distance[f.key], f.order), default=None)
         findings[key].follows_from = cause.label if cause else None
+        if circular is not None and key in circular.followers:
+            findings[key].follows_from = findings[circular.key].label
     constants = {c.label: f"{c.value:.15g} ({c.cell})" for c in table.constants.values()}
     return TableFinding(
         table.sheet,
@@ -386,11 +418,140 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
         table.shape,
         constants,
         list(findings.values()),
-        notes=list(table.notes),
+        notes=notes,
         typed=table.typed,
         precision=precision,
         digits=digits,
     )
+
+
+@dataclass
+class _Circle:
+    """A circular reference in a table: its first row and the column blamed for it."""
+
+    index: int  # the table row (0-based among the table's rows) where it first appears
+    key: Key
+    path: list[tuple[int, int]]  # the cells from the blamed one round to it again
+    rows: list[int]  # every table row where the blamed cell is on a circle
+    followers: set[Key] = field(default_factory=set)
+
+
+def _cycle_from(start: tuple[int, int], formulas: Grid, limit: int = 5000) -> list[tuple[int, int]] | None:
+    """The cells from `start` back to it through the same sheet's formulas on its own row,
+    or None. A table's rows read only the rows above, so a circle stays on one row; reading
+    no further keeps this to a row's few dozen cells."""
+    parents: dict[tuple[int, int], tuple[int, int] | None] = {start: None}
+    stack = [start]
+    while stack and len(parents) < limit:
+        here = stack.pop()
+        for ref in references(cell(formulas, *here)):
+            if ref.sheet is not None or ref.row != start[0]:
+                continue
+            there = (ref.row, ref.col)
+            if there == start:
+                path = [here]
+                while parents[path[-1]] is not None:
+                    path.append(parents[path[-1]])
+                return path[::-1]
+            if there not in parents:
+                parents[there] = here
+                stack.append(there)
+    return None
+
+
+def _circular(table: Table, formulas: Grid, until: int) -> _Circle | None:
+    """The first circular reference among a table's cells (a weight update that reads this
+    row's gradient, which is computed from that weight), blaming a weight on the circle if
+    there is one (weights are the columns meant to read another row), else its first column.
+    A spreadsheet cannot compute such cells: LibreOffice shows Err:522, Excel warns and
+    leaves 0. Rows are searched down to the table row `until`."""
+    order = sorted(table.columns.items(), key=lambda item: (item[0][0] != "w", item[1]))
+    for index, row in enumerate(table.rows[: until + 1]):
+        for key, col in order:
+            if key[0] in _CONSTANT_KINDS:
+                continue
+            path = _cycle_from((row, col), formulas)
+            if path is None:
+                continue
+            rows = [r for r in table.rows[index:] if _cycle_from((r, col), formulas, 500) is not None]
+            return _Circle(index, key, path, rows)
+    return None
+
+
+def _blame_circular(table, findings, affected, circle, raw, reference, formulas, rank) -> None:
+    """The blamed column is wrong from the circle's first cell; what goes wrong or cannot be
+    checked from that row on carries the circle's mistake."""
+    key, index = circle.key, circle.index
+    finding = findings[key]
+    finding.status, finding.reason, finding.unchecked = "wrong", None, []
+    finding.wrong_cells = len(circle.rows)
+    _describe_cell(finding, table, index, raw[key][index], formulas, float(reference[key][index]))
+    row, col = table.rows[index], table.columns[key]
+    route = " → ".join(xl_rowcol_to_cell(r, c) for r, c in circle.path + circle.path[:1])
+    finding.mistake = f"is a circular reference ({route}): a spreadsheet cannot compute it"
+    grad = table.columns.get(("grad_w", *key[1:]))
+    if (
+        key[0] == "w"
+        and grad is not None
+        and any(
+            ref.sheet is None and (ref.row, ref.col) == (row, grad)
+            for ref in references(cell(formulas, row, col))
+        )
+    ):
+        finding.mistake += (
+            f"; the update reads {table.labels[('grad_w', *key[1:])]} of its own row "
+            f"({xl_rowcol_to_cell(row, grad)}) where the row above's "
+            f"({xl_rowcol_to_cell(table.rows[index - 1], grad) if index else 'none'}) belongs"
+        )
+    finding.order = (index - 1 if key[0] == "w" else index, _STAGES[key[0]], rank[key])
+    for other, found in findings.items():
+        if other == key or found.status not in ("wrong", "not checked"):
+            continue
+        first = found.first_cell if found.status == "wrong" else found.unchecked[0]
+        at = table.rows.index(xl_cell_to_rowcol(first)[0])
+        if at < index:
+            continue
+        found.status, found.reason, found.unchecked, found.mistake = "follows", None, [], None
+        found.wrong_cells, found.order = 0, ()
+        _describe_cell(found, table, at, raw[other][at], formulas, float(reference[other][at]))
+        affected[other] = at
+        circle.followers.add(other)
+
+
+def _negated_gradients(table: Table, source: dict, reference: dict) -> set[Key]:
+    """The columns of a table that computes −∂E/∂w throughout (δ = (t − a)·a·(1 − a)) and
+    adds η times it to the weights: the same training step under another sign convention.
+
+    It is that convention when most gradient columns' first values are nearer −∂E/∂w than
+    ∂E/∂w and most weights of the second row whose step shows are nearer w + η·g than w − η·g
+    with the sheet's own g (the sheet's sign and its update cancel; no tolerance, so that typed
+    numbers of any rounding are read alike). Then each gradient, δ and ∂E/∂a column whose first value is
+    nearer the negative of its reference is read negated, so its own mistakes are still found.
+    """
+    grads = [k for k in table.columns if k[0] == "grad_w"]
+    weights = [k for k in table.columns if k[0] == "w"]
+    if len(table.rows) < 2 or not grads or not weights or ("eta",) not in source:
+        return set()
+
+    def nearer_negative(k) -> bool:
+        got, ref = source[k][0], reference[k][0]
+        return bool(np.isfinite(got) and np.isfinite(ref) and abs(got + ref) < abs(got - ref))
+
+    def update_sign(k) -> int:  # +1: the second row's weight is nearer w + η·g than w − η·g
+        g = ("grad_w", *k[1:])
+        if g not in source:
+            return 0
+        w0, w1, step = source[k][0], source[k][1], source[("eta",)][0] * source[g][0]
+        if not (np.isfinite(w1) and np.isfinite(step)):
+            return 0
+        return int(np.sign(abs(w1 - (w0 - step)) - abs(w1 - (w0 + step))))
+
+    flipped = sum(nearer_negative(k) for k in grads)
+    # a step below a typed number's rounding decides nothing
+    signs = [sign for sign in map(update_sign, weights) if sign]
+    if flipped * 2 <= len(grads) or not signs or signs.count(1) * 2 <= len(signs):
+        return set()
+    return {k for k in table.columns if k[0] in ("grad_w", "delta", "grad_act") and nearer_negative(k)}
 
 
 def _count_cells(cells: list[str]) -> str:
@@ -411,7 +572,7 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
     row = table.rows[index]
     above = table.rows[index - 1] if index else None
     grad_col = table.columns.get(("grad_w", *key[1:]))
-    refs = references(cell(formulas, row, table.columns[key]))
+    refs = references(update_formula(formulas, row, table.columns[key]))
     others = [
         r
         for r in refs
@@ -433,6 +594,44 @@ def _eta_reference_mistake(table: Table, key: Key, index: int, formulas: Grid) -
         f"multiplies the gradient by {xl_rowcol_to_cell(ref.row, ref.col)} where η "
         f"({name}, {eta.text}) belongs{drift}"
     )
+
+
+def _typed_in_formulas(table: Table, finding: ColumnFinding) -> str | None:
+    """A number typed where the rest of a table of formulas has a formula: often a value
+    worked out by hand and rounded."""
+    value = finding.value
+    if (
+        table.typed
+        or finding.formula is not None
+        or not isinstance(value, (int, float))
+        or isinstance(value, bool)
+    ):
+        return None
+    text = f"is a number typed into a table of formulas, {value!r}, where a formula belongs"
+    expected = finding.expected
+    decimals = -Decimal(repr(float(value))).normalize().as_tuple().exponent
+    if expected is not None and 0 < decimals < 16 and round(expected, decimals) == value:
+        text += f": it is {expected:.10g} rounded to {decimals} decimal{'s' if decimals > 1 else ''}"
+    return text
+
+
+def _copied_formula(table: Table, key: Key, index: int, formulas: Grid) -> str | None:
+    """A cell holding, character for character, the formula another column has on the same
+    row: a formula copied (or typed again) into the wrong column, e.g. w3 = F34 − η·Y34
+    where w2's cell holds the same."""
+    row = table.rows[index]
+    own = cell(formulas, row, table.columns[key])
+    if not isinstance(own, str) or not own.startswith("="):
+        return None
+    text = own.replace(" ", "").upper()
+    for other, col in sorted(table.columns.items(), key=lambda item: item[1]):
+        theirs = cell(formulas, row, col)
+        if other != key and isinstance(theirs, str) and theirs.replace(" ", "").upper() == text:
+            return (
+                f"holds the same formula as {table.labels[other]} ({xl_rowcol_to_cell(row, col)}): "
+                f"{table.labels[other]}'s formula where {table.labels[key]}'s belongs"
+            )
+    return None
 
 
 def _describe_cell(finding, table, index, raw, formulas, expected):
@@ -521,7 +720,16 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
     if kind == "w":
         get = lambda k, off=0: _shift(evaluator.source[k], off)  # noqa: E731
         w, g, eta = key, ("grad_w", *key[1:]), ("eta",)
-        if g in evaluator.source:
+        if g in evaluator.source and g in evaluator.negated:  # the sheet's g is −∂E/∂w
+            out.append(
+                (
+                    f"subtracts η·{name(g)} where the table's other updates add it ({name(g)} "
+                    f"holds −∂E/∂w here): {name(w)} − η·{name(g)} where {name(w)} + η·{name(g)} "
+                    "belongs",
+                    get(w, -1) + get(eta) * get(g, -1),
+                )
+            )
+        elif g in evaluator.source:
             out.append(
                 (
                     f"adds η·{name(g)} instead of subtracting it: {name(w)} + η·{name(g)} "
@@ -529,13 +737,42 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
                     get(w, -1) + get(eta) * get(g, -1),
                 )
             )
+            eta_cell = table.eta_reference
+            reads_eta = eta_cell is not None and any(
+                (r.sheet or table.sheet, r.row, r.col)
+                == (eta_cell.sheet or table.sheet, eta_cell.row, eta_cell.col)
+                for r in references(formula)
+            )
+            if not reads_eta:  # η = 0.5 makes 2·η·g and g alike: the formula tells which
+                out.append(
+                    (
+                        f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} belongs",
+                        get(w, -1) - get(g, -1),
+                    )
+                )
             out.append(
                 (
-                    f"leaves out η: {name(w)} − {name(g)} where {name(w)} − η·{name(g)} belongs",
-                    get(w, -1) - get(g, -1),
+                    f"takes twice the step: {name(w)} − 2·η·{name(g)} where {name(w)} − η·{name(g)} belongs",
+                    get(w, -1) - 2 * get(eta) * get(g, -1),
                 )
             )
         out.append(("is not updated: it repeats the row above", get(w, -1)))
+    if kind == "act":
+        used = table.spec.layers[key[1]].activation
+        net = evaluator.value(("net", *key[1:]))
+        for other in ("tanh", "relu", "identity"):
+            if other != used:
+                with np.errstate(all="ignore"):
+                    out.append((f"applies {other} where {used} belongs", ACTIVATIONS[other].forward(net)))
+    for digits in _round_digits(formula):
+        out.append(
+            (f"rounds to {digits} decimals (ROUND) where the exact value belongs", np.round(local, digits))
+        )
+    for base in _e_literals(formula):
+        if kind == "act" and table.spec.layers[key[1]].activation == "sigmoid":
+            with np.errstate(all="ignore"):  # σ written with base b is σ(x·ln b)
+                net = np.log(local / (1 - local))
+                out.append((_e_mistake(base), 1 / (1 + np.exp(-net * math.log(base)))))
     if kind == "E":
         t, a = name(("target", 0, key[2])), name(("act", len(table.spec.layers) - 1, 0, key[2]))
         out.append((f"misses the ½: ({t} − {a})² where ½·({t} − {a})² belongs", 2 * local))
@@ -616,6 +853,27 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
                 evaluator.value(key, replace(k, ("row", 0))),
             )
         )
+    for k, off in sorted(seen, key=str):
+        if k[0] in ("slope", "act", "input", "delta") and k != key:
+            what = f"{name(('act', *k[1:]))}'s slope {name(k)}" if k[0] == "slope" else name(k)
+            out.append(
+                (
+                    f"leaves out the factor {what}",
+                    evaluator.value(
+                        key,
+                        lambda k2, o2, k=k, off=off: (("one",), off) if (k2, o2) == (k, off) else (k2, o2),
+                    ),
+                )
+            )
+        for sibling in _siblings(table, k):
+            if (sibling, off) in seen and str(k) < str(sibling):
+                swap = {(k, off): (sibling, off), (sibling, off): (k, off)}
+                out.append(
+                    (
+                        f"swaps {name(k)} and {name(sibling)}",
+                        evaluator.value(key, lambda k2, o2, swap=swap: swap.get((k2, o2), (k2, o2))),
+                    )
+                )
     if len(shiftable) > 1:
         moved = {item for item in shiftable if item[1] == 0}
         names = ", ".join(name(k) for k, _ in sorted(moved, key=str))
@@ -628,6 +886,43 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
     return out
 
 
+# e typed as a number (2.718, 2.71828) where EXP() belongs: close to e, but not e
+_E_LITERAL = re.compile(r"(?<![\d.A-Za-z$])(2\.7[0-2]\d*)(?![\d.])")
+
+
+def _e_literals(formula) -> list[float]:
+    """The numbers in a formula that stand for e but are not e to double precision."""
+    if not isinstance(formula, str) or not formula.startswith("="):
+        return []
+    found = {float(m[1]) for m in _E_LITERAL.finditer(formula)}
+    return sorted(b for b in found if abs(b - math.e) > 1e-15 * math.e)
+
+
+def _round_digits(formula) -> list[int]:
+    """The decimals of each ROUND(x, n) in a formula (n a number written in it)."""
+    if not isinstance(formula, str):
+        return []
+    found = set()
+    for match in re.finditer(r"ROUND\(", formula.upper()):
+        depth, comma = 1, None
+        for i in range(match.end(), len(formula)):
+            if formula[i] == "(":
+                depth += 1
+            elif formula[i] == ")":
+                depth -= 1
+                if depth == 0:
+                    if comma is not None and re.fullmatch(r"\s*\d{1,2}\s*", formula[comma + 1 : i]):
+                        found.add(int(formula[comma + 1 : i]))
+                    break
+            elif formula[i] == "," and depth == 1:
+                comma = i
+    return sorted(found)
+
+
+def _e_mistake(base: float) -> str:
+    return f"writes e as {base:g}: {base:g}^x where EXP(x) belongs (e = 2.718281828…)"
+
+
 def _explain(table, evaluator, key, record, rows, got, formula, tolerance) -> str | None:
     """The catalogue's mistake that reproduces the wrong cells best (the first one at least)."""
     finite = got[np.isfinite(got)]
@@ -638,4 +933,6 @@ def _explain(table, evaluator, key, record, rows, got, formula, tolerance) -> st
             close = np.abs(candidate[rows] - got[rows]) <= tolerance * np.maximum(np.abs(got[rows]), floor)
         if close[0] and close.sum() > best_score:
             best, best_score = text, int(close.sum())
+    if best is None and _e_literals(formula):  # e typed in a formula the catalogue cannot redo
+        best = _e_mistake(_e_literals(formula)[0])
     return best

@@ -43,7 +43,7 @@ _PATTERNS = [
 _COMPILED = [(re.compile(pattern + r"\Z"), make) for pattern, make in _PATTERNS]
 # "η = 0.5" written in one cell
 _INLINE_ETA = re.compile(
-    r"\s*(?:η|ͷ|eta|lr|α|alpha|learning[\s_]*rate)\s*(?:\(η\))?\s*[=:]\s*"
+    r"\s*(?:η|ͷ|eta|lr|α|alpha|learning[\s_]*rate)\s*(?:\((?:η|ͷ|α|eta|lr|alpha)\))?\s*[=:]\s*"
     r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\Z",
     re.I,
 )

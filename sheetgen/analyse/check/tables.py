@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from sheetgen.analyse.check.labels import inline_learning_rate, parse_label
+from sheetgen.analyse.check.labels import inline_learning_rate, normalise, parse_label
 from sheetgen.analyse.check.refs import Reference, literals, references, shape
 from sheetgen.analyse.compare import as_number
 from sheetgen.analyse.reading import Grid, cell
@@ -118,14 +119,18 @@ def find_tables(
                         (name, r, {key: c for c, key, _ in segment}, {key: text for _, key, text in segment})
                     )
     tables, skipped = [], []
+    for name in values:
+        if not any(entry[0] == name for entry in found):
+            skipped.extend(_across(name, labels[name]))
     for name, r, cols, texts in found:
         grid, fgrid = values[name], formulas.get(name, [])
         # η or an input labelled in the header row but with nothing below it is a labelled
         # value beside the table, not a column of it
+        first = _first_row(grid, r, cols)
         for key in [k for k in cols if k[0] in CONSTANT_KINDS]:
-            if cell(grid, r + 1, cols[key]) is None:
+            if cell(grid, first, cols[key]) is None:
                 del cols[key]
-        rows = _body(grid, fgrid, r, cols)
+        rows = _body(grid, fgrid, first, cols)
         if not rows:
             skipped.append(Skipped(name, r, "no rows of numbers below the header"))
             continue
@@ -138,6 +143,29 @@ def find_tables(
     return tables, skipped
 
 
+def _across(name: str, labels: dict) -> list[Skipped]:
+    """A sheet whose weights and computed quantities are labelled down a column: a table laid
+    out across, one column per step, which check does not read; said so, not passed over."""
+    by_col: dict[int, list[tuple[int, Key]]] = {}
+    for (r, c), (key, _) in labels.items():
+        by_col.setdefault(c, []).append((r, key))
+    out = []
+    for c, items in sorted(by_col.items()):
+        kinds = {key[0] for _, key in items}
+        if len({key for _, key in items if key[0] == "w#"}) >= MIN_WEIGHTS and kinds & _COMPUTED:
+            first = min(r for r, _ in items)
+            out.append(
+                Skipped(
+                    name,
+                    first,
+                    f"the labels run down column {xl_col_to_name(c)} (a table laid out across, one "
+                    "column per step); check reads one row per step: transpose it (Paste Special "
+                    "› Transpose) to check it",
+                )
+            )
+    return out
+
+
 def _labels(grid: Grid) -> dict[tuple[int, int], tuple[Key, str]]:
     found = {}
     for r, row in enumerate(grid):
@@ -147,7 +175,41 @@ def _labels(grid: Grid) -> dict[tuple[int, int], tuple[Key, str]]:
                 key = ("eta",)
             if key is not None:
                 found[(r, c)] = (key, _clean(value))
+    _gradients_under_a_group(grid, found)
     return found
+
+
+# A group label over gradient columns headed w1, w2, … again: ∂E/∂w, dE_total/dW, Gradients
+_GRADIENT_GROUP = re.compile(r"(?:[dδ]?(?:e|etotal|etot|error|loss|totalerror)?/?[dδ]w?|gradients?|gradw?)\Z")
+# How far left of a column its group label may start (a merged cell over the group)
+_GROUP_REACH = 10
+
+
+def _gradients_under_a_group(grid: Grid, found: dict) -> None:
+    """A weight label that repeats on its row under a group label saying ∂E/∂w ("∂E_total/∂w"
+    merged over eight columns headed w1…w8) heads that weight's gradient, not the weight.
+    The group label is looked for above the run of repeated weight labels only, so that
+    another table's group label to the left does not count."""
+    seen: set[tuple[int, Key]] = set()
+    repeats: set[tuple[int, int]] = set()
+    for (r, c), (key, _) in sorted(found.items()):
+        if key[0] == "w#":
+            if (r, key) in seen:
+                repeats.add((r, c))
+            seen.add((r, key))
+    for r, c in sorted(repeats):
+        key, text = found[(r, c)]
+        group = None
+        for left in range(c, max(-1, c - _GROUP_REACH), -1):
+            if (r, left) not in repeats:
+                break
+            if cell(grid, r - 1, left):
+                group = cell(grid, r - 1, left)
+                break
+        if r > 0 and isinstance(group, str) and _GRADIENT_GROUP.match(normalise(group)):
+            name = _clean(group)
+            label = f"{name}{key[1]}" if normalise(group).endswith("w") else f"{name} {text}"
+            found[(r, c)] = (("grad_w#", key[1]), label)
 
 
 def _clean(label: str) -> str:
@@ -156,6 +218,27 @@ def _clean(label: str) -> str:
     if inline_learning_rate(text) is None:
         text = text.rstrip("=: ").strip()
     return text
+
+
+def update_formula(fgrid: Grid, row: int, col: int):
+    """The formula a weight's cell is updated by: its own, or, where it only copies another
+    column's cell on the row above (=AF3, under "new w1"), that cell's (=E3-$B$1*X3), which
+    reads the same row above."""
+    formula = cell(fgrid, row, col)
+    refs = references(formula)
+    if len(refs) != 1 or refs[0].sheet is not None or refs[0].row != row - 1 or refs[0].col == col:
+        return formula
+    if formula.replace(" ", "").replace("$", "").upper() != "=" + refs[0].text.replace("$", "").upper():
+        return formula
+    target = cell(fgrid, refs[0].row, refs[0].col)
+    return target if isinstance(target, str) and target.startswith("=") else formula
+
+
+def _name_only(label: str) -> str:
+    """A label's name: "η" of "η = 0.5", which says its value itself (the report adds it)."""
+    if inline_learning_rate(label) is None:
+        return label
+    return re.split(r"\s*[=:]", label, maxsplit=1)[0].strip() or label
 
 
 def _segments(row: list[tuple[int, Key, str]]) -> list[list[tuple[int, Key, str]]]:
@@ -175,8 +258,21 @@ def _is_text(value) -> bool:
     return isinstance(value, str) and not value.startswith("#")
 
 
-def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[int]:
-    """The rows below the header that are training steps.
+def _first_row(grid: Grid, header: int, cols: dict[Key, int]) -> int:
+    """The table's first row: the one below the header, unless that row (and the next) holds
+    no number in the table's columns (a blank row, a row of units or descriptions) and a row
+    within two more has a number under the first weight."""
+    first_weight = cols[min((k for k in cols if k[0] == "w#"), key=lambda k: k[1])]
+    for r in range(header + 1, header + 4):
+        if not math.isnan(as_number(cell(grid, r, first_weight))):
+            return r
+        if any(not math.isnan(as_number(cell(grid, r, c))) for c in cols.values()):
+            break
+    return header + 1
+
+
+def _body(grid: Grid, fgrid: Grid, first: int, cols: dict[Key, int]) -> list[int]:
+    """The rows from `first` on that are training steps.
 
     A row belongs while the first weight's column holds a number (or an error value), no table
     column holds text, and, where the previous row's computed columns were formulas, at least
@@ -190,7 +286,7 @@ def _body(grid: Grid, fgrid: Grid, header: int, cols: dict[Key, int]) -> list[in
     # and a long table is read in a fraction of the time
     computed = computed[:: max(1, len(computed) // 12)]
     rows: list[int] = []
-    r = header + 1
+    r = first
     previous_shapes: dict[int, str] = {}
     while r < len(grid):
         value = cell(grid, r, weight_col)
@@ -359,7 +455,7 @@ class _Context:
             grad_col = table.columns.get(grad)
             for i in range(1, min(len(table.rows), 4)):
                 row, above = table.rows[i], table.rows[i - 1]
-                formula = cell(self.fgrid, row, col)
+                formula = update_formula(self.fgrid, row, col)
                 refs = references(formula)
                 if not refs:
                     continue
@@ -611,7 +707,7 @@ class _Context:
                 continue
             distance = (table.header_row - r) + abs(c - first_col) / 100
             if best is None or distance < best[0]:
-                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", text))
+                best = (distance, Constant(value[0], f"{table.sheet}!{value[1]}", _name_only(text)))
         return None if best is None else best[1]
 
     def _label_for(self, ref: Reference) -> str | None:
@@ -620,7 +716,7 @@ class _Context:
         for r, c in ((ref.row, ref.col - d) for d in range(1, _LABEL_REACH + 1)):
             text = cell(grid, r, c)
             if isinstance(text, str) and text.strip():
-                return _clean(text) if parse_label(text) or inline_learning_rate(text) else None
+                return _name_only(_clean(text)) if parse_label(text) or inline_learning_rate(text) else None
             if text is not None:
                 break
         above = cell(grid, ref.row - 1, ref.col)
@@ -639,8 +735,9 @@ def _relative(got: np.ndarray, expected) -> float:
 
 def _trim_typed(table: Table, grid: Grid) -> None:
     """End a table of typed numbers where its weights stop following from the row above
-    (w_next = w − η·g, at the table's rounding): a repeated row or a block of other numbers
-    below the steps is not part of the training."""
+    (w_next = w − η·g, at the table's rounding, or w + η·g where the gradient columns hold
+    −∂E/∂w): a repeated row or a block of other numbers below the steps is not part of the
+    training."""
     eta = table.constants.get(("eta",))
     if eta is None:
         return
@@ -654,14 +751,19 @@ def _trim_typed(table: Table, grid: Grid) -> None:
     keep = len(table.rows)
     for i in range(1, len(table.rows)):
         above, row = table.rows[i - 1], table.rows[i]
-        following = 0
+        following = {-1: 0, 1: 0}
         for w_col, g_col in pairs:
             w0, w1 = as_number(cell(grid, above, w_col)), as_number(cell(grid, row, w_col))
             g = as_number(cell(grid, above, g_col))
             step = eta.value * g
-            if math.isfinite(w1) and abs(step) > 0 and abs(w1 - (w0 - step)) <= 0.5 * abs(step) + 1e-12:
-                following += 1
-        if following * 2 < len(pairs):
+            for sign in following:
+                if (
+                    math.isfinite(w1)
+                    and abs(step) > 0
+                    and abs(w1 - (w0 + sign * step)) <= 0.5 * abs(step) + 1e-12
+                ):
+                    following[sign] += 1
+        if max(following.values()) * 2 < len(pairs):
             keep = i
             break
     del table.rows[keep:]
