@@ -616,8 +616,9 @@ def test_after_a_circular_reference_every_column_follows_from_it(workbooks):
 
 @pytest.mark.libreoffice
 def test_a_circular_reference_is_named_where_excel_left_zeros(workbooks, tmp_path):
-    """Excel does not give an error value for a circular reference: it warns and leaves 0.
-    The recalculated workbook's error values are turned into zeros, as Excel saves them."""
+    """Excel does not give an error value for a circular reference: it warns and shows 0 (or
+    the last value it calculated). The recalculated workbook's error values are turned into
+    zeros here, as a stand-in for such a file (not a file Excel saved)."""
     source = workbooks["update_reads_its_own_row_circular"]
     zeros = tmp_path / "zeros.xlsx"
     error_value = re.compile(r'(<c [^>]*?) t="e"([^>]*>(?:<f[^>]*>[^<]*</f>)?)<v>#[A-Z/0!?]+</v>')

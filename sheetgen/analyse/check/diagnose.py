@@ -463,8 +463,8 @@ def _circular(table: Table, formulas: Grid, until: int) -> _Circle | None:
     """The first circular reference among a table's cells (a weight update that reads this
     row's gradient, which is computed from that weight), blaming a weight on the circle if
     there is one (weights are the columns meant to read another row), else its first column.
-    A spreadsheet cannot compute such cells: LibreOffice shows Err:522, Excel warns and
-    leaves 0. Rows are searched down to the table row `until`."""
+    A spreadsheet cannot compute such cells: LibreOffice shows Err:522, Excel warns and shows
+    0 or the last value it calculated. Rows are searched down to the table row `until`."""
     order = sorted(table.columns.items(), key=lambda item: (item[0][0] != "w", item[1]))
     for index, row in enumerate(table.rows[: until + 1]):
         for key, col in order:
