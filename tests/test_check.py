@@ -303,3 +303,55 @@ def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
         "row"
     ) in result.output
     assert "0 hidden units" not in result.output
+
+
+@pytest.mark.libreoffice
+def test_a_file_libreoffice_cannot_convert_fails_alone_in_a_class(tmp_path, monkeypatch):
+    """Files without cached values go through LibreOffice together; when one of them makes the
+    run fail, the others are converted again one by one and checked, and only it is reported."""
+    import sheetgen.analyse.recalc as recalc
+    from sheetgen.analyse.check import check_many
+
+    require_libreoffice()
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("rows_ok", "block_sign", "rows_bad"):
+        layout, sheets = VARIANTS["rows_ok" if name == "rows_bad" else name]
+        write_workbook(folder / f"{name}.xlsx", layout, sheets)
+    real, runs = recalc._convert, []
+
+    def convert(soffice, sources, *args, **kwargs):
+        runs.append(len(sources))
+        if any("rows_bad" in source.name for source in sources):
+            raise recalc.RecalcError(f"LibreOffice could not convert {sources[-1]}: planted")
+        return real(soffice, sources, *args, **kwargs)
+
+    monkeypatch.setattr(recalc, "_convert", convert)
+    outcomes = {o.path.name: o for o in check_many(sorted(folder.iterdir()))}
+    assert runs == [3, 1, 1, 1]  # the batch, then each file alone
+    assert outcomes["rows_ok.xlsx"].status == "right"
+    assert outcomes["block_sign.xlsx"].status == "wrong"
+    assert outcomes["rows_bad.xlsx"].status == "error"
+    assert "planted" in outcomes["rows_bad.xlsx"].error
+
+
+@pytest.mark.libreoffice
+def test_a_class_goes_through_libreoffice_in_batches(tmp_path, monkeypatch):
+    import sheetgen.analyse.check as check
+    import sheetgen.analyse.recalc as recalc
+
+    require_libreoffice()
+    for name in ("rows_ok", "block_ok", "block_half"):
+        layout, sheets = VARIANTS[name]
+        write_workbook(tmp_path / f"{name}.xlsx", layout, sheets)
+    real, runs = recalc._convert, []
+
+    def convert(soffice, sources, *args, **kwargs):
+        runs.append(len(sources))
+        return real(soffice, sources, *args, **kwargs)
+
+    monkeypatch.setattr(recalc, "_convert", convert)
+    monkeypatch.setattr(check, "LIBREOFFICE_BATCH", 2)
+    outcomes = check.check_many(sorted(tmp_path.glob("*.xlsx")))
+    assert runs == [2, 1]
+    assert [o.status for o in outcomes] == ["wrong", "right", "right"]  # block_half, block_ok, rows_ok

@@ -334,9 +334,37 @@ class Outcome:
         return {"file": str(self.path), "ok": False, "error": self.error}
 
 
+# Files per LibreOffice start in check_many: starting it is most of the cost, and a batch
+# that fails is tried again file by file, so this bounds what one bad file costs.
+LIBREOFFICE_BATCH = 40
+
+
+def _recalculate_apart(copies: list[Path], out: Path) -> list[tuple[Path | None, RecalcError | None]]:
+    """Each copy recalculated, in batches of LIBREOFFICE_BATCH per LibreOffice start; a batch
+    that fails (one file LibreOffice cannot open spoils its whole run) is tried again one file
+    at a time, so that only the files that really fail are reported as failed."""
+    results: list[tuple[Path | None, RecalcError | None]] = []
+    for start in range(0, len(copies), LIBREOFFICE_BATCH):
+        batch = copies[start : start + LIBREOFFICE_BATCH]
+        try:
+            results += [(result, None) for result in recalculate_many(batch, out)]
+            continue
+        except RecalcError as exc:
+            if len(batch) == 1 or find_soffice() is None:
+                results += [(None, exc)] * len(batch)
+                continue
+        for copy in batch:
+            try:
+                results.append((recalculate(copy, out), None))
+            except RecalcError as exc:
+                results.append((None, exc))
+    return results
+
+
 def check_many(paths: list[Path], progress=None) -> list[Outcome]:
     """check_workbook for many files (a class's submissions): LibreOffice is started once for
-    all the files that need it, and a file that cannot be checked is reported, not raised.
+    every LIBREOFFICE_BATCH files that need it, and a file that cannot be checked is reported,
+    not raised (nor does it stop the others being checked).
 
     Args:
         paths: the workbooks.
@@ -355,7 +383,7 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
     pending = [i for i, item in loaded.items() if isinstance(item, _Pending)]
     if pending:
         with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
-            # one LibreOffice start for every file that needs it; copies named apart
+            # one LibreOffice start per batch of the files that need it; copies named apart
             copies = []
             for i in pending:
                 source = paths[i]
@@ -363,11 +391,8 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
                 copy.parent.mkdir(exist_ok=True)
                 shutil.copyfile(source, copy)
                 copies.append(copy)
-            try:
-                results, problem = recalculate_many(copies, Path(temp) / "out"), None
-            except RecalcError as exc:
-                results, problem = [None] * len(pending), exc
-            for i, result in zip(pending, results):
+            recalculated = _recalculate_apart(copies, Path(temp) / "out")
+            for i, (result, problem) in zip(pending, recalculated):
                 try:
                     loaded[i] = _after_libreoffice(paths[i], loaded[i], result, problem)
                 except (WorkbookError, CheckError) as exc:
