@@ -470,6 +470,32 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
     )
 
 
+@pytest.mark.libreoffice
+def test_verify_names_a_changed_cached_value_on_the_live_sheet(exported, tmp_path):
+    """A cached value of 'MNIST live' that LibreOffice's recalculation does not give is named
+    with its cell, the value the file holds and the one LibreOffice gives."""
+    require_libreoffice()
+    path, run_dir = exported
+    layout = LiveLayout.for_network(read_run(run_dir).live)
+    top, left = layout.convs[2].origins[5]
+    cell = openpyxl.utils.get_column_letter(left + 3) + str(top + 3)  # conv3 ch6, (2, 2)
+    sheets = openpyxl.load_workbook(path, read_only=True).sheetnames
+    part = f"xl/worksheets/sheet{sheets.index(LIVE_SHEET) + 1}.xml"  # XlsxWriter's numbering
+    tampered = tmp_path / "cache.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tampered, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == part:
+                pattern = rf'(<c r="{cell}"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)'.encode()
+                data, count = re.subn(pattern, rb"\g<1>12345\g<2>", data)
+                assert count == 1
+            target.writestr(item, data)
+    outcome = run("verify", tampered)
+    assert outcome.exit_code == 1, outcome.output
+    assert f"first at MNIST live!{cell} (conv3) " in outcome.stdout
+    assert ": the cached value is 12345, LibreOffice gives " in outcome.stdout
+
+
 def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
     """The live sheet writes formulas as given (PlainFormulaWorksheet); that is right only
     while they call no function XlsxWriter would have prefixed with _xlfn."""

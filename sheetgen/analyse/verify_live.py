@@ -125,6 +125,29 @@ def _blocks(layout: LiveLayout, act: cnn.Activations):
     )
 
 
+def _first_beyond(tolerance, errors, cells, label, sheet_formulas, got, expected, sources):
+    """The first cell whose error is beyond tolerance, as a Difference; None if there is none.
+    sources: what `got` and `expected` are ("LibreOffice gives", "the reference engine")."""
+    from sheetgen.analyse.verify import Difference  # verify imports this module
+
+    bad = np.flatnonzero(errors > tolerance)
+    if not bad.size:
+        return None
+    i = int(bad[0])
+    wanted = expected[i]
+    wanted = wanted.item() if isinstance(wanted, np.generic) else wanted  # a plain float
+    return Difference(
+        LIVE_SHEET,
+        ref(*cells[i]),
+        label,
+        cell(sheet_formulas, *cells[i]),
+        got[i],
+        wanted,
+        *sources,
+        float(errors[i]),
+    )
+
+
 def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolerance):
     """The SheetCheck of 'MNIST live' (verify's own types, imported late: no cycle)."""
     from sheetgen.analyse.verify import ColumnCheck, Difference, SheetCheck
@@ -200,42 +223,36 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         *_blocks(layout, act),
     ]
     columns, differences = [], []
+    sheet_formulas = formulas.get(LIVE_SHEET, [])
     for label, cells, expected in blocks:
         got = [cell(live, r, c) for r, c in cells]
-        errors = relative_errors([as_number(v) for v in got], expected)
+        got_numbers = [as_number(v) for v in got]
+        errors = relative_errors(got_numbers, expected)
         cached_error = None
-        first = None
-        bad = np.flatnonzero(errors > tolerance)
-        if bad.size:
-            i = int(bad[0])
-            first = Difference(
-                LIVE_SHEET,
-                ref(*cells[i]),
-                label,
-                cell(formulas[LIVE_SHEET], *cells[i]),
-                got[i],
-                float(expected[i]),
-                "LibreOffice gives",
-                "the reference engine",
-                float(errors[i]),
-            )
+        first = _first_beyond(
+            tolerance,
+            errors,
+            cells,
+            label,
+            sheet_formulas,
+            got,
+            expected,
+            ("LibreOffice gives", "the reference engine"),
+        )
         if cached is not None and LIVE_SHEET in cached:
             stored_values = [as_number(cell(cached[LIVE_SHEET], r, c)) for r, c in cells]
-            cache_errors = relative_errors(stored_values, [as_number(v) for v in got])
+            cache_errors = relative_errors(stored_values, got_numbers)
             cached_error = float(cache_errors.max()) if cache_errors.size else 0.0
-            bad = np.flatnonzero(cache_errors > tolerance)
-            if bad.size and first is None:
-                i = int(bad[0])
-                first = Difference(
-                    LIVE_SHEET,
-                    ref(*cells[i]),
+            if first is None:
+                first = _first_beyond(
+                    tolerance,
+                    cache_errors,
+                    cells,
                     label,
-                    cell(formulas[LIVE_SHEET], *cells[i]),
-                    stored_values[i],
-                    got[i],
-                    "the cached value is",
-                    "LibreOffice gives",
-                    float(cache_errors[i]),
+                    sheet_formulas,
+                    stored_values,
+                    got,
+                    ("the cached value is", "LibreOffice gives"),
                 )
         columns.append(
             ColumnCheck(label, len(cells), float(errors.max()) if errors.size else 0.0, cached_error)
