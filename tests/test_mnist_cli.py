@@ -13,6 +13,24 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
+def train_one_epoch_on_cpu(data_dir, out, *options):
+    """`mnist train` on the tiny data set: one epoch, CPU, no download, quiet, plus options."""
+    return run(
+        "train",
+        "--data-dir",
+        data_dir,
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--no-download",
+        "--quiet",
+        *options,
+    )
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
@@ -74,21 +92,7 @@ def test_resume_uses_the_runs_own_settings(mnist_run):
 
 @pytest.mark.slow
 def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
-    result = run(
-        "train",
-        "--data-dir",
-        mnist_data_dir,
-        "--out",
-        tmp_path / "run",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "100",
-        "--device",
-        "cpu",
-        "--no-download",
-        "--quiet",
-    )
+    result = train_one_epoch_on_cpu(mnist_data_dir, tmp_path / "run", "--batch-size", "100")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 2
@@ -100,21 +104,7 @@ def test_train_prints_a_line_per_epoch(mnist_data_dir, tmp_path):
 def test_threads_option_fixes_the_count_and_is_recorded(mnist_data_dir, tmp_path):
     import json
 
-    result = run(
-        "train",
-        "--data-dir",
-        mnist_data_dir,
-        "--out",
-        tmp_path / "run",
-        "--epochs",
-        "1",
-        "--device",
-        "cpu",
-        "--no-download",
-        "--quiet",
-        "--threads",
-        "1",
-    )
+    result = train_one_epoch_on_cpu(mnist_data_dir, tmp_path / "run", "--threads", "1")
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["settings"]["threads"] == 1
