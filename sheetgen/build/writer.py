@@ -19,7 +19,7 @@ import xlsxwriter.exceptions
 from sheetgen import __version__
 from sheetgen.build import charts, engine, formulas, printing
 from sheetgen.build import layout as L
-from sheetgen.build.diagram import network_picture
+from sheetgen.build.diagram import Picture, network_picture
 from sheetgen.build.engine import Trace
 from sheetgen.build.equations import equations
 from sheetgen.build.layout import SheetLayout, sheet_name
@@ -94,8 +94,11 @@ def build_workbook(
     check_workbook_suffix(output)
     check_build_size(spec)
     traces = compute_traces(spec) if traces is None else traces
+    # drawn (matplotlib imported) before any file exists: Ctrl-C during that import surfaces as
+    # an ImportError from matplotlib's compiled parts, not as a clean interrupt mid-write
+    picture = network_picture(spec)
     with atomic_path(output) as temporary:
-        count = _write(spec, traces, extra, temporary)
+        count = _write(spec, traces, extra, picture, temporary)
     return BuildReport(
         path=output,
         sheets=(L.NETWORK_SHEET, L.OVERVIEW_SHEET)
@@ -131,7 +134,9 @@ def _formats(workbook) -> dict:
     }
 
 
-def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None, path: Path) -> int:
+def _write(
+    spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None, picture: Picture, path: Path
+) -> int:
     # XlsxWriter's scratch files go in a folder of our own, removed whatever happens (Ctrl-C
     # included); text is never taken for a formula or a link: templates and run dirs are
     # untrusted, and "=cmd|..." in a description must stay text.
@@ -146,7 +151,7 @@ def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None, pa
             },
         )
         try:
-            count = _write_sheets(workbook, spec, traces, extra)
+            count = _write_sheets(workbook, spec, traces, extra, picture)
             seal(path, spec, extra.record_json if extra is not None else None)
             return count
         except xlsxwriter.exceptions.FileCreateError as exc:
@@ -155,7 +160,9 @@ def _write(spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None, pa
             raise (cause if isinstance(cause, OSError) else OSError(str(exc))) from None
 
 
-def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None) -> int:
+def _write_sheets(
+    workbook, spec: NetworkSpec, traces: list[Trace], extra: ExtraSheets | None, picture: Picture
+) -> int:
     workbook.set_properties(
         {
             "title": f"Backpropagation, step by step: {spec.name}",
@@ -167,7 +174,7 @@ def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace], extra: Extra
     )
     fmt = _formats(workbook)
     sheet_layout = SheetLayout.for_spec(spec)
-    _write_network_sheet(workbook, fmt, spec)
+    _write_network_sheet(workbook, fmt, spec, picture)
     _write_overview(workbook, fmt, spec, sheet_layout, traces)
     count = 0
     for trace in traces:
@@ -179,11 +186,10 @@ def _write_sheets(workbook, spec: NetworkSpec, traces: list[Trace], extra: Extra
     return count
 
 
-def _write_network_sheet(workbook, fmt, spec: NetworkSpec) -> None:
+def _write_network_sheet(workbook, fmt, spec: NetworkSpec, picture: Picture) -> None:
     ws = workbook.add_worksheet(L.NETWORK_SHEET)
     ws.hide_gridlines(2)
     ws.set_column(0, 0, L.NETWORK_MARGIN_WIDTH)
-    picture = network_picture(spec)
     how_to = [
         "Each 'lr …' sheet trains the network with one learning rate η,",
         "one row per gradient-descent step.",
