@@ -27,8 +27,8 @@ from pathlib import Path
 
 
 def build_with_sheetgen(iterations: int, output: Path) -> float:
-    from sheetgen.build.spec import load_spec
-    from sheetgen.build.writer import build_workbook
+    from sheetgen.workbook.spec import load_spec
+    from sheetgen.workbook.writer import build_workbook
 
     started = time.perf_counter()
     spec = load_spec().with_training(iterations=iterations)

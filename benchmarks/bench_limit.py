@@ -1,4 +1,4 @@
-"""Peak memory of a build at the size limit, against the estimate sheetgen/build/limits.py refuses by.
+"""Peak memory of a build at the size limit, against the estimate sheetgen/workbook/limits.py refuses by.
 
     python benchmarks/bench_limit.py                     # 1 learning rate, the largest allowed
     python benchmarks/bench_limit.py --rates 6 --iterations 20000
@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's sheetgen
 
-from sheetgen.build import limits
-from sheetgen.build.layout import SheetLayout
-from sheetgen.build.spec import load_spec
-from sheetgen.build.writer import build_workbook
+from sheetgen.workbook import limits
+from sheetgen.workbook.layout import SheetLayout
+from sheetgen.workbook.spec import load_spec
+from sheetgen.workbook.writer import build_workbook
 
 
 def largest_allowed(spec) -> int:

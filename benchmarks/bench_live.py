@@ -102,10 +102,10 @@ def main() -> int:
 
     warnings.filterwarnings("ignore", module="openpyxl")  # it does not know XlsxWriter's extensions
 
-    from sheetgen.build.spec import load_spec
-    from sheetgen.build.writer import build_workbook
     from sheetgen.runs.live_layout import LIVE_SHEET
     from sheetgen.runs.training import INFERENCE_JSON
+    from sheetgen.workbook.spec import load_spec
+    from sheetgen.workbook.writer import build_workbook
 
     if not (args.run_dir / INFERENCE_JSON).is_file():
         print(f"{args.run_dir} has no {INFERENCE_JSON}; train a run with this sheetgen first")

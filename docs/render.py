@@ -17,10 +17,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # draw this checkout's workbook, not an installed sheetgen's
 
 from sheetgen.analyse.recalc import to_pdf
-from sheetgen.build.spec import load_spec
-from sheetgen.build.writer import build_workbook
 from sheetgen.runs.export import build_run_workbook
 from sheetgen.runs.training import read_run
+from sheetgen.workbook.spec import load_spec
+from sheetgen.workbook.writer import build_workbook
 
 # (template, text that starts the page, crop box as fractions of the page, file)
 PICTURES = [

@@ -82,10 +82,10 @@ def build(template, learning_rates, iterations, output):
 
     Example: sheetgen build --lr 0.8 --output output/lr08.xlsx
     """
-    from sheetgen.build.engine import NumericalError
-    from sheetgen.build.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
-    from sheetgen.build.writer import build_workbook
     from sheetgen.files import OutputError
+    from sheetgen.workbook.engine import NumericalError
+    from sheetgen.workbook.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
+    from sheetgen.workbook.writer import build_workbook
 
     try:
         spec = load_spec(template)
@@ -104,7 +104,7 @@ def build(template, learning_rates, iterations, output):
         report = build_workbook(spec, output)
     except (SpecError, NumericalError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
-    from sheetgen.build.spec import format_rate
+    from sheetgen.workbook.spec import format_rate
 
     finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
     click.echo(

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.build.spec import NetworkSpec, SpecError, spec_from_json
 from sheetgen.untrusted import WorkbookError, guard_workbook
+from sheetgen.workbook.spec import NetworkSpec, SpecError, spec_from_json
 
 RECORD_SHEET = "sheetgen"  # very hidden
 JSON_CHUNK = 30_000  # a cell holds at most 32,767 characters

@@ -15,8 +15,8 @@ import pytest
 
 import sheetgen.analyse.recalc as recalc
 from sheetgen.analyse.recalc import find_soffice, recalculate
-from sheetgen.build.spec import load_spec
-from sheetgen.build.writer import build_workbook
+from sheetgen.workbook.spec import load_spec
+from sheetgen.workbook.writer import build_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 

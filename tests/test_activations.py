@@ -11,11 +11,11 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from sheetgen.analyse.recalc import recalculate
-from sheetgen.build import engine
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.formulas import activation_formula, delta_formula, term_magnitude
-from sheetgen.build.quantities import columns, values
-from sheetgen.build.spec import spec_from_dict
+from sheetgen.workbook import engine
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.formulas import activation_formula, delta_formula, term_magnitude
+from sheetgen.workbook.quantities import columns, values
+from sheetgen.workbook.spec import spec_from_dict
 from tests.conftest import require_libreoffice
 from tests.test_templates import assert_recalculated_matches_autograd
 from tests.torch_reference import autograd_columns, relative_error

@@ -265,8 +265,8 @@ def test_without_torch_check_says_how_to_install_it(seed_workbook):
 
 def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
     """3 inputs, 3 hidden units, 2 outputs: w1…w15 mean other units than in the exercise."""
-    from sheetgen.build.spec import spec_from_dict
-    from sheetgen.build.writer import build_workbook
+    from sheetgen.workbook.spec import spec_from_dict
+    from sheetgen.workbook.writer import build_workbook
 
     spec = spec_from_dict(
         {
@@ -290,8 +290,8 @@ def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
 def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     """XOR's sheets label units per sample (h1 (s1)); check reads one sample per row and says
     so, rather than guessing a shape ("0 hidden units")."""
-    from sheetgen.build.spec import load_spec
-    from sheetgen.build.writer import build_workbook
+    from sheetgen.workbook.spec import load_spec
+    from sheetgen.workbook.writer import build_workbook
 
     path = tmp_path / "xor.xlsx"
     build_workbook(load_spec(ROOT / "templates" / "xor.toml"), path)

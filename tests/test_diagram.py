@@ -6,14 +6,14 @@ import zipfile
 import openpyxl
 import pytest
 
-from sheetgen.build.diagram import (
+from sheetgen.workbook.diagram import (
     LABELLED_WEIGHTS,
     MAX_SHOWN_PX,
     _overlaps,
     draw_network,
     network_picture,
 )
-from sheetgen.build.layout import (
+from sheetgen.workbook.layout import (
     DEFAULT_ROW_PX,
     NETWORK_PICTURE_COL,
     NETWORK_PICTURE_ROW,
@@ -21,10 +21,10 @@ from sheetgen.build.layout import (
     NETWORK_TEXT_WIDTH,
     network_text_place,
 )
-from sheetgen.build.printing import DEFAULT_COLUMN_PX, column_px
-from sheetgen.build.quantities import label
-from sheetgen.build.spec import load_spec, spec_from_dict
-from sheetgen.build.writer import build_workbook
+from sheetgen.workbook.printing import DEFAULT_COLUMN_PX, column_px
+from sheetgen.workbook.quantities import label
+from sheetgen.workbook.spec import load_spec, spec_from_dict
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import ROOT
 from tests.test_render import DEEP, _anchors, _sheet_parts
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sheetgen.build import engine
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.quantities import columns, history, values
-from sheetgen.build.spec import load_spec, spec_from_dict
+from sheetgen.workbook import engine
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.quantities import columns, history, values
+from sheetgen.workbook.spec import load_spec, spec_from_dict
 from tests.torch_reference import autograd_columns, relative_error
 
 SEED = load_spec()

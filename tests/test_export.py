@@ -9,9 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from sheetgen.analyse.recalc import recalculate
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.build.spec import load_spec
-from sheetgen.build.writer import build_workbook
 from sheetgen.cli import main
 from sheetgen.record import RECORD_SHEET, read_record
 from sheetgen.runs.export import recorded_training
@@ -23,6 +20,9 @@ from sheetgen.runs.mnist_sheets import (
     MODEL_SHEET,
 )
 from sheetgen.runs.training import METRIC_COLUMNS
+from sheetgen.workbook.layout import SheetLayout, sheet_name
+from sheetgen.workbook.spec import load_spec
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import require_libreoffice
 from tests.run_fixtures import write_run_dir
 from tests.torch_reference import autograd_columns, relative_error

@@ -9,8 +9,8 @@ import pytest
 
 import sheetgen
 from sheetgen.analyse.history import HistoryError
-from sheetgen.build import engine
-from sheetgen.build.quantities import history
+from sheetgen.workbook import engine
+from sheetgen.workbook.quantities import history
 from tests.handmade import layout_block, write_workbook
 
 

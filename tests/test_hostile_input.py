@@ -750,8 +750,8 @@ def test_case13_replace_keeps_the_mode_fsyncs_first_and_leaves_the_umask(tmp_pat
 def test_case13_a_softmax_output_excel_cannot_store_is_refused():
     import numpy as np
 
-    from sheetgen.build.engine import Forward, NumericalError, _check_range
-    from sheetgen.build.spec import spec_from_dict
+    from sheetgen.workbook.engine import Forward, NumericalError, _check_range
+    from sheetgen.workbook.spec import spec_from_dict
 
     spec = spec_from_dict(
         {
@@ -857,18 +857,18 @@ def _rezip(source_path, target_path, change):
 
 @pytest.mark.slow
 def test_case14_export_trusts_the_seal_not_a_rerender(tmp_path, monkeypatch):
-    from sheetgen.build.spec import load_spec
-    from sheetgen.build.writer import build_workbook
     from sheetgen.record import package_parts
+    from sheetgen.workbook.spec import load_spec
+    from sheetgen.workbook.writer import build_workbook
 
     path = tmp_path / "laptop.xlsx"
     assert run("build", "--lr", "0.5", "--iterations", "10", "-o", path).exit_code == 0
     # this machine draws the diagram differently (other fonts, another matplotlib)
     from dataclasses import replace
 
-    real_picture = __import__("sheetgen.build.diagram", fromlist=["network_picture"]).network_picture
+    real_picture = __import__("sheetgen.workbook.diagram", fromlist=["network_picture"]).network_picture
     monkeypatch.setattr(
-        "sheetgen.build.writer.network_picture",
+        "sheetgen.workbook.writer.network_picture",
         lambda spec: replace(real_picture(spec), png=real_picture(spec).png + b"\0other machine"),
     )
     again = tmp_path / "again.xlsx"

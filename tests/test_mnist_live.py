@@ -25,9 +25,6 @@ from mnist_fixtures import TEST_COUNT, mnist_data_dir, mnist_run, synthetic_digi
 
 from mnist.export import load_model
 from sheetgen.analyse.recalc import _PROFILE, find_soffice, recalculate
-from sheetgen.build.spec import load_spec
-from sheetgen.build.writer import _formats as writer_formats
-from sheetgen.build.writer import build_workbook
 from sheetgen.cli import main
 from sheetgen.record import RECORD_SHEET
 from sheetgen.runs import cnn
@@ -44,6 +41,9 @@ from sheetgen.runs.live_layout import (
 from sheetgen.runs.mnist_live import write_live_sheets
 from sheetgen.runs.mnist_sheets import SHEETS as METRIC_SHEETS
 from sheetgen.runs.training import read_run
+from sheetgen.workbook.spec import load_spec
+from sheetgen.workbook.writer import _formats as writer_formats
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import require_libreoffice
 from tests.run_fixtures import write_run_dir
 

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from mnist_fixtures import TEST_COUNT, mnist_data_dir  # noqa: F401
 
 from mnist.cli import cli
-from sheetgen.build.spec import load_spec
-from sheetgen.build.writer import build_workbook
 from sheetgen.record import read_record
 from sheetgen.runs.export import recorded_training
 from sheetgen.runs.mnist_sheets import METRIC_HEADERS, METRICS_SHEET
+from sheetgen.workbook.spec import load_spec
+from sheetgen.workbook.writer import build_workbook
 
 
 def train(data_dir, run_dir, workbook, epochs=2):

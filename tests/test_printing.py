@@ -2,7 +2,7 @@
 
 import pytest
 
-from sheetgen.build import printing
+from sheetgen.workbook import printing
 
 
 class Recorder:

@@ -6,8 +6,8 @@ import pytest
 import xlsxwriter
 
 from sheetgen.analyse.recalc import recalculate
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.build.writer import build_workbook
+from sheetgen.workbook.layout import SheetLayout, sheet_name
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import require_libreoffice
 from tests.torch_reference import autograd_columns, relative_error
 
@@ -77,7 +77,7 @@ def test_editing_the_learning_rate_recalculates_the_whole_sheet(tmp_path, seed_s
     ws = openpyxl.load_workbook(recalculate(edited, tmp_path / "out"), data_only=True)["lr 0.5"]
     changed = spec.to_dict()
     changed["layers"][1]["weights"][0][0] = -0.3
-    from sheetgen.build.spec import spec_from_dict
+    from sheetgen.workbook.spec import spec_from_dict
 
     expected = autograd_columns(spec_from_dict(changed), 1.7, 40)
     for quantity in layout.quantities[1:]:

@@ -22,12 +22,12 @@ import pytest
 from xlsxwriter.utility import xl_cell_to_rowcol
 
 from sheetgen.analyse.recalc import to_pdf_many
-from sheetgen.build.layout import GROUP_ROW, HEADER_ROW
-from sheetgen.build.spec import load_spec, spec_from_dict
-from sheetgen.build.writer import build_workbook
 from sheetgen.runs.export import build_run_workbook
 from sheetgen.runs.mnist_sheets import METRICS_SHEET, TABLE_HEADER_ROW
 from sheetgen.runs.training import read_run
+from sheetgen.workbook.layout import GROUP_ROW, HEADER_ROW
+from sheetgen.workbook.spec import load_spec, spec_from_dict
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import ROOT, require_libreoffice
 from tests.run_fixtures import write_run_dir
 

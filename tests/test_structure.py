@@ -2,7 +2,7 @@
 edges cut on purpose (issue 14): layout.py alone maps quantities to cells, formulas.py alone
 writes spreadsheet syntax, and a module that reached across for a constant does not again.
 
-build makes a workbook from a spec and must stay light: it never imports analyse, runs, mnist
+workbook makes a workbook from a spec and must stay light: it never imports analyse, runs, mnist
 or torch, not even inside a function. runs reads what a training run wrote and never imports
 analyse, mnist or torch. Importing any module of sheetgen loads no torch: only check's
 diagnosis imports it, when it runs.
@@ -21,7 +21,7 @@ PACKAGE = ROOT / "sheetgen"
 
 # part -> the top-level names its modules may never import (anywhere in the module)
 FORBIDDEN = {
-    "build": ("sheetgen.analyse", "sheetgen.runs", "sheetgen.cli", "mnist", "torch", "torchvision"),
+    "workbook": ("sheetgen.analyse", "sheetgen.runs", "sheetgen.cli", "mnist", "torch", "torchvision"),
     "runs": ("sheetgen.analyse", "sheetgen.cli", "mnist", "torch", "torchvision"),
     "analyse": ("sheetgen.cli", "mnist"),
 }
@@ -70,9 +70,9 @@ def test_imports_follow_the_intended_direction(part):
     ],
 )
 def test_the_scan_finds_imports_anywhere(source, named):
-    """The scan itself, on a module of sheetgen.build: imports inside functions, of a package
+    """The scan itself, on a module of sheetgen.workbook: imports inside functions, of a package
     by name, and relative ones are all seen."""
-    assert named in {name for _, name in _imported_names(source, "sheetgen.build")}
+    assert named in {name for _, name in _imported_names(source, "sheetgen.workbook")}
 
 
 def _every_module() -> list[str]:
@@ -92,7 +92,7 @@ def test_no_module_of_sheetgen_loads_torch_at_import():
         "('torch', 'torchvision', 'mnist'))))\n"
     )
     modules = _every_module()
-    assert "sheetgen.analyse.check.diagnose" in modules and "sheetgen.build.writer" in modules
+    assert "sheetgen.analyse.check.diagnose" in modules and "sheetgen.workbook.writer" in modules
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(modules)],
         cwd=ROOT,
@@ -104,7 +104,7 @@ def test_no_module_of_sheetgen_loads_torch_at_import():
     assert json.loads(done.stdout) == []
 
 
-def test_importing_build_loads_neither_analyse_nor_runs():
+def test_importing_workbook_loads_neither_analyse_nor_runs():
     code = (
         "import importlib, json, sys\n"
         "for name in json.loads(sys.argv[1]):\n"
@@ -112,7 +112,7 @@ def test_importing_build_loads_neither_analyse_nor_runs():
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('sheetgen.analyse', "
         "'sheetgen.runs')))))\n"
     )
-    build = [m for m in _every_module() if m.startswith("sheetgen.build")]
+    build = [m for m in _every_module() if m.startswith("sheetgen.workbook")]
     assert len(build) >= 10
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(build)], cwd=ROOT, capture_output=True, text=True, check=False
@@ -125,13 +125,13 @@ def test_importing_build_loads_neither_analyse_nor_runs():
     "module, forbidden, why",
     [
         (
-            "sheetgen/build/spec.py",
-            "sheetgen.build.layout",
+            "sheetgen/workbook/spec.py",
+            "sheetgen.workbook.layout",
             "layout reads the spec; the spec owns the iteration budget (MAX_ITERATIONS)",
         ),
         (
             "sheetgen/analyse/verify.py",
-            "sheetgen.build.writer",
+            "sheetgen.workbook.writer",
             "the Overview's cells and its 'not reached' text are the layout's",
         ),
     ],
@@ -166,7 +166,7 @@ def formula_literals(path: Path) -> list[str]:
     "module",
     sorted(
         str(p.relative_to(ROOT))
-        for folder in ("sheetgen/build", "sheetgen/runs")
+        for folder in ("sheetgen/workbook", "sheetgen/runs")
         for p in (ROOT / folder).glob("*.py")
         if p.name != "formulas.py"
     ),
@@ -179,3 +179,49 @@ def test_the_check_finds_a_formula_written_elsewhere(tmp_path):
     source = tmp_path / "sheet.py"
     source.write_text('a = f"=SUM({cells})"\nb = "=1+1"\nc = text.startswith("=")\n')
     assert formula_literals(source) == ["f'=SUM({cells})'", "=1+1"]
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the sheetgen modules it imports anywhere (functions included)."""
+    modules = set(_every_module())
+    graph = {}
+    for name in modules:
+        path = ROOT / (name.replace(".", "/") + ".py")
+        is_package = not path.exists()
+        if is_package:
+            path = ROOT / name.replace(".", "/") / "__init__.py"
+        package = name if is_package else name.rpartition(".")[0]
+        graph[name] = {n for _, n in _imported_names(path.read_text(), package) if n in modules and n != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import circle found by a depth-first walk, as the modules along it."""
+    found, state = [], {}
+
+    def walk(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                walk(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            walk(node, [node])
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """A package's __init__ re-exporting its own modules is not a circle; two modules that each
+    need the other are (verify and verify_live shared result types that now live apart)."""
+    graph = _import_graph()
+    for name, targets in graph.items():
+        graph[name] = {t for t in targets if not name.startswith(t + ".")}  # a module and its package
+    assert _cycles(graph) == []
+
+
+def test_the_circle_scan_finds_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]

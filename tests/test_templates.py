@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sheetgen.analyse.recalc import recalculate
-from sheetgen.build import engine
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.build.quantities import values
-from sheetgen.build.spec import SpecError, load_spec, spec_from_dict
-from sheetgen.build.writer import build_workbook
+from sheetgen.workbook import engine
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.layout import SheetLayout, sheet_name
+from sheetgen.workbook.quantities import values
+from sheetgen.workbook.spec import SpecError, load_spec, spec_from_dict
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import ROOT, require_libreoffice
 from tests.torch_reference import autograd_columns, relative_error
 

@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen.build import engine
-from sheetgen.build import layout as L
-from sheetgen.build.layout import SheetLayout
-from sheetgen.build.writer import build_workbook
 from sheetgen.cli import main
+from sheetgen.workbook import engine
+from sheetgen.workbook import layout as L
+from sheetgen.workbook.layout import SheetLayout
+from sheetgen.workbook.writer import build_workbook
 from tests.conftest import require_libreoffice
 
 
@@ -214,7 +214,7 @@ def test_recalculate_many_refuses_clashing_names(tmp_path):
 def test_other_sizes_activations_and_samples_verify(tmp_path, activation):
     """Cells are found through the layout, so any network sheetgen builds verifies."""
     require_libreoffice()
-    from sheetgen.build.spec import spec_from_dict
+    from sheetgen.workbook.spec import spec_from_dict
 
     spec = spec_from_dict(
         {

@@ -6,14 +6,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sheetgen.build import engine
-from sheetgen.build import layout as L
-from sheetgen.build.formulas import FormulaEmitter
-from sheetgen.build.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
-from sheetgen.build.quantities import values
-from sheetgen.build.spec import MAX_ITERATIONS, spec_from_json
-from sheetgen.build.writer import build_workbook
 from sheetgen.record import RECORD_SHEET as SPEC_SHEET
+from sheetgen.workbook import engine
+from sheetgen.workbook import layout as L
+from sheetgen.workbook.formulas import FormulaEmitter
+from sheetgen.workbook.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
+from sheetgen.workbook.quantities import values
+from sheetgen.workbook.spec import MAX_ITERATIONS, spec_from_json
+from sheetgen.workbook.writer import build_workbook
 
 
 def test_every_computed_cell_is_a_formula(seed_workbook, seed_spec):

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from sheetgen.analyse.compare import relative_error  # noqa: F401  (the tests import it from here)
-from sheetgen.build.spec import NetworkSpec
+from sheetgen.workbook.spec import NetworkSpec
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
@@ -20,7 +20,7 @@ ACTIVATIONS = {
 
 
 def autograd_columns(spec: NetworkSpec, learning_rate: float, iterations: int) -> dict:
-    """Every table column (keyed as sheetgen.build.quantities keys) at every iteration, by autograd.
+    """Every table column (keyed as sheetgen.workbook.quantities keys) at every iteration, by autograd.
 
     δ and ∂E/∂a are reported per sample, for that sample's own loss (the sheet's convention):
     with a mean loss, autograd's gradients on them are scaled back by the number of samples.

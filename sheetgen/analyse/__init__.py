@@ -2,7 +2,7 @@
 sheetgen built (verify, verify_live), checking one made by hand (check/), and its history as
 DataFrames.
 
-May import: sheetgen.build (the engine, layout and formulas that say what a cell should hold),
+May import: sheetgen.workbook (the engine, layout and formulas that say what a cell should hold),
 sheetgen.runs (the layout of an exported run's sheets, to verify them) and the top-level
 modules. torch only lazily, in check's diagnosis (check/autograd.py).
 """

@@ -53,7 +53,7 @@ def read_history(path: str | Path) -> dict:
         spec = record_from_grids(formulas, path).spec
     except NoSpecError:
         return _handmade(values, path, pd)
-    from sheetgen.build.layout import SheetLayout, sheet_name
+    from sheetgen.workbook.layout import SheetLayout, sheet_name
 
     layout = SheetLayout.for_spec(spec)
     tables = {}

@@ -21,64 +21,18 @@ import numpy as np
 from xlsxwriter.utility import xl_col_to_name
 
 from sheetgen.analyse.compare import TOLERANCE, as_number, format_error, relative_errors, scaled_errors
+from sheetgen.analyse.differences import ColumnCheck, Difference, SheetCheck, show_value
 from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
 from sheetgen.analyse.recalc import recalculate
 from sheetgen.analyse.verify_live import recorded_network, verify_live
-from sheetgen.build import engine
-from sheetgen.build import layout as L
-from sheetgen.build.formulas import FormulaEmitter, term_magnitude
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.build.quantities import input_keys, input_value, label, values, with_inputs
-from sheetgen.build.spec import NetworkSpec, SpecError
 from sheetgen.record import record_from_grids
 from sheetgen.untrusted import guard_workbook
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One cell whose value is not what it should be."""
-
-    sheet: str
-    cell: str
-    label: str
-    formula: str | None
-    got: object
-    expected: object
-    got_source: str  # "LibreOffice gives", "the cached value is"
-    expected_source: str  # "the reference engine gives", "LibreOffice gives"
-    error: float
-
-    def describe(self) -> str:
-        formula = f" {self.formula}" if self.formula else ""
-        return (
-            f"{self.sheet}!{self.cell} ({self.label}){formula}: {self.got_source} "
-            f"{_show(self.got)}, {self.expected_source} {_show(self.expected)} "
-            f"(relative error {format_error(self.error)})"
-        )
-
-
-@dataclass(frozen=True)
-class ColumnCheck:
-    """One column of a sheet: how far LibreOffice is from the engine and the cache from both."""
-
-    label: str
-    cells: int
-    engine_error: float  # LibreOffice's recalculation against the reference engine
-    cached_error: float | None  # the file's cached values against LibreOffice; None: none cached
-
-
-@dataclass(frozen=True)
-class SheetCheck:
-    """One sheet's columns, the first differing cell if any, and notes (edited inputs)."""
-
-    sheet: str
-    columns: tuple[ColumnCheck, ...]
-    differences: tuple[Difference, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    @property
-    def cells(self) -> int:
-        return sum(c.cells for c in self.columns)
+from sheetgen.workbook import engine
+from sheetgen.workbook import layout as L
+from sheetgen.workbook.formulas import FormulaEmitter, term_magnitude
+from sheetgen.workbook.layout import SheetLayout, sheet_name
+from sheetgen.workbook.quantities import input_keys, input_value, label, values, with_inputs
+from sheetgen.workbook.spec import NetworkSpec, SpecError
 
 
 @dataclass(frozen=True)
@@ -184,7 +138,7 @@ def _sheet_spec(
         raw = cell(grid, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
         value = as_number(raw)
         if math.isnan(value):
-            raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {_show(raw)}, not a number")
+            raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {show_value(raw)}, not a number")
         recorded = input_value(spec, key, learning_rate)
         if value != recorded:
             notes.append(
@@ -423,14 +377,6 @@ def _row_col(ref: str) -> tuple[int, int]:
     if ref == "-":
         return (-1, -1)
     return xl_cell_to_rowcol(ref)
-
-
-def _show(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.15g}"
-    if value is None:
-        return "nothing (empty)"
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def format_report(report: VerifyReport) -> str:

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from sheetgen.analyse.compare import as_number, relative_errors
+from sheetgen.analyse.differences import ColumnCheck, Difference, SheetCheck
 from sheetgen.analyse.reading import Grid, cell
 from sheetgen.runs import cnn
 from sheetgen.runs.live_layout import (
@@ -128,8 +129,6 @@ def _blocks(layout: LiveLayout, act: cnn.Activations):
 def _first_beyond(tolerance, errors, cells, label, sheet_formulas, got, expected, sources):
     """The first cell whose error is beyond tolerance, as a Difference; None if there is none.
     sources: what `got` and `expected` are ("LibreOffice gives", "the reference engine")."""
-    from sheetgen.analyse.verify import Difference  # verify imports this module
-
     bad = np.flatnonzero(errors > tolerance)
     if not bad.size:
         return None
@@ -149,9 +148,7 @@ def _first_beyond(tolerance, errors, cells, label, sheet_formulas, got, expected
 
 
 def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolerance):
-    """The SheetCheck of 'MNIST live' (verify's own types, imported late: no cycle)."""
-    from sheetgen.analyse.verify import ColumnCheck, Difference, SheetCheck
-
+    """The SheetCheck of 'MNIST live'."""
     if LIVE_SHEET not in recalculated or WEIGHTS_SHEET not in recalculated:
         problem = Difference(
             LIVE_SHEET,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sheetgen.build.activations import ACTIVATIONS
+from sheetgen.workbook.activations import ACTIVATIONS
 
 INFERENCE_FORMAT = 1
 IMAGE_SIDE = 28

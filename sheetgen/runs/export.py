@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.build.spec import NetworkSpec, load_spec
-from sheetgen.build.writer import BuildReport, ExtraSheets, build_workbook
 from sheetgen.files import OutputError, check_replaceable, check_workbook_suffix
 from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
 from sheetgen.runs import mnist_sheets
 from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
 from sheetgen.runs.training import RunError, TrainingRecord, read_run
+from sheetgen.workbook.spec import NetworkSpec, load_spec
+from sheetgen.workbook.writer import BuildReport, ExtraSheets, build_workbook
 
 
 class EditedWorkbookError(RecordError):

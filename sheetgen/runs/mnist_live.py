@@ -17,7 +17,6 @@ from collections import defaultdict
 
 from xlsxwriter.worksheet import Worksheet
 
-from sheetgen.build import formulas
 from sheetgen.runs.cnn import IMAGE_SIDE, KERNEL, LiveNetwork, forward, stored_pixels
 from sheetgen.runs.live_layout import (
     CHOOSER_ROW,
@@ -41,6 +40,7 @@ from sheetgen.runs.live_layout import (
     area,
     ref,
 )
+from sheetgen.workbook import formulas
 
 DRAWN = "drawn"  # the true label shown for the empty canvas
 FIRST_DIGIT = 1  # the chooser's value in a fresh workbook

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from sheetgen.build import formulas, printing
 from sheetgen.runs.training import METRIC_COLUMNS, TrainingRecord
+from sheetgen.workbook import formulas, printing
 
 METRICS_SHEET = "MNIST metrics"
 MODEL_SHEET = "MNIST model"

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.quantities import Key
-from sheetgen.build.spec import NetworkSpec
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.quantities import Key
+from sheetgen.workbook.spec import NetworkSpec
 
 
 def autograd_rows(spec: NetworkSpec, get: Callable[[Key], np.ndarray]) -> dict[Key, np.ndarray]:

@@ -27,10 +27,10 @@ from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS
 from sheetgen.analyse.check.tables import Table, update_formula
 from sheetgen.analyse.compare import as_number, relative_errors
 from sheetgen.analyse.reading import Grid, cell
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.quantities import Key
-from sheetgen.build.quantities import columns as canonical_columns
-from sheetgen.build.quantities import label as canonical_label
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.quantities import Key
+from sheetgen.workbook.quantities import columns as canonical_columns
+from sheetgen.workbook.quantities import label as canonical_label
 
 # Hand-made formulas may associate differently from autograd (a·(1−a)·(a−t) or (a−t)·a·(1−a));
 # that moves the last bits only. Every mistake in the catalogue is many orders larger.

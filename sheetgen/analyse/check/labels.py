@@ -3,7 +3,7 @@
 Labels vary ("a_h1", "out_h1", "ah1"; "E_total", "E_tot", "Etotal"; "∂E/∂w1", "dE/dw1",
 "∂E_total/∂w1"), so a label is normalised (lower case; spaces, underscores and brackets
 dropped; ∂ read as d) and matched against a few patterns. A match gives a key in
-sheetgen.build.quantities' terms, with layer 0 the hidden layer ("h") and layer 1 the output layer
+sheetgen.workbook.quantities' terms, with layer 0 the hidden layer ("h") and layer 1 the output layer
 ("o") and one sample per row; weights and their gradients are numbered as the exercise numbers
 them (w1..w8) until the table's shape says which layer and units a number means.
 """

@@ -32,8 +32,8 @@ from sheetgen.analyse.check.labels import inline_learning_rate, normalise, parse
 from sheetgen.analyse.check.refs import Reference, literals, references, shape
 from sheetgen.analyse.compare import as_number
 from sheetgen.analyse.reading import Grid, cell
-from sheetgen.build.quantities import Key, weight_number
-from sheetgen.build.spec import NetworkSpec, spec_from_dict
+from sheetgen.workbook.quantities import Key, weight_number
+from sheetgen.workbook.spec import NetworkSpec, spec_from_dict
 
 # A header must name at least this many weights: a row of two labels is not a table.
 MIN_WEIGHTS = 4

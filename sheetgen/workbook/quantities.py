@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sheetgen.build.engine import Trace
-from sheetgen.build.spec import NetworkSpec
+from sheetgen.workbook.engine import Trace
+from sheetgen.workbook.spec import NetworkSpec
 
 Key = tuple
 
@@ -199,7 +199,7 @@ def input_value(spec: NetworkSpec, key: Key, learning_rate: float) -> float:
 
 def with_inputs(spec: NetworkSpec, changed: dict[Key, float]) -> NetworkSpec:
     """The spec with some input cells' values replaced (all but η, which is per sheet)."""
-    from sheetgen.build.spec import spec_from_dict
+    from sheetgen.workbook.spec import spec_from_dict
 
     data = spec.to_dict()
     for key, value in changed.items():

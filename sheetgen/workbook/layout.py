@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_rowcol_to_cell
 
-from sheetgen.build.quantities import Key, Quantity, columns, input_keys
-from sheetgen.build.spec import format_rate
+from sheetgen.workbook.quantities import Key, Quantity, columns, input_keys
+from sheetgen.workbook.spec import format_rate
 
 THIS, PREV = "this", "prev"  # a row template's placeholders: the cell's row, the row above
 
@@ -70,7 +70,7 @@ def network_text_place(picture_width_px: int, picture_height_px: int, text_px: i
     LibreOffice's default is wider than Excel's) and default-height rows from row 4 on, as
     many as its size in pixels needs; the text starts clear of them.
     """
-    from sheetgen.build import printing
+    from sheetgen.workbook import printing
 
     margin_px = printing.column_px(NETWORK_MARGIN_WIDTH)
     picture_cols = -(-picture_width_px // printing.DEFAULT_COLUMN_PX)

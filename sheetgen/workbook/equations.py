@@ -6,9 +6,9 @@ the same keys, so the explanation cannot drift from the sheet.
 
 from __future__ import annotations
 
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.quantities import bias_index, bias_label, label, unit_label
-from sheetgen.build.spec import NetworkSpec
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.quantities import bias_index, bias_label, label, unit_label
+from sheetgen.workbook.spec import NetworkSpec
 
 
 def _below(spec: NetworkSpec, l: int, s: int, k: int) -> str:

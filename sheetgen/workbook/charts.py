@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from xlsxwriter.workbook import Workbook
 
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.build.spec import format_rate
+from sheetgen.workbook.layout import SheetLayout, sheet_name
+from sheetgen.workbook.spec import format_rate
 
 _AXIS_FONT = {"size": 9}
 _GRIDLINES = {"visible": True, "line": {"color": "#D9D9D9"}}

@@ -5,7 +5,7 @@ autograd. Sums run left to right, one term at a time, and each backward product 
 association of the sheet's formula, so a spreadsheet that recalculates gets the same floats
 (up to its EXP) rather than merely close ones.
 
-    >>> from sheetgen.build.spec import load_spec
+    >>> from sheetgen.workbook.spec import load_spec
     >>> trace = train(load_spec(), learning_rate=1.0, iterations=100)
     >>> round(float(trace.loss[1]), 10), f"{trace.loss[100]:.4g}"
     (0.0133779156, '2.256e-05')
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sheetgen.build.activations import ACTIVATIONS, libm
-from sheetgen.build.spec import Layer, NetworkSpec, format_rate
+from sheetgen.workbook.activations import ACTIVATIONS, libm
+from sheetgen.workbook.spec import Layer, NetworkSpec, format_rate
 
 
 class NumericalError(ArithmeticError):

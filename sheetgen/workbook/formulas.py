@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sheetgen.build.activations import ACTIVATIONS
-from sheetgen.build.layout import PREV, THIS, SheetLayout
-from sheetgen.build.quantities import Key, bias_index
-from sheetgen.build.spec import NetworkSpec
+from sheetgen.workbook.activations import ACTIVATIONS
+from sheetgen.workbook.layout import PREV, THIS, SheetLayout
+from sheetgen.workbook.quantities import Key, bias_index
+from sheetgen.workbook.spec import NetworkSpec
 
 
 def activation_formula(activation: str, nets: list[str], j: int) -> str:

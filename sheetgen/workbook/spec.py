@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sheetgen.build.activations import ACTIVATIONS
+from sheetgen.workbook.activations import ACTIVATIONS
 
 LOSSES = ("half_squared_error", "cross_entropy")
 REDUCTIONS = ("sum", "mean")

@@ -12,8 +12,8 @@ formulas) estimates 1,024 MiB and measured 738 MiB peak (benchmarks/bench_limit.
 
 from __future__ import annotations
 
-from sheetgen.build.layout import SheetLayout
-from sheetgen.build.spec import MAX_ITERATIONS, NetworkSpec, SpecError
+from sheetgen.workbook.layout import SheetLayout
+from sheetgen.workbook.spec import MAX_ITERATIONS, NetworkSpec, SpecError
 
 MAX_COLUMNS = 16_384  # XFD, the last column of a sheet
 MAX_CHART_SERIES = 255  # series in one Excel chart: the Overview has one per rate

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from sheetgen.build.quantities import bias_index, bias_label, label, unit_label
-from sheetgen.build.spec import NetworkSpec
+from sheetgen.workbook.quantities import bias_index, bias_label, label, unit_label
+from sheetgen.workbook.spec import NetworkSpec
 
 DPI = 192  # twice the 96 pixels per inch a spreadsheet draws at: sharp on screen
 MAX_UNITS_DRAWN = 8  # a bigger layer shows units 1-6, a gap and its last unit

@@ -17,17 +17,17 @@ import xlsxwriter
 import xlsxwriter.exceptions
 
 from sheetgen import __version__
-from sheetgen.build import charts, engine, formulas, printing
-from sheetgen.build import layout as L
-from sheetgen.build.diagram import Picture, network_picture
-from sheetgen.build.engine import Trace
-from sheetgen.build.equations import equations
-from sheetgen.build.layout import SheetLayout, sheet_name
-from sheetgen.build.limits import check_build_size
-from sheetgen.build.quantities import input_keys, input_value, label, values
-from sheetgen.build.spec import NetworkSpec, format_rate
 from sheetgen.files import atomic_path, check_replaceable, check_workbook_suffix
 from sheetgen.record import seal, write_record
+from sheetgen.workbook import charts, engine, formulas, printing
+from sheetgen.workbook import layout as L
+from sheetgen.workbook.diagram import Picture, network_picture
+from sheetgen.workbook.engine import Trace
+from sheetgen.workbook.equations import equations
+from sheetgen.workbook.layout import SheetLayout, sheet_name
+from sheetgen.workbook.limits import check_build_size
+from sheetgen.workbook.quantities import input_keys, input_value, label, values
+from sheetgen.workbook.spec import NetworkSpec, format_rate
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
