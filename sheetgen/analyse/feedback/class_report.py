@@ -121,6 +121,8 @@ def _submissions(sheet, outcomes, annotated: dict[Path, Path], out: Path, bold) 
     sheet.set_column(5, 4 + 2 * most, 30)
     sheet.freeze_panes(1, 1)
     sheet.autofilter(0, 0, max(len(outcomes), 1), len(header) - 1)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)  # printed one page wide
 
 
 def _link(sheet, row: int, col: int, copy: Path, out: Path) -> None:
@@ -168,6 +170,8 @@ def _counts(book, sheet, mistakes: list[_Mistake], bold) -> None:
     chart.set_x_axis({"min": 0, **({"major_unit": 1} if max(files.values()) < 10 else {})})
     chart.set_size({"width": 900, "height": max(300, 40 + 28 * len(names))})
     sheet.insert_chart(0, 4, chart)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 1)
 
 
 def _each(sheet, mistakes: list[_Mistake], bold) -> None:
