@@ -539,12 +539,14 @@ def test_the_fills_and_the_comment_print(student, annotated, tmp_path):
 
 
 @pytest.mark.libreoffice
-def test_an_ods_submission_is_annotated_from_its_conversion(student, tmp_path):
+@pytest.mark.parametrize("suffix", ["ods", "xls"])
+def test_an_ods_or_xls_submission_is_annotated_from_its_conversion(student, tmp_path, suffix):
     require_libreoffice()
-    ods = _run(student, tmp_path, "ods", 300)
-    result = run(ods, "--annotate")
+    converted = _run(student, tmp_path, suffix, 300)
+    result = run(converted, "--annotate")
     assert result.exit_code == 1, result.output
     copy = tmp_path / "student.checked.xlsx"
     assert result.output.splitlines()[-1] == f"annotated copy: {copy}"
     book = openpyxl.load_workbook(copy)
     assert book.sheetnames[0] == "check" and _fill(book["Backprop"]["Z34"]) == MISTAKE_FILL
+    assert book["Backprop"]["Z34"].comment.text.startswith("sheetgen check: δ_h2 goes wrong here.")

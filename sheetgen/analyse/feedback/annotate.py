@@ -99,10 +99,13 @@ def annotate_workbook(report, source: str | Path, out: str | Path | None = None)
     source = Path(source)
     out = annotated_name(source) if out is None else Path(out)
     check_copy_name(source, out)
-    guard_workbook(source)
+    if not source.is_file():
+        raise WorkbookError(f"{source} does not exist" if not source.exists() else f"{source} is not a file")
+    converted = source.suffix.lower() in CONVERTED_SUFFIXES or not zipfile.is_zipfile(source)
     with tempfile.TemporaryDirectory(prefix="sheetgen-annotate-") as temp:
-        converted = source.suffix.lower() in CONVERTED_SUFFIXES or not zipfile.is_zipfile(source)
+        # a .xls is no zip package: LibreOffice reads it, and its conversion is guarded instead
         path = _converted(source, temp) if converted else source
+        guard_workbook(path)
         try:
             package = Package(path)
             book = Book(package)

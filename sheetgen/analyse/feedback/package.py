@@ -14,6 +14,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from sheetgen.analyse.feedback.xmlparts import Edit, Node, attribute, insert_children, prefix, scan, splice
 from sheetgen.files import atomic_path
@@ -117,6 +118,7 @@ class Package:
     @staticmethod
     def resolve(source: str, target: str) -> str:
         """The part a relative (or /-absolute) target names, seen from `source`."""
+        target = unquote(target)  # a target is a URI: "sheet%201.xml" names "sheet 1.xml"
         if target.startswith("/"):
             return posixpath.normpath(target.lstrip("/"))
         return posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
