@@ -203,7 +203,9 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec, picture: Picture) -> 
     if place.default_cols:
         ws.set_column(*place.default_cols, printing.DEFAULT_COLUMN_WIDTH)
     ws.set_column(place.col, place.col, text_width)
-    printing.set_up(ws, place.content_px)
+    text_rows = place.row + sum(len(lines) + 2 for _, lines in sections) - 1  # no blank after the last
+    picture_bottom = L.NETWORK_PICTURE_ROW * L.DEFAULT_ROW_PX + picture.height_px
+    printing.set_up(ws, place.content_px, content_height_px=max(text_rows * L.DEFAULT_ROW_PX, picture_bottom))
     ws.write(0, 1, f"The network: {spec.name}", fmt["title"])
     ws.write_string(1, 1, spec.description, fmt["note"])
     row = place.row
