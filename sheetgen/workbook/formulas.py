@@ -141,6 +141,30 @@ def updates_until_below(column_range: str, threshold_cell: str, never: str) -> s
     return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'
 
 
+def text_literal(text: str) -> str:
+    """Text as a formula's string literal: quotes doubled, so that text from a template stays
+    text; longer text as several literals joined with &, since a spreadsheet takes at most 255
+    characters in one."""
+    pieces = [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
+    return "&".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
+
+
+def text_with_value(before: str, cell: str, after: str) -> str:
+    """A title that names an input's value and follows it: before & cell & after."""
+    return f"={text_literal(before)}&{cell}&{text_literal(after)}"
+
+
+def number_text(value: float) -> str:
+    """What a spreadsheet's & makes of a number, as LibreOffice writes it: up to 15
+    significant digits, without an exponent below 1e16 (0.00001, not 1e-05): the cached value
+    of a text_with_value."""
+    text = f"{value:.15g}"
+    if abs(value) >= 1e16:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}E{int(exponent):+04d}"
+    return np.format_float_positional(float(text), trim="-")
+
+
 # The MNIST sheets' summary cells (sheetgen.runs.mnist_sheets).
 
 
