@@ -183,15 +183,35 @@ def percent_of_sum(part: str, cells: str) -> str:
 # references come from sheetgen.runs.live_layout.
 
 
-def stored_pixel(chooser: str, pixels: str, position: int) -> str:
-    """Pixel `position` (1-based) of the stored digit the chooser picks, in [0, 1]; chooser 0
-    is an empty canvas to draw on."""
-    return f"=IF({chooser}=0,0,INDEX({pixels},{chooser},{position})/255)"
+def gallery_index(
+    chooser: str, gallery: str, block: tuple[int, int], per_row: int, place: tuple[int, int]
+) -> str:
+    """INDEX into a gallery of equal blocks, per_row to a row, numbered from 1 left to right:
+    the cell at `place` (1-based row and column within its block) of block number `chooser`."""
+    rows, cols = block
+    return (
+        f"INDEX({gallery},{rows}*INT(({chooser}-1)/{per_row})+{place[0]},"
+        f"{cols}*MOD({chooser}-1,{per_row})+{place[1]})"
+    )
 
 
-def stored_label(chooser: str, labels: str, drawn: str) -> str:
-    """The true label of the chosen stored digit, or the text `drawn` for the empty canvas."""
-    return f'=IF({chooser}=0,"{drawn}",INDEX({labels},{chooser}))'
+def stored_pixel(chooser: str, canvas: str, stored: str) -> str:
+    """A pixel of the input grid, in [0, 1]: the canvas cell when the chooser is 0, else the
+    chosen stored digit's grey level (`stored`, a gallery_index, 0-255) over 255. The grid
+    stays formulas: drawing happens on the canvas, so no stored digit is ever typed over."""
+    return f"=IF({chooser}=0,{canvas},{stored}/255)"
+
+
+def stored_label(chooser: str, stored: str, drawn: str) -> str:
+    """The true label of the chosen stored digit (`stored`, a gallery_index), or the text
+    `drawn` for the canvas."""
+    return f'=IF({chooser}=0,"{drawn}",{stored})'
+
+
+def blank_note(grid: str, threshold: float, note: str) -> str:
+    """`note` while the grid holds less ink than `threshold` (its pixels' sum), else nothing:
+    the network never saw a blank image, so its answer to one means nothing."""
+    return f'=IF(SUM({grid})<{threshold:g},{text_literal(note)},"")'
 
 
 def normalize(pixel: str, mean: str, std: str) -> str:
@@ -233,6 +253,11 @@ def predicted_digit(probabilities: str) -> str:
 
 def largest(probabilities: str) -> str:
     return f"=MAX({probabilities})"
+
+
+def is_largest(probability: str, probabilities: str) -> str:
+    """A conditional format's test: this row's probability is the winning one."""
+    return f"={probability}=MAX({probabilities})"
 
 
 # A formula's terms, for judging how far a recalculated value may fairly be from the engine's.
