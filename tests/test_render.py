@@ -479,3 +479,15 @@ def test_titles_that_name_eta_follow_an_edit_of_eta(books, tmp_path):
     )
     assert ws.cell(CHART_TITLE_ROW + 1, LEGEND_NAME_COL + 1).value == "η = 2"
     assert ws.row_dimensions[CHART_TITLE_ROW + 1].hidden
+
+
+@pytest.mark.libreoffice
+def test_printed_charts_name_eta(pages):
+    """The printed Overview's legend names every η (its names are in hidden rows, which a
+    chart that plots visible cells only would not read: LibreOffice then names a series after
+    its column), and a learning-rate sheet's chart prints its title."""
+    overview = _sheet_pages(pages["seed"], "Every learning rate side by side", "Backpropagation with")
+    texts = {text for _, _, page_texts, _ in overview for _, _, text in page_texts}
+    assert {f"η = {rate}" for rate in ("0.1", "0.2", "0.5", "0.8", "1", "2")} <= texts
+    rate = _sheet_pages(pages["seed"], "Backpropagation with η = 0.8", "Backpropagation with η = 1")
+    assert "E_total per iteration, η = 0.8 (log scale)" in {text for _, _, t, _ in rate for _, _, text in t}

@@ -140,5 +140,8 @@ def overview_chart(workbook: Workbook, layout: SheetLayout, traces):
         }
     )
     chart.set_legend({"position": "right"})
+    # the series' names are in a hidden row of each sheet: a chart that plots visible cells
+    # only takes them for hidden too (LibreOffice then names a series after its column)
+    chart.show_hidden_data()
     chart.set_size({"width": OVERVIEW_CHART_SIZE[0], "height": OVERVIEW_CHART_SIZE[1]})
     return chart
