@@ -29,7 +29,7 @@ from sheetgen.workbook.writer import build_workbook
 PICTURES = [
     ("seed", "Every learning rate side by side", (0.05, 0.07, 0.95, 0.60), "overview.png"),
     ("seed", "Backpropagation with η = 0.8", (0.05, 0.07, 0.75, 0.62), "sheet-lr-0.8.png"),
-    ("seed", "The network: seed", (0.05, 0.07, 0.95, 0.80), "network.png"),
+    ("seed", "The network: seed", (0.05, 0.07, 0.84, 0.92), "network.png"),
     ("xor", "Every learning rate side by side", (0.05, 0.07, 0.95, 0.60), "xor-overview.png"),
 ]
 
@@ -37,8 +37,10 @@ PICTURES = [
 # the MNIST metrics sheet of the seed workbook with a run's MNIST sheets
 RUN_PICTURES = [
     ("run", "MNIST training, run", (0.04, 0.07, 0.96, 0.75), "mnist-metrics.png"),
-    # the first page of 'MNIST live': the panel, the input and conv1's feature maps
-    ("run", "The trained CNN, live", (0.04, 0.07, 0.92, 0.92), "mnist-live.png"),
+    # the first page of 'MNIST live': the panel, the canvas, the input grid and its normalisation
+    ("run", "The trained CNN, live", (0.04, 0.07, 0.97, 0.70), "mnist-live.png"),
+    # the first rows of 'MNIST digits', the gallery the chooser picks from
+    ("run", "The 100 stored test digits", (0.04, 0.07, 0.86, 0.50), "mnist-digits.png"),
 ]
 
 
