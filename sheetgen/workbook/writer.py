@@ -59,6 +59,7 @@ class BuildReport:
     sheets: tuple[str, ...]
     formulas: int
     final_loss: dict[float, float]
+    spec: NetworkSpec  # what it was built from
 
 
 def compute_traces(spec: NetworkSpec) -> list[Trace]:
@@ -107,6 +108,7 @@ def build_workbook(
         + (extra.names if extra is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
+        spec=spec,
     )
 
 
