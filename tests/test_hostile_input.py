@@ -1,6 +1,6 @@
-"""Issue 11: bad input, hostile files and interruptions end in one clear line, a non-zero exit,
-nothing lost and nothing left behind. One test (or table) per case of the issue; every hostile
-file is made here."""
+"""Bad input, hostile files and interruptions end in one clear line, a non-zero exit, nothing
+lost and nothing left behind. One test (or table) per case, numbered; every hostile file is
+made here."""
 
 import json
 import os
