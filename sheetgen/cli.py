@@ -307,8 +307,8 @@ def check(workbooks, as_json, annotate, report_path):
             report = check_workbook(paths[0])
         except (WorkbookError, NoTableError, CheckError) as exc:
             message = str(exc)
-            if isinstance(exc, NoTableError):
-                message = _built_by_sheetgen(paths[0]) or message
+            if isinstance(exc, NoTableError) and (verify := _built_by_sheetgen(paths[0])):
+                message = f"{verify}; check, which reads hand-made workbooks, says: {message}"
             if as_json:
                 click.echo(
                     json.dumps(
@@ -443,8 +443,8 @@ def _with_copy(data: dict, path: Path, copies: dict, failed: dict) -> dict:
 
 
 def _built_by_sheetgen(path: Path) -> str | None:
-    """For a workbook check cannot read that sheetgen built (its network is not the
-    exercise's, or its layout is sheetgen's): the line that points to `sheetgen verify`."""
+    """For a workbook that sheetgen built (found by its record sheet) and check cannot read
+    (its network is not the exercise's): the words that point to `sheetgen verify`."""
     from sheetgen.record import RecordError, read_record
 
     try:
@@ -452,6 +452,6 @@ def _built_by_sheetgen(path: Path) -> str | None:
     except RecordError:
         return None
     return (
-        f"{path} was built by sheetgen (template {record.spec.name!r}); check reads hand-made "
-        f"workbooks, and sheetgen's are checked cell by cell with: sheetgen verify {path}"
+        f"{path} was built by sheetgen (template {record.spec.name!r}): check it cell by cell "
+        f"with sheetgen verify {path}"
     )
