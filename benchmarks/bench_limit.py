@@ -5,7 +5,7 @@
 
 Builds the default network in this process (a fresh one: run it alone) and prints the
 formulas, the seconds, the peak resident memory (ru_maxrss) and limits.py's estimate, which
-must stay above the peak for the limit to mean what README says.
+must stay above the peak for the limit to mean what docs/untrusted-input.md says.
 """
 
 from __future__ import annotations

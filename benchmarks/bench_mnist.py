@@ -32,9 +32,10 @@ default thread count, as a notebook would. Each of its bursts takes a fresh Data
 iterator and starts the clock once the first batch has arrived (steady state: workers
 running, not starting), then shuts its workers down, so that they take no CPU from our turn.
 
-Measured figures: README.md ("Speed and accuracy") quotes this script's whole output from an
-idle 2-core AMD EPYC virtual machine (28 November 2026): 10.7x the seed pipeline idle, 11.9x
-busy, a whole epoch 1.17x slower busy than idle, mean final accuracy 99.50% over 3 seeds.
+Measured figures: docs/benchmarks.md ("MNIST training: speed and accuracy") quotes this
+script's whole output from an idle 2-core AMD EPYC virtual machine (28 November 2026): 10.7x
+the seed pipeline idle, 11.9x busy, a whole epoch 1.17x slower busy than idle, mean final
+accuracy 99.50% over 3 seeds.
 """
 
 from __future__ import annotations
