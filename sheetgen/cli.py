@@ -246,7 +246,14 @@ def verify(workbook):
     help="Also write a workbook for the teacher: one row per submission (verdict, mistakes, a "
     "link to its annotated copy), and each named mistake counted across the class with a bar chart.",
 )
-def check(workbooks, as_json, annotate, report_path):
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=256),
+    metavar="N",
+    default=None,
+    help="Processes that check a class's files side by side. Default: one per usable core.",
+)
+def check(workbooks, as_json, annotate, report_path, jobs):
     """Check hand-made backprop workbooks, column by column.
 
     Each training table is read through its formulas: η is the cell the weight updates
@@ -277,7 +284,6 @@ def check(workbooks, as_json, annotate, report_path):
         CheckError,
         NoTableError,
         Outcome,
-        check_many,
         format_line,
         format_report,
         format_summary,
@@ -337,22 +343,25 @@ def check(workbooks, as_json, annotate, report_path):
             click.echo(json.dumps({"ok": False, "error": message}, ensure_ascii=False))
             sys.exit(2)
         raise _Unusable(message)
+    from sheetgen.analyse.classroom import check_class
+
+    names = None
+    if annotate is not None:
+        from sheetgen.analyse.feedback import copy_names
+
+        names = copy_names(origins, annotate)
     try:
         if len(paths) > 3 and sys.stderr.isatty():
             with click.progressbar(length=len(paths), label="checking", file=sys.stderr) as bar:
-                outcomes = check_many(paths, progress=lambda _: bar.update(1))
+                checked = check_class(paths, names, jobs, progress=lambda _: bar.update(1))
         else:
-            outcomes = check_many(paths)
+            checked = check_class(paths, names, jobs)
     except CheckError as exc:
         if as_json:
             click.echo(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
             sys.exit(2)
         raise _Unusable(str(exc)) from None
-    copies, failed = {}, {}
-    if annotate is not None:
-        from sheetgen.analyse.feedback import copy_names
-
-        copies, failed = _annotate(outcomes, copy_names(origins, annotate))
+    outcomes, copies, failed = checked.outcomes, checked.copies, checked.failed
     problem = _class_report(outcomes, report_path, copies)
     if as_json:
         data = [_with_copy(o.to_dict(), o.path, copies, failed) for o in outcomes]
