@@ -44,7 +44,8 @@ def cli() -> None:
 @click.option(
     "--out",
     "out",
-    type=click.Path(file_okay=False, path_type=Path),
+    # not file_okay=False: train() refuses a file, or a folder it cannot write, in one line
+    type=click.Path(path_type=Path),
     default=None,
     metavar="RUN_DIR",
     help="Run directory (default: output/runs/<time>-seed<seed>).",

@@ -1151,3 +1151,208 @@ def test_plain_numbers_are_what_they_look_like():
     assert {text: plain_float(text) for text in floats} == floats
     ints = {"10": 10, "+3": 3, "1_0": None, "1.0": None, "٣": None, "9" * 5000: None}
     assert {text: plain_int(text) for text in ints} == ints
+
+
+# MNIST training: full disks, run dirs that cannot be written, torch's cache folder --------------
+
+
+def train_in_child(*args, env=None, timeout=300):
+    """`sheetgen mnist train ...` on the CPU in a child process (an abort must not end the
+    tests): exit status, output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", "mnist", "train", "--device", "cpu", "--quiet", "--no-download"]
+        + ["--threads", "1", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def _kib(path):
+    return -(-path.stat().st_size // 4096) * 4  # a tmpfs counts whole pages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("full_at", ["checkpoint.pt", "model.pt2"])
+def test_mnist_train_onto_a_full_disk_is_one_line_not_an_abort(mnist_run, mnist_data_dir, tmp_path, full_at):
+    """torch's writers fail on a full disk with a RuntimeError (torch.save) or abort the process
+    (torch.export.save); the run writes their bytes itself instead."""
+    result, _ = mnist_run
+    files = result.run_dir
+    room = _kib(files / "summary.json") + 8  # the checkpoint does not fit
+    if full_at == "model.pt2":  # the checkpoint fits, the exported model does not
+        room += _kib(files / "checkpoint.pt")
+    with small_file_system(tmp_path / "disk", f"{room}k") as disk:
+        status, output = train_in_child("--data-dir", mnist_data_dir, "--out", disk / "run", "--epochs", "1")
+        assert (
+            output.splitlines()[-1]
+            == f"Error: cannot write {disk / 'run' / full_at}: No space left on device"
+        )
+        assert status == 1, output  # not -6: no abort
+        assert "Traceback" not in output
+        assert not [p.name for p in (disk / "run").iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["a read-only file system", "under a regular file", "a regular file"])
+def test_mnist_train_out_that_cannot_be_written_is_refused_before_the_data(tmp_path, where):
+    """No data is loaded first: the data dir here does not even exist."""
+    if where == "a read-only file system":
+        context = small_file_system(tmp_path / "ro", "64k", read_only=True)
+        problem = f"{tmp_path / 'ro'} is on a read-only file system"
+    else:
+        (tmp_path / "notes").write_text("my notes")
+        context = contextlib.nullcontext(tmp_path / "notes")
+        problem = f"{tmp_path / 'notes'} is a file, not a folder"
+    with context as base:
+        out = base if where == "a regular file" else base / "run"
+        status, output = train_in_child("--data-dir", tmp_path / "no-data", "--out", out, timeout=120)
+    assert output == f"Error: cannot write run dir {out}: {problem}; give another --out\n"
+    assert status == 1
+
+
+@pytest.mark.slow
+def test_mnist_train_leaves_nothing_in_the_temporary_folder(mnist_data_dir, tmp_path):
+    """torch's compiler makes its cache folder (torchinductor_USER) when torchvision or
+    torch.export import it; the run points it at a folder of its own, removed at the end."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    status, output = train_in_child(
+        "--data-dir",
+        mnist_data_dir,
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        "1",
+        env={**env, "TMPDIR": str(scratch)},
+    )
+    assert status == 0, output
+    assert (tmp_path / "run" / "model.pt2").is_file()
+    assert list(scratch.iterdir()) == []
+
+
+# Checkpoints: the whole optimiser and schedule state, held to the run before the first step ----
+
+
+def _first_buffer(state):
+    return next(iter(state["optimizer"]["state"].values()))
+
+
+def _checkpoint_misfits():
+    def wrong_momentum_shape(state):
+        entry = _first_buffer(state)
+        entry["momentum_buffer"] = entry["momentum_buffer"].flatten()[:3].clone()
+
+    def nan_momentum(state):
+        _first_buffer(state)["momentum_buffer"][0] = float("nan")
+
+    def nan_weight(state):
+        name = next(k for k, v in state["model"].items() if v.is_floating_point() and v.ndim == 4)
+        state["model"][name].view(-1)[0] = float("nan")
+
+    def phases_not_a_list(state):
+        state["scheduler"]["_schedule_phases"] = 7
+
+    def phase_not_a_number(state):
+        state["scheduler"]["_schedule_phases"][0]["end_step"] = "soon"
+
+    def nan_metrics(state):
+        state["metrics"][0]["test_loss"] = float("nan")
+
+    def other_parameters(state):
+        state["optimizer"]["param_groups"][0]["params"] = list(
+            reversed(state["optimizer"]["param_groups"][0]["params"])
+        )
+
+    return [
+        (
+            "a momentum buffer of another shape",
+            wrong_momentum_shape,
+            "the optimiser's state of parameter 0 has a momentum buffer of shape (3,), not (8, 1, 3, 3)",
+        ),
+        (
+            "a momentum buffer holding NaN",
+            nan_momentum,
+            "the optimiser's state of parameter 0 holds NaN or infinite values",
+        ),
+        ("a weight holding NaN", nan_weight, "model conv1.0.weight holds NaN or infinite values"),
+        (
+            "schedule phases that are not a list",
+            phases_not_a_list,
+            "the schedule _schedule_phases is not a list of 2",
+        ),
+        (
+            "a schedule phase that is not a number",
+            phase_not_a_number,
+            "the schedule _schedule_phases[0] end_step is 'soon', not a finite number",
+        ),
+        ("metrics holding NaN", nan_metrics, "metrics row 1 holds NaN or infinite values"),
+        (
+            "the parameters in another order",
+            other_parameters,
+            "the optimiser's parameter groups list other parameters than the model's",
+        ),
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind, damage, reason", _checkpoint_misfits(), ids=[m[0] for m in _checkpoint_misfits()]
+)
+def test_resume_holds_the_whole_checkpoint_to_the_run_before_the_first_step(
+    mnist_run, mnist_data_dir, tmp_path, kind, damage, reason
+):
+    import shutil
+
+    import torch
+
+    from mnist.cli import cli
+
+    result, _ = mnist_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["metrics"] = state["metrics"][:1]  # one epoch done, one to go
+    state["scheduler"].update(last_epoch=4, _step_count=5)
+    damage(state)
+    torch.save(state, checkpoint)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    done = CliRunner().invoke(
+        cli,
+        ["train", "--out", str(run_dir), "--resume", "--quiet", "--data-dir", str(mnist_data_dir)]
+        + ["--no-download", "--device", "cpu"],
+    )
+    assert done.output.startswith(f"Error: cannot resume: {checkpoint} does not fit the model ({reason}")
+    assert done.output.endswith("); start a new run\n") and done.output.count("\n") == 1
+    assert done.exit_code == 1
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_the_untouched_checkpoint_still_resumes(mnist_run, mnist_data_dir, tmp_path):
+    """The checks above refuse only what is wrong: the same checkpoint, one epoch in, resumes."""
+    import shutil
+
+    import torch
+
+    from mnist.cli import cli
+
+    result, _ = mnist_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    state["metrics"] = state["metrics"][:1]
+    state["scheduler"].update(last_epoch=4, _step_count=5)
+    torch.save(state, run_dir / "checkpoint.pt")
+    done = CliRunner().invoke(
+        cli,
+        ["train", "--out", str(run_dir), "--resume", "--quiet", "--data-dir", str(mnist_data_dir)]
+        + ["--no-download", "--device", "cpu"],
+    )
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[0].startswith("epoch  2/2")
