@@ -160,15 +160,15 @@ weights = "random"
     [
         (
             ["--iterations", "1048548"],
-            "Error: this workbook would need about 6,944 MiB of memory to build (6 learning rates × "
-            "1,048,549 rows × 33 columns, 207,612,702 formula cells); sheetgen builds at most 1,024 "
-            "MiB: use fewer iterations, learning rates or units\n",
+            "Error: this workbook would hold 207,612,702 formulas (6 learning rates × 1,048,549 rows "
+            "× 33 columns); sheetgen builds at most 1,500,000, which `sheetgen verify` recalculates "
+            "in about 1 GiB of memory: use fewer iterations, learning rates or units\n",
         ),
         (
-            ["--lr", "1", "--iterations", "200000"],
-            "Error: this workbook would need about 1,137 MiB of memory to build (1 learning rate × "
-            "200,001 rows × 33 columns, 6,600,033 formula cells); sheetgen builds at most 1,024 "
-            "MiB: use fewer iterations, learning rates or units\n",
+            ["--lr", "1", "--iterations", "45454"],
+            "Error: this workbook would hold 1,500,015 formulas (1 learning rate × 45,455 rows × 33 "
+            "columns); sheetgen builds at most 1,500,000, which `sheetgen verify` recalculates in "
+            "about 1 GiB of memory: use fewer iterations, learning rates or units\n",
         ),
         (
             [arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
@@ -1356,3 +1356,202 @@ def test_the_untouched_checkpoint_still_resumes(mnist_run, mnist_data_dir, tmp_p
     )
     assert done.exit_code == 0, done.output
     assert done.output.splitlines()[0].startswith("epoch  2/2")
+
+
+# verify: records held to build's limits, whatever build writes read back, interruptions -------
+
+
+def _record_edited(tmp_path, change):
+    """A built workbook (1 learning rate, 3 iterations) whose record sheet's XML is changed."""
+    built = tmp_path / "built.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "3", "-o", built).exit_code == 0
+    path = tmp_path / "edited.xlsx"
+    _rezip(built, path, lambda name, data: change(data) if name == "xl/worksheets/sheet4.xml" else data)
+    return path
+
+
+@pytest.mark.slow
+def test_a_record_asking_for_more_than_build_allows_is_refused_before_work(tmp_path):
+    path = _record_edited(tmp_path, lambda data: data.replace(b'"iterations":3', b'"iterations":1048548'))
+    status, output, peak = peak_of("verify", path)
+    assert output == (
+        f"Error: {path}: its sheetgen record asks for a workbook beyond sheetgen's limits (this "
+        "workbook would hold 34,602,117 formulas (1 learning rate × 1,048,549 rows × 33 columns); "
+        "sheetgen builds at most 1,500,000, which `sheetgen verify` recalculates in about 1 GiB of "
+        "memory: use fewer iterations, learning rates or units)\n"
+    )
+    assert status == 2
+    print(f"verify of a record asking for 1,048,548 iterations: peak RSS {peak:.0f} MiB")
+    assert peak < 500, f"peak RSS {peak:.0f} MiB"
+
+
+def test_a_training_record_nested_30000_deep_is_one_line(tmp_path, monkeypatch):
+    from sheetgen.workbook.spec import load_spec
+    from sheetgen.workbook.writer import ExtraSheets, build_workbook
+
+    path = tmp_path / "deep.xlsx"
+    nested = "[" * 30_000 + "]" * 30_000
+    build_workbook(load_spec().with_training([0.5], 3), path, extra=ExtraSheets((), lambda *_: None, nested))
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    why = (
+        "its sheetgen record cannot be read (its training record nests 30,000 levels deep; "
+        "sheetgen reads at most 32)"
+    )
+    result = run("verify", path)
+    assert result.output == f"Error: {path}: {why}\n"
+    assert result.exit_code == 2
+    result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
+    assert result.output == f"Error: {path}: {why}\n"
+    assert result.exit_code == 1
+
+
+def test_json_depth_is_counted_outside_strings():
+    from sheetgen.bounded import json_depth, load_json
+
+    table = [
+        ("1", 0),
+        ('"[[[["', 0),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('["\\"[", [[]]]', 3),
+        ("[" * 33 + "]" * 33, 33),
+    ]
+    assert [(text, json_depth(text)) for text, _ in table] == table
+    with pytest.raises(ValueError, match="its JSON nests 33 levels deep; sheetgen reads at most 32"):
+        load_json("[" * 33 + "]" * 33)
+    assert load_json("[" * 32 + "]" * 32) == [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
+
+
+def _rename_record_sheet(source, path):
+    """The same workbook with its record sheet renamed: no longer one of sheetgen's."""
+    _rezip(
+        source,
+        path,
+        lambda name, data: (
+            data.replace(b'name="sheetgen"', b'name="notes"') if name == "xl/workbook.xml" else data
+        ),
+    )
+    return path
+
+
+@pytest.mark.libreoffice
+def test_a_workbook_of_sheetgen_larger_than_any_other_may_be_still_verifies(
+    long_workbook, tmp_path, monkeypatch
+):
+    """With the limits for any workbook lowered below this one's size, verify still reads it (and
+    LibreOffice's copy): a workbook with a record is held to what its spec implies. The same
+    file without its record is refused by the limits for any workbook."""
+    monkeypatch.setattr("sheetgen.untrusted.MAX_PART_BYTES", 2**20)
+    monkeypatch.setattr("sheetgen.untrusted.MAX_TOTAL_BYTES", 4 * 2**20)
+    monkeypatch.setattr("sheetgen.untrusted.MAX_CELLS", 50_000)
+    with zipfile.ZipFile(long_workbook) as package:
+        assert max(i.file_size for i in package.infolist()) > 2**20  # beyond the lowered limits
+    result = run("verify", long_workbook)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("OK: 198,108 computed cells agree")
+    foreign = _rename_record_sheet(long_workbook, tmp_path / "foreign.xlsx")
+    result = run("verify", foreign)
+    assert re.fullmatch(
+        rf"Error: {re.escape(str(foreign))} is not a readable workbook: part "
+        r"xl/worksheets/sheet\d\.xml unpacks to [\d,]+ bytes; sheetgen reads at most 1,048,576 "
+        r"\(1 MiB\) per part\n",
+        result.output,
+    )
+    assert result.exit_code == 2
+
+
+@pytest.mark.libreoffice
+def test_verify_reads_back_a_25000_iteration_workbook_build_makes(tmp_path, monkeypatch):
+    """LibreOffice's recalculated copy of it has a 73 MB sheet, beyond the 64 MiB a part of any
+    workbook may unpack to; both packages stay within limits.package_limits."""
+    from sheetgen.analyse import recalc
+    from sheetgen.workbook.limits import package_limits
+    from sheetgen.workbook.spec import load_spec
+
+    path = tmp_path / "long.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "25000", "-o", path).exit_code == 0
+    copies = []
+    real = recalc.recalculate
+
+    def recalculate(source, out_dir, timeout=600):
+        copies.append(real(source, out_dir, timeout))
+        copies.append({i.filename: i.file_size for i in zipfile.ZipFile(copies[-1]).infolist()})
+        return copies[0]
+
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", recalculate)
+    result = run("verify", path)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("OK: 825,036 computed cells agree")
+    bounds = package_limits(load_spec().with_training([0.5], 25_000))
+    with zipfile.ZipFile(path) as package:
+        built = {i.filename: i.file_size for i in package.infolist()}
+    for sizes in (built, copies[1]):
+        assert max(sizes.values()) <= bounds.part_bytes and sum(sizes.values()) <= bounds.total_bytes
+    assert max(copies[1].values()) > 64 * 2**20  # the case: beyond the limits for any workbook
+
+
+def test_a_refused_recalculated_copy_is_named_by_the_users_file(tmp_path, monkeypatch):
+    """The copy lives in a temporary folder that is gone by the time the message is read."""
+    path = tmp_path / "b.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "3", "-o", path).exit_code == 0
+
+    def hostile_copy(source, out_dir, timeout=600):
+        return hostile_workbook(Path(out_dir) / "b.xlsx", DTD_SHEETS["xxe"])
+
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", hostile_copy)
+    result = run("verify", path)
+    assert result.output == (
+        f"Error: LibreOffice's recalculated copy of {path} is not a readable workbook: part "
+        "xl/worksheets/sheet1.xml declares an XML document type (entities), which no workbook needs\n"
+    )
+    assert result.exit_code == 2
+
+
+def _processes_mentioning(text):
+    """Pids of the processes whose command line holds `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_verify_stopped_while_libreoffice_runs_leaves_nothing(long_workbook, tmp_path, signum):
+    """No temporary folder is left (sheetgen-lo-*, sheetgen-verify-*), and no LibreOffice runs on:
+    it is started in a process group of its own, which is ended with verify."""
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("finding LibreOffice's processes needs /proc")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "verify", str(long_workbook)],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's user has
+    )
+    deadline = time.monotonic() + 120
+    while not any(
+        "soffice.bin" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        for pid in _processes_mentioning(str(scratch))
+        if Path(f"/proc/{pid}/cmdline").exists()
+    ):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "LibreOffice did not start"
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "Aborted!", stderr
+    assert "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(scratch)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_mentioning(str(scratch)) == []

@@ -25,8 +25,16 @@ from sheetgen.analyse.differences import ColumnCheck, Difference, SheetCheck, sh
 from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
 from sheetgen.analyse.recalc import recalculate
 from sheetgen.analyse.verify_live import recorded_network, verify_live
-from sheetgen.record import record_from_grids
-from sheetgen.untrusted import guard_workbook
+from sheetgen.files import signals_unwind
+from sheetgen.record import (
+    RECORD_SHEET,
+    MissingRecord,
+    NoSpecError,
+    RecordError,
+    WorkbookRecord,
+    read_own_record,
+)
+from sheetgen.untrusted import Limits
 from sheetgen.workbook import engine
 from sheetgen.workbook import layout as L
 from sheetgen.workbook.formulas import FormulaEmitter, term_magnitude
@@ -81,13 +89,22 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         recalc.RecalcError: LibreOffice is missing or failed.
     """
     path = Path(path)
-    guard_workbook(path)  # before LibreOffice, which has no such limits, sees the file
-    formulas = load_grids(path, formulas=True)
-    record = record_from_grids(formulas, path)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: LibreOffice is ended, temporary folders removed
+    with signals_unwind():
+        return _verify(path, tolerance)
+
+
+def _verify(path: Path, tolerance: float) -> VerifyReport:
+    record, limits = _read_record(path)  # before LibreOffice, which has no limits, sees the file
     spec = record.spec
-    cached = load_grids(path, formulas=False)
+    formulas = load_grids(path, formulas=True, limits=limits)
+    cached = load_grids(path, formulas=False, limits=limits)
     with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as temp:
-        recalculated = load_grids(recalculate(path, temp), formulas=False)
+        copy = recalculate(path, temp)
+        # named as the user's file: the copy is gone by the time a message is read
+        recalculated = load_grids(
+            copy, formulas=False, limits=limits, shown_as=f"LibreOffice's recalculated copy of {path}"
+        )
     has_cache = uncached_formulas(formulas, cached) < _formula_count(formulas)
     sheet_layout = SheetLayout.for_spec(spec)
     sheets, traces = [], {}
@@ -119,6 +136,21 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         )
     )
     return VerifyReport(path, tuple(sheets), has_cache, tolerance, notes)
+
+
+def _read_record(path: Path) -> tuple[WorkbookRecord, Limits]:
+    """record.read_own_record, its refusals as verify reports them (exit status 2)."""
+    try:
+        return read_own_record(path)
+    except MissingRecord:
+        raise NoSpecError(
+            f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
+            f"sheet); for a hand-made workbook use: sheetgen check {path}"
+        ) from None
+    except NoSpecError:
+        raise
+    except RecordError as exc:
+        raise NoSpecError(str(exc)) from None
 
 
 def _formula_count(grids: dict[str, Grid]) -> int:

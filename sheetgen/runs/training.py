@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sheetgen.bounded import load_json
 from sheetgen.runs.cnn import LiveError, LiveNetwork, network_from_dict
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
@@ -121,7 +122,10 @@ class TrainingRecord:
         Raises:
             RunError: a field is missing, of the wrong type or out of range.
         """
-        data = json.loads(text)
+        try:
+            data = load_json(text)
+        except ValueError as exc:
+            raise RunError(f"the training record is not readable JSON: {exc}") from None
         if not isinstance(data, dict):
             raise RunError("the training record is not a JSON object")
         try:
@@ -344,20 +348,16 @@ def read_inference(run_dir: Path) -> LiveNetwork | None:
     path = Path(run_dir) / INFERENCE_JSON
     if not os.path.lexists(path):
         return None
-    try:
-        data = _read_json(path)
-    except RecursionError:  # nesting deeper than any network's
-        raise RunError(f"cannot read {path}: nested too deeply") from None
-    return _live(data, str(path))
+    return _live(_read_json(path), str(path))
 
 
 def _read_json(path: Path, required: bool = True):
     _check_size(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if required:
             raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") from None
         return None
-    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError, nesting
         raise RunError(f"cannot read {path}: {exc}") from None
