@@ -1,6 +1,11 @@
 """Text from elsewhere, read with bounds before it is parsed: a file that must be a regular file
-of bounded size (a template), and JSON whose nesting is bounded (a workbook's record, a run
-dir's files). Workbooks have their own guard, sheetgen/untrusted.py.
+of bounded size (a template), JSON whose nesting is bounded (a workbook's record, a run dir's
+files), and numbers only in plain ASCII decimal digits (options, a run's metrics.csv).
+Workbooks have their own guard, sheetgen/untrusted.py.
+
+Python's float() and int() accept more than decimal numbers: "1_0" is 10, "٣" (an
+Arabic-Indic three) is 3, "１" (a full-width one) is 1, and "nan" and "infinity" are floats.
+A mistyped value must be refused, not read as another number.
 """
 
 from __future__ import annotations
@@ -77,3 +82,23 @@ def load_json(text: str, max_depth: int = MAX_JSON_DEPTH):
     if depth > max_depth:
         raise ValueError(f"its JSON nests {depth:,} levels deep; sheetgen reads at most {max_depth}")
     return json.loads(text)
+
+
+_PLAIN_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_PLAIN_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def plain_float(text: str) -> float | None:
+    """The float that `text` spells in plain ASCII decimal, or None when it spells none."""
+    return float(text) if _PLAIN_FLOAT.fullmatch(text) else None
+
+
+def plain_int(text: str) -> int | None:
+    """The whole number that `text` spells in plain ASCII digits, or None when it spells none
+    (or has more digits than Python converts, 4,300)."""
+    if not _PLAIN_INT.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None

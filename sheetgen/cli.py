@@ -123,14 +123,14 @@ def _count(count: int, noun: str) -> str:
 def _number(text: str):
     """The value of --lr as typed: a float, or the text itself so the error can quote it (also
     for 1_0 or ٣, which float() would read as 10 and 3)."""
-    from sheetgen.options import plain_float
+    from sheetgen.bounded import plain_float
 
     number = plain_float(text)
     return text if number is None else number
 
 
 def _whole(text: str):
-    from sheetgen.options import plain_int
+    from sheetgen.bounded import plain_int
 
     number = plain_int(text)
     return text if number is None else number

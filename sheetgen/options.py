@@ -1,37 +1,15 @@
-"""Numbers on the command line, read as a person types them.
-
-Python's float() and int(), which click's number types call, accept more than decimal
-numbers: "1_0" is 10, "٣" (an Arabic-Indic three) is 3, "１" (a full-width one) is 1, and
-"nan" and "infinity" are floats. A value that was mistyped must be refused, not read as
-another number, so an option's number is read only when it is plain ASCII decimal: an
-optional sign, digits 0-9, an optional point and exponent.
+"""Numbers on the command line, read as a person types them: click's number types call float()
+and int(), which read "1_0" as 10 and "٣" as 3; these read only plain ASCII decimal digits
+(sheetgen.bounded.plain_float and plain_int).
 """
 
 from __future__ import annotations
 
-import re
-
 import click
 
-_PLAIN_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_PLAIN_INT = re.compile(r"[+-]?[0-9]+")
-PLAIN = "a plain decimal number (digits 0-9, with an optional sign, point and exponent)"
+from sheetgen.bounded import plain_float, plain_int
 
-
-def plain_float(text: str) -> float | None:
-    """The float that `text` spells in plain ASCII decimal, or None when it spells none."""
-    return float(text) if _PLAIN_FLOAT.fullmatch(text) else None
-
-
-def plain_int(text: str) -> int | None:
-    """The whole number that `text` spells in plain ASCII digits, or None when it spells none
-    (or has more digits than Python converts, 4,300)."""
-    if not _PLAIN_INT.fullmatch(text):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
+_PLAIN = "a plain decimal number (digits 0-9, with an optional sign, point and exponent)"
 
 
 class PlainNumber(click.ParamType):
@@ -53,6 +31,6 @@ class PlainNumber(click.ParamType):
         number = plain_int(text) if self.kind is int else plain_float(text)
         if number is None:
             option = param.opts[0] if param is not None and param.opts else "value"
-            wanted = "a whole number in plain ASCII digits" if self.kind is int else PLAIN
+            wanted = "a whole number in plain ASCII digits" if self.kind is int else _PLAIN
             raise click.ClickException(f"{option} {text}: {text!r} is not {wanted}")
         return number

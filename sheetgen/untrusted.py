@@ -77,7 +77,7 @@ class Survey:
     each sheet's used range, so that it can be held to other limits without reading it again."""
 
     shown: str  # the workbook as messages name it
-    sizes: dict[str, int]
+    parts: tuple[tuple[str, int, int], ...]  # per entry of the zip: name, unpacked, packed size
     cells: dict[str, int]  # per worksheet part: rows x columns of its used range
 
     def check(self, limits: Limits) -> None:
@@ -86,7 +86,7 @@ class Survey:
         Raises:
             BeyondLimits: one line naming the workbook, the part and the limit.
         """
-        _check_sizes(self.shown, self.sizes, limits)
+        _check_sizes(self.shown, self.parts, limits)
         for name, cells in self.cells.items():
             if cells > limits.cells:
                 raise _beyond(
@@ -158,20 +158,19 @@ def guard_workbook(path: str | Path, limits: Limits | None = None, *, shown_as: 
     seen = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, limits)
     if seen in _PASSED:
         return Survey(shown, *_PASSED[seen])
-    sizes, sheet_cells = {}, {}
+    parts, sheet_cells = (), {}
     try:
         with zipfile.ZipFile(path) as package:
             infos = package.infolist()
-            _check_ratios(shown, infos)
-            sizes = {info.filename: info.file_size for info in infos}
-            _check_sizes(shown, sizes, limits)
+            parts = tuple((info.filename, info.file_size, info.compress_size) for info in infos)
+            _check_sizes(shown, parts, limits)
             for info in infos:
                 if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename.startswith(
                     "xl/worksheets/"
                 ):
                     cells = _scan_part(shown, package, info, limits)
-                    if cells:
-                        sheet_cells[info.filename] = cells
+                    if cells:  # a name may repeat in a zip: its entries count together
+                        sheet_cells[info.filename] = sheet_cells.get(info.filename, 0) + cells
                     if sum(sheet_cells.values()) > limits.cells:
                         raise _beyond(shown, _too_many_cells(limits))
     except zipfile.BadZipFile as exc:
@@ -183,38 +182,36 @@ def guard_workbook(path: str | Path, limits: Limits | None = None, *, shown_as: 
         raise _refuse(shown, f"its package is damaged ({exc})") from None
     if len(_PASSED) >= 64:
         _PASSED.clear()
-    _PASSED[seen] = (sizes, sheet_cells)
-    return Survey(shown, sizes, sheet_cells)
+    _PASSED[seen] = (parts, sheet_cells)
+    return Survey(shown, parts, sheet_cells)
 
 
 # (device, inode, size, modification time, limits) of the files that passed, with what was
 # measured, so that reading one again does not stream it again; any change to a file changes
 # its entry
-_PASSED: dict[tuple, tuple[dict[str, int], dict[str, int]]] = {}
+_PASSED: dict[tuple, tuple[tuple[tuple[str, int, int], ...], dict[str, int]]] = {}
 
 
-def _check_ratios(shown: str, infos: list[zipfile.ZipInfo]) -> None:
-    for info in infos:
-        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _refuse(
-                shown,
-                f"part {info.filename} unpacks {info.file_size // max(info.compress_size, 1):,} "
-                f"times larger than it is packed; sheetgen allows at most "
-                f"{MAX_RATIO} times",
-            )
-
-
-def _check_sizes(shown: str, sizes: dict[str, int], limits: Limits) -> None:
-    if len(sizes) > limits.parts:
-        raise _beyond(shown, f"it has {len(sizes):,} parts; sheetgen reads at most {limits.parts:,}")
-    for name, size in sizes.items():
+def _check_sizes(shown: str, parts: tuple[tuple[str, int, int], ...], limits: Limits) -> None:
+    """Refuse too many parts, a part too large or packed too well, and parts too large in all,
+    in that order. `parts`: (name, unpacked size, packed size) of every entry of the zip (a
+    name may repeat)."""
+    if len(parts) > limits.parts:
+        raise _beyond(shown, f"it has {len(parts):,} parts; sheetgen reads at most {limits.parts:,}")
+    for name, size, packed in parts:
         if size > limits.part_bytes:
             raise _beyond(
                 shown,
                 f"part {name} unpacks to {size:,} bytes; sheetgen reads at most "
                 f"{limits.part_bytes:,} ({_in_binary_units(limits.part_bytes)}) per part",
             )
-    total = sum(sizes.values())
+        if size > RATIO_FLOOR_BYTES and size > MAX_RATIO * max(packed, 1):
+            raise _refuse(
+                shown,
+                f"part {name} unpacks {size // max(packed, 1):,} times larger than it is "
+                f"packed; sheetgen allows at most {MAX_RATIO} times",
+            )
+    total = sum(size for _, size, _ in parts)
     if total > limits.total_bytes:
         raise _beyond(
             shown,

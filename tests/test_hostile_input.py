@@ -308,17 +308,22 @@ DTD_SHEETS = {
 }
 
 
-def hostile_workbook(path, sheet, compresslevel=6):
-    """A real workbook (openpyxl's) whose first sheet is replaced by `sheet`: bytes, or an
+def hostile_workbook(path, sheet, compresslevel=6, sheetgens=False):
+    """A real workbook (openpyxl's; with sheetgens, one sheetgen built, with a record) whose
+    first sheet (sheetgen's: its learning-rate sheet) is replaced by `sheet`: bytes, or an
     iterable of byte chunks streamed into the zip."""
     plain = path.with_name("plain-" + path.name)
-    openpyxl.Workbook().save(plain)
+    if sheetgens:
+        assert run("build", "--lr", "0.5", "--iterations", "3", "-o", plain).exit_code == 0
+    else:
+        openpyxl.Workbook().save(plain)
+    replaced = "xl/worksheets/sheet3.xml" if sheetgens else "xl/worksheets/sheet1.xml"
     with (
         zipfile.ZipFile(plain) as source,
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as target,
     ):
         for info in source.infolist():
-            if info.filename != "xl/worksheets/sheet1.xml":
+            if info.filename != replaced:
                 target.writestr(info, source.read(info.filename))
                 continue
             with target.open(info.filename, "w", force_zip64=True) as stream:
@@ -465,12 +470,21 @@ def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, m
     At the real limit (10,000,000) openpyxl takes over a minute to get there, so the limit is
     lowered here; the file packs no better than 100:1, so only the count can refuse it.
     """
+    from sheetgen.workbook.limits import package_limits
+    from sheetgen.workbook.spec import load_spec
+
     monkeypatch.setattr("sheetgen.untrusted.MAX_CELLS", 100_000)
-    path = hostile_workbook(tmp_path / "unreferenced.xlsx", unreferenced_cells(60, 2_000))
+    # verify reads nothing but the record of a workbook without one: this one has a record
+    path = hostile_workbook(
+        tmp_path / "unreferenced.xlsx", unreferenced_cells(60, 2_000), sheetgens=command == "verify"
+    )
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    # verify: the limit for any workbook, and what the record's learning-rate sheet may hold
+    limit = package_limits(load_spec().with_training([0.5], 3)).cells if command == "verify" else 100_000
     result = run(command, path)
     assert result.output == (
         f"Error: {path} is not a readable workbook: its sheets hold more "
-        "than 100,000 cells; sheetgen reads at most that\n"
+        f"than {limit:,} cells; sheetgen reads at most that\n"
     )
     assert result.exit_code == 2
 
@@ -651,6 +665,33 @@ def _checkpoint_damage():
     ]
 
 
+def changed_checkpoint(mnist_run, tmp_path, change):
+    """A copy of the finished tiny run whose checkpoint `change` altered; its path."""
+    import shutil
+
+    import torch
+
+    result, _ = mnist_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    change(state)
+    torch.save(state, checkpoint)
+    return checkpoint
+
+
+def resume(run_dir, data_dir):
+    """`sheetgen mnist train --resume` of run_dir, on the CPU, in this process."""
+    from mnist.cli import cli
+
+    return CliRunner().invoke(
+        cli,
+        ["train", "--out", str(run_dir), "--resume", "--quiet", "--data-dir", str(data_dir)]
+        + ["--no-download", "--device", "cpu"],
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, damage, message", _checkpoint_damage(), ids=[d[0] for d in _checkpoint_damage()]
@@ -658,35 +699,10 @@ def _checkpoint_damage():
 def test_case10_malformed_checkpoints_are_one_line(
     mnist_run, mnist_data_dir, tmp_path, kind, damage, message
 ):
-    import shutil
-
-    import torch
-
-    from mnist.cli import cli
-
-    result, _ = mnist_run
-    run_dir = tmp_path / "run"
-    shutil.copytree(result.run_dir, run_dir)
-    checkpoint = run_dir / "checkpoint.pt"
-    state = torch.load(checkpoint, weights_only=True)
-    damage(state)
-    torch.save(state, checkpoint)
+    checkpoint = changed_checkpoint(mnist_run, tmp_path, damage)
+    run_dir = checkpoint.parent
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    done = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--out",
-            str(run_dir),
-            "--resume",
-            "--quiet",
-            "--data-dir",
-            str(mnist_data_dir),
-            "--no-download",
-            "--device",
-            "cpu",
-        ],
-    )
+    done = resume(run_dir, mnist_data_dir)
     assert done.exit_code == 1, done.output
     assert done.output.startswith(f"Error: cannot resume: {checkpoint} {message}")
     assert done.output.endswith("; start a new run\n") and done.output.count("\n") == 1
@@ -949,11 +965,11 @@ def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monk
 # Templates: a template is a small regular file, its nesting and sizes bounded before any work --
 
 
-def build_in_child(*args, timeout=60, env=None):
-    """`sheetgen build ...` in a child process (so that a template that blocks cannot block the
-    tests): exit status and output."""
+def sheetgen_in_child(*args, timeout=60, env=None):
+    """`sheetgen ...` in a child process, so that what blocks or aborts cannot block or end the
+    tests: exit status and output."""
     done = subprocess.run(
-        [sys.executable, "-m", "sheetgen", "build", *map(str, args)],
+        [sys.executable, "-m", "sheetgen", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -961,6 +977,10 @@ def build_in_child(*args, timeout=60, env=None):
         env=env,
     )
     return done.returncode, done.stdout + done.stderr
+
+
+def build_in_child(*args, timeout=60):
+    return sheetgen_in_child("build", *args, timeout=timeout)
 
 
 NESTED = [
@@ -1145,7 +1165,7 @@ def test_mnist_numbers_are_read_only_from_plain_decimal_digits(tmp_path, option,
 
 
 def test_plain_numbers_are_what_they_look_like():
-    from sheetgen.options import plain_float, plain_int
+    from sheetgen.bounded import plain_float, plain_int
 
     floats = {"0.5": 0.5, "-2": -2.0, "1e-3": 1e-3, ".5": 0.5, "5.": 5.0, "1_0": None, "nan": None, "٣": None}
     assert {text: plain_float(text) for text in floats} == floats
@@ -1157,18 +1177,9 @@ def test_plain_numbers_are_what_they_look_like():
 
 
 def train_in_child(*args, env=None, timeout=300):
-    """`sheetgen mnist train ...` on the CPU in a child process (an abort must not end the
-    tests): exit status, output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "sheetgen", "mnist", "train", "--device", "cpu", "--quiet", "--no-download"]
-        + ["--threads", "1", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    return done.returncode, done.stdout + done.stderr
+    """`sheetgen mnist train ...` on the CPU, one thread, in a child process."""
+    options = ["--device", "cpu", "--quiet", "--no-download", "--threads", "1"]
+    return sheetgen_in_child("mnist", "train", *options, *args, env=env, timeout=timeout)
 
 
 def _kib(path):
@@ -1299,6 +1310,12 @@ def _checkpoint_misfits():
     ]
 
 
+def one_epoch_to_go(state):
+    """The finished run's checkpoint as after its first epoch (of 4 steps)."""
+    state["metrics"] = state["metrics"][:1]
+    state["scheduler"].update(last_epoch=4, _step_count=5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, damage, reason", _checkpoint_misfits(), ids=[m[0] for m in _checkpoint_misfits()]
@@ -1306,27 +1323,12 @@ def _checkpoint_misfits():
 def test_resume_holds_the_whole_checkpoint_to_the_run_before_the_first_step(
     mnist_run, mnist_data_dir, tmp_path, kind, damage, reason
 ):
-    import shutil
-
-    import torch
-
-    from mnist.cli import cli
-
-    result, _ = mnist_run
-    run_dir = tmp_path / "run"
-    shutil.copytree(result.run_dir, run_dir)
-    checkpoint = run_dir / "checkpoint.pt"
-    state = torch.load(checkpoint, weights_only=True)
-    state["metrics"] = state["metrics"][:1]  # one epoch done, one to go
-    state["scheduler"].update(last_epoch=4, _step_count=5)
-    damage(state)
-    torch.save(state, checkpoint)
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    done = CliRunner().invoke(
-        cli,
-        ["train", "--out", str(run_dir), "--resume", "--quiet", "--data-dir", str(mnist_data_dir)]
-        + ["--no-download", "--device", "cpu"],
+    checkpoint = changed_checkpoint(
+        mnist_run, tmp_path, lambda state: (one_epoch_to_go(state), damage(state))
     )
+    run_dir = checkpoint.parent
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    done = resume(run_dir, mnist_data_dir)
     assert done.output.startswith(f"Error: cannot resume: {checkpoint} does not fit the model ({reason}")
     assert done.output.endswith("); start a new run\n") and done.output.count("\n") == 1
     assert done.exit_code == 1
@@ -1336,24 +1338,8 @@ def test_resume_holds_the_whole_checkpoint_to_the_run_before_the_first_step(
 @pytest.mark.slow
 def test_the_untouched_checkpoint_still_resumes(mnist_run, mnist_data_dir, tmp_path):
     """The checks above refuse only what is wrong: the same checkpoint, one epoch in, resumes."""
-    import shutil
-
-    import torch
-
-    from mnist.cli import cli
-
-    result, _ = mnist_run
-    run_dir = tmp_path / "run"
-    shutil.copytree(result.run_dir, run_dir)
-    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    state["metrics"] = state["metrics"][:1]
-    state["scheduler"].update(last_epoch=4, _step_count=5)
-    torch.save(state, run_dir / "checkpoint.pt")
-    done = CliRunner().invoke(
-        cli,
-        ["train", "--out", str(run_dir), "--resume", "--quiet", "--data-dir", str(mnist_data_dir)]
-        + ["--no-download", "--device", "cpu"],
-    )
+    checkpoint = changed_checkpoint(mnist_run, tmp_path, one_epoch_to_go)
+    done = resume(checkpoint.parent, mnist_data_dir)
     assert done.exit_code == 0, done.output
     assert done.output.splitlines()[0].startswith("epoch  2/2")
 

@@ -17,12 +17,11 @@ import csv
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sheetgen.bounded import load_json
+from sheetgen.bounded import load_json, plain_float
 from sheetgen.runs.cnn import LiveError, LiveNetwork, network_from_dict
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
@@ -249,10 +248,6 @@ def _layers(data: Any) -> tuple[LayerRow, ...]:
     return tuple(LayerRow.from_dict(r) for r in data)
 
 
-# a number as mnist.train writes it: no "0_26" (Python's float() reads it as 26), no "nan"
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
 def _check_size(path: Path) -> None:
     try:
         size = path.stat().st_size
@@ -278,10 +273,12 @@ def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
                 raise RunError(f"{path} has columns {reader.fieldnames}, expected {','.join(METRIC_COLUMNS)}")
             rows = []
             for line, raw in enumerate(reader, start=2):
+                # a number as mnist.train writes it: no "0_26" (float() reads it as 26), no "nan"
                 texts = [raw.get(k) for k in METRIC_COLUMNS]
-                if None in raw or not all(isinstance(t, str) and _NUMBER.fullmatch(t.strip()) for t in texts):
+                numbers = [plain_float(t.strip()) if isinstance(t, str) else None for t in texts]
+                if None in raw or None in numbers:
                     raise RunError(f"{path} line {line} holds a value that is not a number")
-                row = {k: float(t) for k, t in zip(METRIC_COLUMNS, texts)}
+                row = dict(zip(METRIC_COLUMNS, numbers))
                 if not all(math.isfinite(v) for v in row.values()):
                     raise RunError(f"{path} line {line} holds a value that is not finite")
                 rows.append(_metric_row(row, f"{path} line {line}"))
