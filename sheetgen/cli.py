@@ -232,7 +232,29 @@ def verify(workbook):
     help="Print the findings as JSON (also for an error): one object for one file, "
     "a list of objects for several.",
 )
-def check(workbooks, as_json):
+@click.option(
+    "--annotate",
+    "annotate",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[OUT]",
+    help="Write a copy of each workbook with the findings marked on it: the cell where a mistake "
+    "starts filled red with a comment, the cells that follow from it light red, and a first sheet "
+    "'check' listing the findings with links. For one file, OUT is the copy (default "
+    "NAME.checked.xlsx beside it); for folders or several files, the folder the copies go in "
+    "(needed). The original is never replaced; a .xls or .ods file is converted to .xlsx with "
+    "LibreOffice and the copy is made from the conversion.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    metavar="CLASS.xlsx",
+    help="Also write a workbook for the teacher: one row per submission (verdict, mistakes, a "
+    "link to its annotated copy), and each named mistake counted across the class with a bar chart.",
+)
+def check(workbooks, as_json, annotate, report_path):
     """Check hand-made backprop workbooks, column by column.
 
     Each training table is read through its formulas: η is the cell the weight updates
@@ -250,27 +272,44 @@ def check(workbooks, as_json):
     for one line per file and a summary.
 
     Exit status: 0 all right; 1 something is wrong, or a column could not be checked; 2 no
-    table recognised, or the file is missing or unreadable (with several files: 2 only when
-    none is wrong and some file could not be checked at all).
+    table recognised, or the file is missing or unreadable, or its annotated copy or the class
+    report cannot be written (with several files: 2 when the class report cannot be written,
+    else only when none is wrong and some file could not be checked at all or its copy not
+    written).
 
-    Example: sheetgen check my_backprop.xlsx --json; sheetgen check submissions/
+    Example: sheetgen check my_backprop.xlsx --annotate; sheetgen check submissions/
+    --annotate checked/ --report class.xlsx
     """
     from sheetgen.analyse.check import (
         WORKBOOK_SUFFIXES,
         CheckError,
         NoTableError,
+        Outcome,
         check_many,
         check_workbook,
         format_line,
         format_report,
         format_summary,
-        to_json,
         workbook_paths,
     )
+    from sheetgen.analyse.feedback import AnnotateError
     from sheetgen.analyse.reading import WorkbookError
+    from sheetgen.files import OutputError
 
-    paths = workbook_paths(workbooks)
     single = len(workbooks) == 1 and not workbooks[0].is_dir()
+    try:
+        out = _check_outputs(workbooks, single, annotate, report_path)
+    except (AnnotateError, OutputError) as exc:
+        raise _Unusable(str(exc)) from None
+    # what this command writes is never read back as a submission
+    written_here = [Path(p).resolve() for p in (annotate, report_path) if p]
+    origins = [
+        (path, folder if folder.is_dir() else None)
+        for folder in workbooks
+        for path in workbook_paths([folder])
+        if not any(path.resolve() == w or w in path.resolve().parents for w in written_here)
+    ]
+    paths = [path for path, _ in origins]
     if single:
         try:
             report = check_workbook(paths[0])
@@ -283,8 +322,20 @@ def check(workbooks, as_json):
                 )
                 sys.exit(2)
             raise _Unusable(str(exc)) from None
-        click.echo(to_json(report) if as_json else format_report(report))
-        sys.exit(0 if report.ok else 1)
+        copies, failed = {}, {}
+        if annotate is not None:
+            copies, failed = _annotate([Outcome(paths[0], report)], {paths[0]: out})
+        problem = _class_report([Outcome(paths[0], report)], report_path, copies)
+        if as_json:
+            data = _with_copy(report.to_dict(), paths[0], copies, failed)
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            click.echo(format_report(report))
+        _say_written(copies, report_path if problem is None else None, as_json)
+        for message in [*failed.values(), problem]:
+            if message:
+                click.echo(f"Error: {message}", err=True)
+        sys.exit(2 if failed or problem else 0 if report.ok else 1)
     if not paths:
         message = f"no workbook ({', '.join(WORKBOOK_SUFFIXES)}) in {', '.join(map(str, workbooks))}"
         if as_json:
@@ -302,11 +353,95 @@ def check(workbooks, as_json):
             click.echo(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
             sys.exit(2)
         raise _Unusable(str(exc)) from None
+    copies, failed = {}, {}
+    if annotate is not None:
+        from sheetgen.analyse.feedback import copy_names
+
+        copies, failed = _annotate(outcomes, copy_names(origins, annotate))
+    problem = _class_report(outcomes, report_path, copies)
     if as_json:
-        click.echo(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2))
+        data = [_with_copy(o.to_dict(), o.path, copies, failed) for o in outcomes]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         for outcome in outcomes:
             click.echo(format_line(outcome))
+            if outcome.path in failed:
+                click.echo(f"       no annotated copy: {failed[outcome.path]}")
         click.echo(format_summary(outcomes))
+    _say_written(copies, report_path if problem is None else None, as_json, folder=annotate)
+    if problem:
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(2)
     statuses = {o.status for o in outcomes}
-    sys.exit(1 if "wrong" in statuses else 2 if "error" in statuses else 0)
+    sys.exit(1 if "wrong" in statuses else 2 if "error" in statuses or failed else 0)
+
+
+def _check_outputs(workbooks, single: bool, annotate: str | None, report_path: Path | None) -> Path | None:
+    """Refuse what check was asked to write before any work is done; the annotated copy's path
+    for a single file.
+
+    Raises:
+        AnnotateError, OutputError: with the reason.
+    """
+    from sheetgen.analyse.feedback import AnnotateError, annotated_name, check_copy_name
+    from sheetgen.files import check_replaceable, check_workbook_suffix
+
+    if report_path is not None:
+        check_workbook_suffix(report_path)
+        check_replaceable(report_path)
+    if annotate is None:
+        return None
+    if single:
+        out = annotated_name(workbooks[0]) if annotate == "" else Path(annotate)
+        if out.is_dir():
+            out = out / annotated_name(workbooks[0]).name
+        check_copy_name(workbooks[0], out)
+        return out
+    if annotate == "":
+        raise AnnotateError(
+            "--annotate needs the folder the copies go in when several workbooks are checked: --annotate DIR"
+        )
+    if Path(annotate).exists() and not Path(annotate).is_dir():
+        raise AnnotateError(f"--annotate {annotate}: it is a file; give the folder the copies go in")
+    return None
+
+
+def _annotate(outcomes, copies: dict) -> tuple[dict, dict]:
+    from sheetgen.analyse.feedback import annotate_outcomes
+
+    return annotate_outcomes(outcomes, copies)
+
+
+def _class_report(outcomes, path: Path | None, copies: dict) -> str | None:
+    """Write the class report (when asked for); why it could not be written, or None."""
+    if path is None:
+        return None
+    from sheetgen.analyse.feedback import write_class_report
+    from sheetgen.files import OutputError
+
+    try:
+        write_class_report(outcomes, path, copies)
+    except OutputError as exc:
+        return str(exc)
+    return None
+
+
+def _say_written(copies: dict, report_path: Path | None, as_json: bool, folder: str | None = None) -> None:
+    """Name the files written (on stderr under --json, which keeps stdout for the JSON)."""
+    if folder is not None:
+        noun = "copy" if len(copies) == 1 else "copies"
+        click.echo(f"{len(copies)} annotated {noun} in {folder}", err=as_json)
+    else:
+        for copy in copies.values():
+            click.echo(f"annotated copy: {copy}", err=as_json)
+    if report_path is not None:
+        click.echo(f"class report: {report_path}", err=as_json)
+
+
+def _with_copy(data: dict, path: Path, copies: dict, failed: dict) -> dict:
+    """A file's JSON with its annotated copy, or why it could not be written."""
+    if path in copies:
+        data["annotated"] = str(copies[path])
+    if path in failed:
+        data["annotate_error"] = failed[path]
+    return data

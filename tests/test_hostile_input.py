@@ -111,6 +111,23 @@ def test_case2_template_description_is_written_as_text(tmp_path, text):
     assert not any("<hyperlink" in body or "relationships/hyperlink" in body for body in parts.values())
 
 
+@pytest.mark.parametrize("text", HOSTILE_TEXTS + ['a "quoted" name', "x" * 300])
+def test_case2_template_name_in_a_title_formula_stays_text(tmp_path, text):
+    """A learning-rate sheet's title is a formula that names η through its cell; the network's
+    name goes into it as a string literal, quotes doubled, so it stays text (a long name is
+    cut to 100 characters, well within a formula's 8,192)."""
+    named = re.sub(r'(?m)^name = ".*"$', lambda _: f"name = {json.dumps(text)}", SEED, count=1)
+    path = template(tmp_path, named)
+    out = tmp_path / "b.xlsx"
+    result = run("build", "--template", path, "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    formula = openpyxl.load_workbook(out)["lr 0.5"]["B1"].value
+    assert re.sub(r'"(?:[^"]|"")*"', "", formula) == "=&$B$5&"  # nothing outside the literals
+    shown = text if len(text) <= 100 else text[:99] + "…"
+    cached = openpyxl.load_workbook(out, data_only=True)["lr 0.5"]["B1"].value
+    assert cached == f"Backpropagation with η = 0.5: {shown}, 3 updates"
+
+
 @pytest.mark.slow
 def test_case2_run_dir_layer_text_is_written_as_text(tmp_path):
     run_dir = write_run_dir(tmp_path / "run")

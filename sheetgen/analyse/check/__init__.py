@@ -453,6 +453,7 @@ def _table_dict(table) -> dict:
                 "follows_from": c.follows_from,
                 "reason": c.reason,
                 "unchecked_cells": c.unchecked,
+                "refs": c.refs,
             }
             for c in table.columns
         ],

@@ -70,6 +70,7 @@ class ColumnFinding:
     follows_from: str | None = None  # the column whose mistake this one carries
     reason: str | None = None  # why a column was not checked
     unchecked: list[str] = field(default_factory=list)  # cells that could not be recomputed
+    refs: list[str] = field(default_factory=list)  # the column's cells in the table, in step order
     order: tuple = field(default=(), repr=False)  # where the mistake sits in dependency order
 
 
@@ -319,6 +320,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
     affected: dict[Key, int] = {}
     for key, col in sorted(table.columns.items(), key=lambda item: item[1]):
         finding = ColumnFinding(key, table.labels[key], xl_col_to_name(col), "right", 0, 0.0)
+        finding.refs = [table.cell(row, key) for row in table.rows]
         findings[key] = finding
         if key[0] == "w" and not has_eta:
             finding.status, finding.reason = "not checked", "no η found"
