@@ -159,20 +159,33 @@ def _formula_count(grids: dict[str, Grid]) -> int:
     )
 
 
+def as_written(number: float) -> float:
+    """A number as XlsxWriter writes it into a sheet: 16 significant digits ("%.16G"), which
+    round a drawn weight's last bit away; an input cell holding that was not edited."""
+    return float(f"{number:.16G}")
+
+
 def _sheet_spec(
-    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid
+    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid, recalculated: Grid
 ) -> tuple[NetworkSpec, float, list[str]]:
-    """The spec and η as the sheet's input cells hold them now, and notes on what was edited."""
+    """The spec and η as the sheet's input cells hold them now, and notes on what was edited.
+
+    A number is read from the file itself (`grid`, its formulas and constants), which is what
+    LibreOffice computed with: its saved copy rounds numbers to 15 significant digits. An input
+    cell given a formula by hand is read from the copy (`recalculated`).
+    """
     changed = {}
     eta, notes = learning_rate, []
     for key in input_keys(spec):
         ref = sheet_layout.input_ref(key).replace("$", "")
         raw = cell(grid, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
+        if isinstance(raw, str) and raw.startswith("="):
+            raw = cell(recalculated, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
         value = as_number(raw)
         if math.isnan(value):
             raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {show_value(raw)}, not a number")
         recorded = input_value(spec, key, learning_rate)
-        if value != recorded:
+        if value not in (recorded, as_written(recorded)):
             notes.append(
                 f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
                 f"{recorded:.15g} in the recorded spec"
@@ -203,7 +216,9 @@ def _verify_rate_sheet(
         )
         return SheetCheck(name, (), (problem,)), None
     try:
-        sheet_spec, eta, notes = _sheet_spec(spec, sheet_layout, learning_rate, recalculated[name])
+        sheet_spec, eta, notes = _sheet_spec(
+            spec, sheet_layout, learning_rate, formulas[name], recalculated[name]
+        )
         trace = engine.train(sheet_spec, eta, spec.iterations)
     except (SpecError, engine.NumericalError) as exc:
         problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs", "", "", math.inf)
