@@ -1,11 +1,14 @@
 """Re-make README's pictures of the workbook: build it, render it with LibreOffice, crop pages.
 
-python docs/render.py                          # needs LibreOffice, poppler-utils, Carlito
+python docs/render.py                          # into output/pictures/; needs LibreOffice,
+                                               # poppler-utils and the Carlito font
+python docs/render.py --out docs               # replace the pictures README shows
 python docs/render.py output/runs/demo         # also the MNIST sheets of that run
 python docs/render.py output/runs/demo mnist-live.png   # only the pictures named
-python docs/render.py feedback                 # check's annotated copy and class report, in output/
+python docs/render.py feedback                 # check's annotated copy and class report
 """
 
+import argparse
 import os
 import re
 import subprocess
@@ -17,6 +20,9 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# Pictures go here unless --out names a folder: docs/ holds the ones README shows, which a trial
+# run should not overwrite.
+DEFAULT_OUT = ROOT / "output" / "pictures"
 sys.path.insert(0, str(ROOT))  # draw this checkout's workbook, not an installed sheetgen's
 
 from sheetgen.analyse.recalc import to_pdf
@@ -158,12 +164,22 @@ def _feedback(out_dir: Path) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["feedback"]:
-        return feedback((ROOT / "output").resolve())
-    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "run_dir", nargs="?", type=Path, help="a run dir: also its MNIST sheets; or 'feedback'"
+    )
+    parser.add_argument("names", nargs="*", help="only these pictures (e.g. mnist-live.png)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"folder for the pictures (default: {DEFAULT_OUT})"
+    )
+    args = parser.parse_args()
+    if args.run_dir == Path("feedback"):
+        return feedback(args.out.resolve())
+    run_dir = args.run_dir
     pictures = PICTURES + (RUN_PICTURES if run_dir else [])
-    if len(sys.argv) > 2:
-        pictures = [p for p in pictures if p[3] in sys.argv[2:]]
+    if args.names:
+        pictures = [p for p in pictures if p[3] in args.names]
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
         pdfs = {}
@@ -197,9 +213,9 @@ def main() -> None:
             image = Image.open(f"{stem}.png")
             w, h = image.size
             image.crop((int(w * left), int(h * top), int(w * right), int(h * bottom))).save(
-                HERE / name, optimize=True
+                args.out / name, optimize=True
             )
-            print(f"wrote {HERE / name}")
+            print(f"wrote {args.out / name}")
 
 
 if __name__ == "__main__":

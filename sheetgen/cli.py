@@ -14,18 +14,11 @@ from pathlib import Path
 import click
 
 from sheetgen import __version__
-
-DEFAULT_OUTPUT = Path("output") / "backprop.xlsx"
+from sheetgen.api import DEFAULT_OUTPUT
 
 # Subcommands that live in other modules, imported only when used: `sheetgen build` must stay
 # fast and must never import torch.
-LAZY_COMMANDS = {
-    "mnist": (
-        "mnist.cli",
-        "cli",
-        "sheetgen mnist needs torch and torchvision: pip install 'sheetgen[mnist]'",
-    ),
-}
+LAZY_COMMANDS = {"mnist": ("mnist.cli", "cli")}
 
 
 class LazyGroup(click.Group):
@@ -36,14 +29,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name in LAZY_COMMANDS:
-            module_name, attribute, missing = LAZY_COMMANDS[name]
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.split(".")[0] in ("torch", "torchvision", "tqdm"):
-                    raise click.ClickException(missing) from None
-                raise
-            return getattr(module, attribute)
+            module_name, attribute = LAZY_COMMANDS[name]
+            # the mnist commands import torch only when they run, and say then if it is missing
+            return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, name)
 
 
@@ -57,9 +45,9 @@ def main():
 @click.option(
     "--template",
     "template",
-    # not dir_okay=False: load_spec refuses a folder (and a FIFO, a device) in one line
-    type=click.Path(path_type=Path),
-    help="Network definition (TOML). Default: templates/seed.toml, the classic exercise.",
+    metavar="NAME_OR_FILE",
+    help="Network definition: a template that comes with sheetgen by name (seed, xor, mazur), "
+    "or a TOML file's path. Default: seed, the classic exercise.",
 )
 @click.option(
     "--lr",
@@ -73,23 +61,30 @@ def main():
     "--output",
     "-o",
     type=click.Path(path_type=Path),
-    default=None,
-    help=f"Workbook to write. Default: {DEFAULT_OUTPUT}.",
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Workbook to write; missing folders are created.",
 )
-def build(template, learning_rates, iterations, output):
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the workbook even if it holds a training run's MNIST sheets (they are dropped).",
+)
+def build(template, learning_rates, iterations, output, force):
     """Build the backprop workbook: live formulas, cached values and native charts.
 
-    An existing workbook is replaced only by a complete new one.
+    An existing workbook is replaced only by a complete new one; one that holds a training
+    run's MNIST sheets (sheetgen export) is left alone unless --force is given.
 
     Example: sheetgen build --lr 0.8 --output output/lr08.xlsx
     """
+    from sheetgen.api import build_workbook
     from sheetgen.files import OutputError
     from sheetgen.workbook.engine import NumericalError
-    from sheetgen.workbook.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
-    from sheetgen.workbook.writer import build_workbook
+    from sheetgen.workbook.spec import SpecError, format_rate, validate_iterations, validate_learning_rate
 
     try:
-        spec = load_spec(template)
+        # the options' text checked here, so that a message can quote what was typed
         rates = [validate_learning_rate(_number(v), f"--lr {v}") for v in learning_rates]
         if len(set(rates)) != len(rates):
             raise SpecError("--lr: a learning rate is given twice")
@@ -98,15 +93,12 @@ def build(template, learning_rates, iterations, output):
             if iterations is None
             else validate_iterations(_whole(iterations), f"--iterations {iterations}")
         )
-        spec = spec.with_training(rates or None, count)
-        if output is None:
-            output = DEFAULT_OUTPUT
-            output.parent.mkdir(parents=True, exist_ok=True)
-        report = build_workbook(spec, output)
+        report = build_workbook(
+            output, template=template, learning_rates=rates or None, iterations=count, force=force
+        )
     except (SpecError, NumericalError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
-    from sheetgen.workbook.spec import format_rate
-
+    spec = report.spec
     finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
     click.echo(
         f"wrote {report.path}: {_count(len(spec.learning_rates), 'learning rate')} × "
@@ -157,13 +149,13 @@ def export(run_dir, workbook):
 
     Example: sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
     """
+    from sheetgen.api import export_run
     from sheetgen.files import OutputError
     from sheetgen.record import RecordError
-    from sheetgen.runs.export import WorkbookExporter, export_run
     from sheetgen.runs.training import RunError
 
     try:
-        done = export_run(run_dir, WorkbookExporter(workbook))
+        done = export_run(run_dir, workbook)
     except (RunError, RecordError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     record = done.record
@@ -211,7 +203,8 @@ def verify(workbook):
     """
     from sheetgen.analyse.reading import NoSpecError, WorkbookError
     from sheetgen.analyse.recalc import RecalcError
-    from sheetgen.analyse.verify import format_report, verify_workbook
+    from sheetgen.analyse.verify import format_report
+    from sheetgen.api import verify_workbook
 
     try:
         report = verify_workbook(workbook)
@@ -254,7 +247,14 @@ def verify(workbook):
     help="Also write a workbook for the teacher: one row per submission (verdict, mistakes, a "
     "link to its annotated copy), and each named mistake counted across the class with a bar chart.",
 )
-def check(workbooks, as_json, annotate, report_path):
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=256),
+    metavar="N",
+    default=None,
+    help="Processes that check a class's files side by side. Default: one per usable core.",
+)
+def check(workbooks, as_json, annotate, report_path, jobs):
     """Check hand-made backprop workbooks, column by column.
 
     Each training table is read through its formulas: η is the cell the weight updates
@@ -285,8 +285,6 @@ def check(workbooks, as_json, annotate, report_path):
         CheckError,
         NoTableError,
         Outcome,
-        check_many,
-        check_workbook,
         format_line,
         format_report,
         format_summary,
@@ -294,6 +292,7 @@ def check(workbooks, as_json, annotate, report_path):
     )
     from sheetgen.analyse.feedback import AnnotateError
     from sheetgen.analyse.reading import WorkbookError
+    from sheetgen.api import check_workbook
     from sheetgen.files import OutputError
 
     single = len(workbooks) == 1 and not workbooks[0].is_dir()
@@ -314,14 +313,17 @@ def check(workbooks, as_json, annotate, report_path):
         try:
             report = check_workbook(paths[0])
         except (WorkbookError, NoTableError, CheckError) as exc:
+            message = str(exc)
+            if isinstance(exc, NoTableError) and (verify := _built_by_sheetgen(paths[0])):
+                message = f"{verify}; check, which reads hand-made workbooks, says: {message}"
             if as_json:
                 click.echo(
                     json.dumps(
-                        {"file": str(paths[0]), "ok": False, "error": str(exc)}, ensure_ascii=False, indent=2
+                        {"file": str(paths[0]), "ok": False, "error": message}, ensure_ascii=False, indent=2
                     )
                 )
                 sys.exit(2)
-            raise _Unusable(str(exc)) from None
+            raise _Unusable(message) from None
         copies, failed = {}, {}
         if annotate is not None:
             copies, failed = _annotate([Outcome(paths[0], report)], {paths[0]: out})
@@ -342,22 +344,25 @@ def check(workbooks, as_json, annotate, report_path):
             click.echo(json.dumps({"ok": False, "error": message}, ensure_ascii=False))
             sys.exit(2)
         raise _Unusable(message)
+    from sheetgen.analyse.classroom import check_class
+
+    names = None
+    if annotate is not None:
+        from sheetgen.analyse.feedback import copy_names
+
+        names = copy_names(origins, annotate)
     try:
         if len(paths) > 3 and sys.stderr.isatty():
             with click.progressbar(length=len(paths), label="checking", file=sys.stderr) as bar:
-                outcomes = check_many(paths, progress=lambda _: bar.update(1))
+                checked = check_class(paths, names, jobs, progress=lambda _: bar.update(1))
         else:
-            outcomes = check_many(paths)
+            checked = check_class(paths, names, jobs)
     except CheckError as exc:
         if as_json:
             click.echo(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
             sys.exit(2)
         raise _Unusable(str(exc)) from None
-    copies, failed = {}, {}
-    if annotate is not None:
-        from sheetgen.analyse.feedback import copy_names
-
-        copies, failed = _annotate(outcomes, copy_names(origins, annotate))
+    outcomes, copies, failed = checked.outcomes, checked.copies, checked.failed
     problem = _class_report(outcomes, report_path, copies)
     if as_json:
         data = [_with_copy(o.to_dict(), o.path, copies, failed) for o in outcomes]
@@ -445,3 +450,18 @@ def _with_copy(data: dict, path: Path, copies: dict, failed: dict) -> dict:
     if path in failed:
         data["annotate_error"] = failed[path]
     return data
+
+
+def _built_by_sheetgen(path: Path) -> str | None:
+    """For a workbook that sheetgen built (found by its record sheet) and check cannot read
+    (its network is not the exercise's): the words that point to `sheetgen verify`."""
+    from sheetgen.record import RecordError, read_record
+
+    try:
+        record = read_record(path)
+    except RecordError:
+        return None
+    return (
+        f"{path} was built by sheetgen (template {record.spec.name!r}): check it cell by cell "
+        f"with sheetgen verify {path}"
+    )

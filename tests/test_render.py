@@ -38,7 +38,7 @@ from tests.conftest import ROOT, require_libreoffice
 from tests.run_fixtures import write_run_dir
 
 TEMPLATES = sorted(p.stem for p in (ROOT / "templates").glob("*.toml"))
-# three hidden layers (tanh, ReLU, identity) and a softmax output: the broken case
+# three hidden layers (tanh, ReLU, identity) and a softmax output: a picture that once overlapped
 DEEP = {
     "name": "deep",
     "description": "3 hidden layers (tanh, ReLU, identity), softmax output",

@@ -15,8 +15,6 @@ collected first and written in row order (row_order).
 
 from __future__ import annotations
 
-from xlsxwriter.worksheet import Worksheet
-
 from sheetgen.runs.cnn import BLANK_INK, IMAGE_SIDE, KERNEL, LiveNetwork, forward, nearly_blank, stored_pixels
 from sheetgen.runs.live_inputs import write_digits_sheet, write_weights_sheet
 from sheetgen.runs.live_layout import (
@@ -51,6 +49,7 @@ from sheetgen.runs.live_layout import (
 )
 from sheetgen.runs.row_order import RowOrderCells
 from sheetgen.workbook import formulas, printing
+from sheetgen.workbook.worksheets import PlainFormulaWorksheet
 
 DRAWN = "drawn"  # the true label shown for the canvas
 FIRST_DIGIT = 1  # the chooser's value in a fresh workbook
@@ -62,18 +61,12 @@ BAR_COLOUR = "#F4B6B6"  # the probabilities' data bars: light, so their dark tex
 
 # Every function the live formulas call (formulas.py's CNN builders). None of them is one of
 # Excel's newer functions that XlsxWriter must prefix with _xlfn., so the live sheet skips
-# XlsxWriter's search for those: 29 regular expressions over each of ~19,000 long formulas
-# took half of the time the sheet takes to write. tests/test_mnist_live.py checks the list.
+# XlsxWriter's search for those (PlainFormulaWorksheet): 29 regular expressions over each of
+# ~19,000 long formulas took half of the time the sheet takes to write.
+# tests/test_mnist_live.py checks the list.
 LIVE_FUNCTIONS = frozenset(
     {"IF", "INDEX", "INT", "MOD", "MAX", "SUM", "SUMPRODUCT", "AVERAGE", "EXP", "MATCH"}
 )
-
-
-class PlainFormulaWorksheet(Worksheet):
-    """A worksheet whose formulas are written as given (less the leading '=')."""
-
-    def _prepare_formula(self, formula, expand_future_functions=False):
-        return formula[1:] if formula.startswith("=") else formula
 
 
 def _formats(workbook, fmt: dict) -> dict:

@@ -31,6 +31,7 @@ from sheetgen.workbook.layout import SheetLayout, sheet_name
 from sheetgen.workbook.limits import check_build_size
 from sheetgen.workbook.quantities import input_keys, input_value, label, values
 from sheetgen.workbook.spec import NetworkSpec
+from sheetgen.workbook.worksheets import worksheet_class
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -61,6 +62,7 @@ class BuildReport:
     sheets: tuple[str, ...]
     formulas: int
     final_loss: dict[float, float]
+    spec: NetworkSpec  # what it was built from
 
 
 def compute_traces(spec: NetworkSpec) -> list[Trace]:
@@ -109,6 +111,7 @@ def build_workbook(
         + (extra.names if extra is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
+        spec=spec,
     )
 
 
@@ -310,7 +313,9 @@ def _short(name: str) -> str:
 def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Trace) -> int:
     learning_rate = trace.learning_rate
     rows = trace.rows
-    ws = workbook.add_worksheet(sheet_name(learning_rate))
+    ws = workbook.add_worksheet(
+        sheet_name(learning_rate), worksheet_class=_rate_sheet_class(spec, sheet_layout)
+    )
     for first_col, last_col, width in sheet_layout.column_widths():
         ws.set_column(first_col, last_col, width)
     table_px = printing.column_px(L.ITERATION_WIDTH) + (
@@ -402,3 +407,16 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
         for col, template, cached in first if t == 0 else later:
             write_formula(row, col, template.format_map(row_numbers), None, cached[t])
     return len(first) * rows
+
+
+def _rate_sheet_class(spec: NetworkSpec, sheet_layout: SheetLayout):
+    """The worksheet class of a learning-rate sheet: one that skips XlsxWriter's search for
+    newer function names where none of the sheet's formulas has one (worksheets.py)."""
+    emitter = formulas.FormulaEmitter(spec, sheet_layout)
+    row_numbers = sheet_layout.template_rows(1)
+    return worksheet_class(
+        template.format_map(row_numbers)
+        for quantity in sheet_layout.quantities
+        for first_row in (True, False)
+        if (template := emitter.template(quantity.key, first_row)) is not None
+    )
