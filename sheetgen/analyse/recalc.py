@@ -62,7 +62,9 @@ def _convert(
         str(out_dir),
         *map(str, sources),
     ]
-    env = {**os.environ, "HOME": str(profile)}
+    # its temporary files (lu*.tmp) inside the profile too: stopped at once, LibreOffice leaves
+    # them behind, and they go with our temporary folder
+    env = {**os.environ, "HOME": str(profile), "TMPDIR": str(profile / "tmp")}
     what = sources[0] if len(sources) == 1 else f"{len(sources)} workbooks"
     # soffice is a launcher that starts soffice.bin, which does the work: in a session of their
     # own, the two are one process group, ended together whatever stops us (Ctrl-C, SIGTERM, a
@@ -182,6 +184,7 @@ def _run(paths, out_dir, target: str, timeout: float):
     with signals_unwind(), tempfile.TemporaryDirectory(prefix="sheetgen-lo-") as temp:
         profile = Path(temp) / "profile"
         (profile / "user").mkdir(parents=True)
+        (profile / "tmp").mkdir()
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE)
         # Converting into a scratch folder first keeps a same-named source safe.
         scratch = Path(temp) / "out"
