@@ -114,18 +114,19 @@ def _count(count: int, noun: str) -> str:
 
 
 def _number(text: str):
-    """The value of --lr as typed: a float, or the text itself so the error can quote it."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    """The value of --lr as typed: a float, or the text itself so the error can quote it (also
+    for 1_0 or ٣, which float() would read as 10 and 3)."""
+    from sheetgen.bounded import plain_float
+
+    number = plain_float(text)
+    return text if number is None else number
 
 
 def _whole(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    from sheetgen.bounded import plain_int
+
+    number = plain_int(text)
+    return text if number is None else number
 
 
 @main.command()

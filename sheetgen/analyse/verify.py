@@ -25,8 +25,16 @@ from sheetgen.analyse.differences import ColumnCheck, Difference, SheetCheck, sh
 from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
 from sheetgen.analyse.recalc import recalculate
 from sheetgen.analyse.verify_live import recorded_network, verify_live
-from sheetgen.record import record_from_grids
-from sheetgen.untrusted import guard_workbook
+from sheetgen.files import signals_unwind
+from sheetgen.record import (
+    RECORD_SHEET,
+    MissingRecord,
+    NoSpecError,
+    RecordError,
+    WorkbookRecord,
+    read_own_record,
+)
+from sheetgen.untrusted import Limits
 from sheetgen.workbook import engine
 from sheetgen.workbook import layout as L
 from sheetgen.workbook.formulas import FormulaEmitter, term_magnitude
@@ -81,13 +89,22 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         recalc.RecalcError: LibreOffice is missing or failed.
     """
     path = Path(path)
-    guard_workbook(path)  # before LibreOffice, which has no such limits, sees the file
-    formulas = load_grids(path, formulas=True)
-    record = record_from_grids(formulas, path)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: LibreOffice is ended, temporary folders removed
+    with signals_unwind():
+        return _verify(path, tolerance)
+
+
+def _verify(path: Path, tolerance: float) -> VerifyReport:
+    record, limits = _read_record(path)  # before LibreOffice, which has no limits, sees the file
     spec = record.spec
-    cached = load_grids(path, formulas=False)
+    formulas = load_grids(path, formulas=True, limits=limits)
+    cached = load_grids(path, formulas=False, limits=limits)
     with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as temp:
-        recalculated = load_grids(recalculate(path, temp), formulas=False)
+        copy = recalculate(path, temp)
+        # named as the user's file: the copy is gone by the time a message is read
+        recalculated = load_grids(
+            copy, formulas=False, limits=limits, shown_as=f"LibreOffice's recalculated copy of {path}"
+        )
     has_cache = uncached_formulas(formulas, cached) < _formula_count(formulas)
     sheet_layout = SheetLayout.for_spec(spec)
     sheets, traces = [], {}
@@ -121,26 +138,54 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
     return VerifyReport(path, tuple(sheets), has_cache, tolerance, notes)
 
 
+def _read_record(path: Path) -> tuple[WorkbookRecord, Limits]:
+    """record.read_own_record, its refusals as verify reports them (exit status 2)."""
+    try:
+        return read_own_record(path)
+    except MissingRecord:
+        raise NoSpecError(
+            f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
+            f"sheet); for a hand-made workbook use: sheetgen check {path}"
+        ) from None
+    except NoSpecError:
+        raise
+    except RecordError as exc:
+        raise NoSpecError(str(exc)) from None
+
+
 def _formula_count(grids: dict[str, Grid]) -> int:
     return sum(
         1 for grid in grids.values() for row in grid for v in row if isinstance(v, str) and v.startswith("=")
     )
 
 
+def as_written(number: float) -> float:
+    """A number as XlsxWriter writes it into a sheet: 16 significant digits ("%.16G"), which
+    round a drawn weight's last bit away; an input cell holding that was not edited."""
+    return float(f"{number:.16G}")
+
+
 def _sheet_spec(
-    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid
+    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid, recalculated: Grid
 ) -> tuple[NetworkSpec, float, list[str]]:
-    """The spec and η as the sheet's input cells hold them now, and notes on what was edited."""
+    """The spec and η as the sheet's input cells hold them now, and notes on what was edited.
+
+    A number is read from the file itself (`grid`, its formulas and constants), which is what
+    LibreOffice computed with: its saved copy rounds numbers to 15 significant digits. An input
+    cell given a formula by hand is read from the copy (`recalculated`).
+    """
     changed = {}
     eta, notes = learning_rate, []
     for key in input_keys(spec):
         ref = sheet_layout.input_ref(key).replace("$", "")
         raw = cell(grid, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
+        if isinstance(raw, str) and raw.startswith("="):
+            raw = cell(recalculated, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
         value = as_number(raw)
         if math.isnan(value):
             raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {show_value(raw)}, not a number")
         recorded = input_value(spec, key, learning_rate)
-        if value != recorded:
+        if value not in (recorded, as_written(recorded)):
             notes.append(
                 f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
                 f"{recorded:.15g} in the recorded spec"
@@ -171,7 +216,9 @@ def _verify_rate_sheet(
         )
         return SheetCheck(name, (), (problem,)), None
     try:
-        sheet_spec, eta, notes = _sheet_spec(spec, sheet_layout, learning_rate, recalculated[name])
+        sheet_spec, eta, notes = _sheet_spec(
+            spec, sheet_layout, learning_rate, formulas[name], recalculated[name]
+        )
         trace = engine.train(sheet_spec, eta, spec.iterations)
     except (SpecError, engine.NumericalError) as exc:
         problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs", "", "", math.inf)
