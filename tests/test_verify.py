@@ -284,3 +284,29 @@ def test_an_input_given_a_formula_is_read_as_libreoffice_computes_it(small, tmp_
     result = run(edited)
     assert result.exit_code == 0, result.output
     assert f"note: lr 0.8: η ({eta}) is 1.7 in the sheet, 0.8 in the recorded spec; " in result.output
+
+
+@pytest.mark.libreoffice
+def test_a_loss_trained_to_rounding_noise_verifies_on_the_overview_too(tmp_path):
+    """Trained until E_total is ~1e-33, ½(t − a)² is rounding noise: LibreOffice gives 0 where
+    the engine has 6e-33. The learning-rate sheet judges that cell against the size of its
+    terms; the Overview's final E_total, a reference to it, is judged the same way."""
+    require_libreoffice()
+    from sheetgen.workbook.spec import spec_from_dict
+
+    spec = spec_from_dict(
+        {
+            "data": {"inputs": [[0.05, 0.1, 0.3, 0.7]], "targets": [[0.5, 0.5, 0.3, 0.6, 0.4, 0.5]]},
+            "init": {"seed": 3, "distribution": "uniform", "scale": 0.5},
+            "layers": [
+                {"name": "h", "units": 16, "activation": "sigmoid", "weights": "random"},
+                {"name": "o", "units": 6, "activation": "sigmoid", "weights": "random"},
+            ],
+            "training": {"learning_rates": [2.0], "iterations": 150},
+        }
+    )
+    path = tmp_path / "converged.xlsx"
+    build_workbook(spec, path)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  final E_total +1 +\d\.\de-3\d ", result.output, re.M), result.output

@@ -107,9 +107,9 @@ def _verify(path: Path, tolerance: float) -> VerifyReport:
         )
     has_cache = uncached_formulas(formulas, cached) < _formula_count(formulas)
     sheet_layout = SheetLayout.for_spec(spec)
-    sheets, traces = [], {}
+    sheets, traces, final_magnitudes = [], {}, {}
     for learning_rate in spec.learning_rates:
-        check, trace = _verify_rate_sheet(
+        check, trace, final_magnitude = _verify_rate_sheet(
             spec,
             sheet_layout,
             learning_rate,
@@ -121,8 +121,11 @@ def _verify(path: Path, tolerance: float) -> VerifyReport:
         sheets.append(check)
         if trace is not None:
             traces[learning_rate] = trace
+            final_magnitudes[learning_rate] = final_magnitude
     sheets.append(
-        _verify_overview(spec, traces, formulas, cached if has_cache else None, recalculated, tolerance)
+        _verify_overview(
+            spec, traces, final_magnitudes, formulas, cached if has_cache else None, recalculated, tolerance
+        )
     )
     network = recorded_network(record.training_json)
     if network is not None:  # an exported run with the live CNN sheet
@@ -214,7 +217,7 @@ def _verify_rate_sheet(
             "the recorded spec asks for",
             math.inf,
         )
-        return SheetCheck(name, (), (problem,)), None
+        return SheetCheck(name, (), (problem,)), None, None
     try:
         sheet_spec, eta, notes = _sheet_spec(
             spec, sheet_layout, learning_rate, formulas[name], recalculated[name]
@@ -222,7 +225,7 @@ def _verify_rate_sheet(
         trace = engine.train(sheet_spec, eta, spec.iterations)
     except (SpecError, engine.NumericalError) as exc:
         problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs", "", "", math.inf)
-        return SheetCheck(name, (), (problem,)), None
+        return SheetCheck(name, (), (problem,)), None, None
     notes = [f"{name}: {note}; compared with what the sheet's inputs give" for note in notes]
     rows = spec.iterations + 1
     cells = [sheet_layout.row(t) for t in range(rows)]
@@ -239,7 +242,9 @@ def _verify_rate_sheet(
         recalculated,
         tolerance,
     )
-    return SheetCheck(name, columns, first, tuple(notes)), trace
+    final_magnitude = magnitudes[("E_total",)]
+    final_magnitude = None if final_magnitude is None else float(final_magnitude[-1])
+    return SheetCheck(name, columns, first, tuple(notes)), trace, final_magnitude
 
 
 def _magnitudes(spec, sheet_layout: SheetLayout, trace: engine.Trace, grid: Grid) -> dict:
@@ -305,9 +310,11 @@ def _compare_columns(name, columns, formulas, cached, recalculated, tolerance):
     return tuple(checks), tuple(differences[:1])
 
 
-def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) -> SheetCheck:
+def _verify_overview(spec, traces, final_magnitudes, formulas, cached, recalculated, tolerance) -> SheetCheck:
     """The overview's table: per learning rate its η, final E_total and updates to threshold,
-    where the layout puts them."""
+    where the layout puts them. The final E_total is its sheet's last E_total cell, so it is
+    judged as that cell is, against the size of the terms it is made of (near a loss of 1e-16,
+    ½(t − a)² keeps the rounding of a and t, not of its own tiny value)."""
     name = L.OVERVIEW_SHEET
     if name not in formulas or name not in recalculated:
         return SheetCheck(name, ())
@@ -316,6 +323,8 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     rows = [L.overview_row(spec.learning_rates.index(lr)) for lr in rates]
     etas = [traces[lr].learning_rate for lr in rates]  # the η its sheet's input cell holds
     finals = [float(traces[lr].loss[-1]) for lr in rates]
+    magnitudes = [final_magnitudes.get(lr) for lr in rates]
+    final_magnitude = None if None in magnitudes else np.asarray(magnitudes, dtype=np.float64)
     reached = []
     for lr in rates:
         updates = engine.updates_until_below(traces[lr].loss, threshold)
@@ -332,11 +341,11 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     columns, first = _compare_columns(
         name,
         [
-            (title(col), col, rows, expected)
-            for col, expected in (
-                (L.OVERVIEW_RATE_COL, etas),
-                (L.OVERVIEW_FINAL_LOSS_COL, finals),
-                (L.OVERVIEW_UPDATES_COL, reached),
+            (title(col), col, rows, expected, *([] if magnitude is None else [magnitude]))
+            for col, expected, magnitude in (
+                (L.OVERVIEW_RATE_COL, etas, None),
+                (L.OVERVIEW_FINAL_LOSS_COL, finals, final_magnitude),
+                (L.OVERVIEW_UPDATES_COL, reached, None),
             )
         ],
         formulas,
