@@ -35,10 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from busy import busy_cores
 from excel_saved import picture, write_excel_saved
 from handmade import layout_block, layout_several, write_workbook
 
-from sheetgen.analyse.classroom import usable_cores
+from sheetgen.machine import cpu_name, usable_cores
 
 TARGET_SECONDS, TARGET_SIZE = 60.0, 300
 ETAS = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
@@ -51,13 +52,6 @@ BLOCK_MISTAKES = (
     {"dh2": ("{dah2}*{ah1}*(1-{ah1})", 0)},
 )
 SEVERAL_MISTAKES = ({}, {"w5": ("{w5@p}+{eta}*{g5@p}", 1)}, {"E1": ("({t1}-{ao1})^2", 0)})
-BUSY_LOOP = (
-    "import os\n"
-    "parent = os.getppid()\n"
-    "while os.getppid() == parent:\n"
-    "    for _ in range(1_000_000):\n"
-    "        pass\n"
-)
 
 
 def make_class(folder: Path, size: int) -> None:
@@ -94,10 +88,7 @@ def one_run(folder: Path, out: Path, jobs: int | None) -> tuple[float, str]:
 
 
 def runs(folder: Path, work: Path, jobs: int | None, repeats: int, busy: bool) -> tuple[list[float], str]:
-    loop = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
-    try:
-        if loop is not None:
-            time.sleep(0.5)
+    with busy_cores(1 if busy else 0):
         times, summary = [], ""
         for r in range(repeats):
             out = work / f"out-{jobs}-{busy}-{r}"
@@ -105,20 +96,6 @@ def runs(folder: Path, work: Path, jobs: int | None, repeats: int, busy: bool) -
             seconds, summary = one_run(folder, out, jobs)
             times.append(seconds)
         return times, summary
-    finally:
-        if loop is not None:
-            loop.terminate()
-            loop.wait()
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

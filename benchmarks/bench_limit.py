@@ -29,8 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's sheetgen
 
-from bench_build import cpu_name  # beside this script
-
+from sheetgen.machine import cpu_name
 from sheetgen.workbook import limits
 from sheetgen.workbook.spec import load_spec
 

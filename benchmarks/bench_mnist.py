@@ -57,6 +57,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from busy import BUSY_LOOP  # beside this script
+
 from mnist.config import TrainConfig
 from mnist.data import MnistTensors, load_mnist, resolve_root
 from mnist.model import DigitNet, count_parameters
@@ -67,15 +69,6 @@ TARGET = 99.4
 SEED_PARAMETERS = 15_654  # the seed's models.py, counted
 # torch's thread count when the benchmark started: what the seed notebook would run with.
 DEFAULT_THREADS = torch.get_num_threads()
-# A plain Python busy loop that ends by itself once its parent (the benchmark) is gone, so a
-# killed benchmark leaves nothing spinning.
-BUSY_LOOP = (
-    "import os\n"
-    "parent = os.getppid()\n"
-    "while os.getppid() == parent:\n"
-    "    for _ in range(1_000_000):\n"
-    "        pass\n"
-)
 
 
 def seed_model() -> nn.Module:

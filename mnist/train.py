@@ -52,6 +52,7 @@ from mnist.model import DigitNet, count_parameters, summary_dict
 from mnist.threads import thread_policy
 
 # The files the workbook reads are named once, on the reading side.
+from sheetgen.machine import cpu_name
 from sheetgen.runs.mnist_sheets import GALLERY_SIZE
 from sheetgen.runs.training import EVALUATION_JSON, INFERENCE_JSON, METRICS_CSV, SUMMARY_JSON
 from sheetgen.runs.training import METRIC_COLUMNS as COLUMNS
@@ -289,15 +290,6 @@ def evaluation_record(
             for i in wrong
         ],
     }
-
-
-def cpu_name() -> str:
-    """The CPU model as lscpu names it (from /proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def machine_info(device: torch.device) -> dict:

@@ -20,6 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sheetgen.machine import usable_cores
+
 SHARES_PER_WORKER = 4  # so that a slow share at the end leaves the other cores little to wait for
 
 
@@ -78,14 +80,6 @@ def find_submissions(
             reason = problem.strerror or str(problem)
             unreadable.append(Outcome(where, error=f"folder {where} cannot be read: {reason}"))
     return found, unreadable
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, where the system says), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def check_class(
