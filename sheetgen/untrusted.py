@@ -40,7 +40,16 @@ MAX_TOTAL_BYTES = 256 * 2**20  # every part together, unpacked
 MAX_RATIO = 100  # unpacked / packed, for parts above RATIO_FLOOR_BYTES
 RATIO_FLOOR_BYTES = 2**20  # a small part may compress very well (an empty sheet)
 MAX_CELLS = 10_000_000  # rows x columns of the used ranges, all sheets together
+# cells that are written (with or without a value), all sheets together: check holds each one
+# as a Python object twice (formulas and values), about 70 bytes a cell in all, so this keeps
+# a workbook from anyone within about 150 MB; a hand-made workbook has a few hundred thousand
+MAX_FILLED_CELLS = 2_000_000
 MAX_TEXT_BYTES = 32_767 * 6  # a cell holds 32,767 characters; &quot; is 6 bytes
+# Excel's own limit on unique cell formats (its specifications and limits): a styles part that
+# declares more (each a record openpyxl builds an object for) was not written by a spreadsheet
+MAX_STYLE_RECORDS = 65_490
+MAX_XLS_BYTES = 64 * 2**20  # an Excel 97-2003 file, whole (one compound file, not a zip)
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file every real .xls is
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 
 _CHUNK = 2**20
@@ -49,6 +58,8 @@ _ROW_NUMBER = re.compile(rb'<row\b[^>]*?\sr="([0-9]{1,9})"')
 _ROW = re.compile(rb"<row[\s/>]")
 _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{0,3})([0-9]{0,9})(?::([A-Z]{1,3})([0-9]{1,9}))?"')
 _DTD = (b"<!DOCTYPE", b"<!ENTITY")
+_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")  # a cell, with or without a reference
+_STYLE_RECORD = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(xf|numFmt|font|fill|border|dxf)[\s/>]")
 
 
 @dataclass(frozen=True)
@@ -59,11 +70,16 @@ class Limits:
     total_bytes: int  # every part together, unpacked
     cells: int  # rows x columns of the used ranges, all sheets together
     parts: int = MAX_PARTS
+    filled: int | None = None  # cells written, all sheets together; None: as many as `cells`
+
+    @property
+    def filled_cells(self) -> int:
+        return self.cells if self.filled is None else min(self.filled, self.cells)
 
 
 def foreign_limits() -> Limits:
     """The limits for a workbook from anyone (the constants above)."""
-    return Limits(MAX_PART_BYTES, MAX_TOTAL_BYTES, MAX_CELLS, MAX_PARTS)
+    return Limits(MAX_PART_BYTES, MAX_TOTAL_BYTES, MAX_CELLS, MAX_PARTS, MAX_FILLED_CELLS)
 
 
 class BeyondLimits(RefusedWorkbook):
@@ -79,6 +95,7 @@ class Survey:
     shown: str  # the workbook as messages name it
     parts: tuple[tuple[str, int, int], ...]  # per entry of the zip: name, unpacked, packed size
     cells: dict[str, int]  # per worksheet part: rows x columns of its used range
+    filled: int = 0  # cells written, all sheets together
 
     def check(self, limits: Limits) -> None:
         """Refuse the workbook if it exceeds `limits`.
@@ -94,6 +111,8 @@ class Survey:
                 )
         if sum(self.cells.values()) > limits.cells:
             raise _beyond(self.shown, _too_many_cells(limits))
+        if self.filled > limits.filled_cells:
+            raise _beyond(self.shown, _too_many_filled(limits))
 
 
 def _refuse(shown: str, why: str) -> RefusedWorkbook:
@@ -106,6 +125,10 @@ def _beyond(shown: str, why: str) -> BeyondLimits:
 
 def _too_many_cells(limits: Limits) -> str:
     return f"its sheets span more than {limits.cells:,} cells (rows x columns); sheetgen reads at most that"
+
+
+def _too_many_filled(limits: Limits) -> str:
+    return f"its sheets hold more than {limits.filled_cells:,} cells; sheetgen reads at most that"
 
 
 def _in_binary_units(size: int) -> str:
@@ -158,7 +181,7 @@ def guard_workbook(path: str | Path, limits: Limits | None = None, *, shown_as: 
     seen = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, limits)
     if seen in _PASSED:
         return Survey(shown, *_PASSED[seen])
-    parts, sheet_cells = (), {}
+    parts, sheet_cells, filled = (), {}, 0
     try:
         with zipfile.ZipFile(path) as package:
             infos = package.infolist()
@@ -168,7 +191,10 @@ def guard_workbook(path: str | Path, limits: Limits | None = None, *, shown_as: 
                 if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename.startswith(
                     "xl/worksheets/"
                 ):
-                    cells = _scan_part(shown, package, info, limits)
+                    cells, written = _scan_part(shown, package, info, limits)
+                    filled += written
+                    if filled > limits.filled_cells:
+                        raise _beyond(shown, _too_many_filled(limits))
                     if cells:  # a name may repeat in a zip: its entries count together
                         sheet_cells[info.filename] = sheet_cells.get(info.filename, 0) + cells
                     if sum(sheet_cells.values()) > limits.cells:
@@ -182,14 +208,14 @@ def guard_workbook(path: str | Path, limits: Limits | None = None, *, shown_as: 
         raise _refuse(shown, f"its package is damaged ({exc})") from None
     if len(_PASSED) >= 64:
         _PASSED.clear()
-    _PASSED[seen] = (parts, sheet_cells)
-    return Survey(shown, parts, sheet_cells)
+    _PASSED[seen] = (parts, sheet_cells, filled)
+    return Survey(shown, parts, sheet_cells, filled)
 
 
 # (device, inode, size, modification time, limits) of the files that passed, with what was
 # measured, so that reading one again does not stream it again; any change to a file changes
 # its entry
-_PASSED: dict[tuple, tuple[tuple[tuple[str, int, int], ...], dict[str, int]]] = {}
+_PASSED: dict[tuple, tuple[tuple[tuple[str, int, int], ...], dict[str, int], int]] = {}
 
 
 def _check_sizes(shown: str, parts: tuple[tuple[str, int, int], ...], limits: Limits) -> None:
@@ -220,14 +246,19 @@ def _check_sizes(shown: str, parts: tuple[tuple[str, int, int], ...], limits: Li
         )
 
 
-def _scan_part(shown: str, package: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> int:
-    """Stream one XML part: refuse a DTD, NUL bytes, non-UTF-8 encodings, overlong text and,
-    in a worksheet, a used range beyond the limits; return the worksheet's cells (rows x
-    columns of its used range, 0 for other parts)."""
+def _scan_part(
+    shown: str, package: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits
+) -> tuple[int, int]:
+    """Stream one XML part: refuse a DTD, NUL bytes, non-UTF-8 encodings, overlong text, a
+    styles part with more records than Excel allows and, in a worksheet, a used range or
+    written cells beyond the limits; return the worksheet's cells (rows x columns of its used
+    range) and the cells written in it (0, 0 for other parts)."""
     name = info.filename
     sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
     text_part = sheet or name == "xl/sharedStrings.xml"
-    max_column = max_row = rows = 0
+    styles = name == "xl/styles.xml"
+    max_column = max_row = rows = elements = 0
+    records: dict[bytes, int] = {}
     tail, run, first, read = b"", 0, True, 0
     with package.open(info) as stream:  # zipfile stops at the declared size and checks the CRC
         while chunk := stream.read(_CHUNK):
@@ -258,6 +289,13 @@ def _scan_part(shown: str, package: zipfile.ZipFile, info: zipfile.ZipInfo, limi
                 if numbers:
                     max_row = max(max_row, max(map(int, numbers)))
                 rows += len(_ROW.findall(chunk))
+                elements += len(_CELL.findall(window)) - len(_CELL.findall(tail))
+            if styles:  # the records that end in this chunk (those in the tail were counted)
+                for kind in _STYLE_RECORD.findall(window):
+                    records[kind] = records.get(kind, 0) + 1
+                for kind in _STYLE_RECORD.findall(tail):
+                    records[kind] -= 1
+                _check_style_records(shown, name, records)
             tail = chunk[-64:]
     max_row = max(max_row, rows)
     if max_row > EXCEL_ROWS or max_column > EXCEL_COLUMNS:
@@ -273,7 +311,21 @@ def _scan_part(shown: str, package: zipfile.ZipFile, info: zipfile.ZipInfo, limi
             f"{name} spans {max_row:,} rows × {max_column:,} columns "
             f"({cells:,} cells); sheetgen reads at most {limits.cells:,}",
         )
-    return cells
+    if elements > limits.filled_cells:  # cells written without references fill no used range
+        raise _beyond(
+            shown, f"{name} holds {elements:,} cells; sheetgen reads at most {limits.filled_cells:,}"
+        )
+    return cells, elements
+
+
+def _check_style_records(shown: str, name: str, records: dict[bytes, int]) -> None:
+    for kind, count in records.items():
+        if count > MAX_STYLE_RECORDS:
+            raise _refuse(
+                shown,
+                f"part {name} declares more than {MAX_STYLE_RECORDS:,} {kind.decode()} records, "
+                "more than a spreadsheet program writes",
+            )
 
 
 def _check_dimension(shown: str, name: str, match: re.Match, limits: Limits) -> None:
@@ -311,3 +363,97 @@ def _longest_text(shown: str, name: str, chunk: bytes, run: int) -> int:
             "a cell holds at most 32,767 characters",
         )
     return run
+
+
+# OpenDocument's names, for counting the cells a spreadsheet's content.xml declares
+_ODS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_ODS_ROW = f"{{{_ODS_TABLE}}}table-row"
+_ODS_CELLS = (f"{{{_ODS_TABLE}}}table-cell", f"{{{_ODS_TABLE}}}covered-table-cell")
+_ODS_REPEAT_DIGITS = 9  # a sheet has at most 1,048,576 rows and 16,384 columns
+
+
+def guard_foreign(path: str | Path, limits: Limits | None = None, *, shown_as: str | None = None) -> None:
+    """Refuse a workbook of another format (OpenDocument .ods, Excel 97-2003 .xls) before
+    LibreOffice converts it, where what it declares would exhaust LibreOffice's memory.
+
+    An .ods is a zip of XML like an .xlsx: guard_workbook's limits hold, and the cells its
+    content.xml declares are counted as LibreOffice will build them: a row or a cell may be
+    declared repeated (number-rows-repeated="1000000"), so 800 bytes can ask for 200 million
+    valued cells. Repeated empty cells (how LibreOffice itself pads a sheet) cost nothing and
+    are not counted. Anything else must be what an .xls is, a compound file (OLE2) of at most
+    MAX_XLS_BYTES: an HTML table or a text file named .xls is refused, since LibreOffice's
+    filters for those take memory out of all proportion to the file.
+
+    Raises:
+        WorkbookError: missing, unreadable, or refused (RefusedWorkbook), in one line.
+    """
+    path = Path(path)
+    limits = limits or foreign_limits()
+    shown = str(path) if shown_as is None else shown_as
+    if zipfile.is_zipfile(path):
+        survey = guard_workbook(path, limits, shown_as=shown)
+        if any(name == "content.xml" for name, _, _ in survey.parts):
+            _check_ods_cells(path, shown, limits)
+        return
+    try:
+        status = path.stat()
+        with open(path, "rb") as handle:
+            start = handle.read(len(OLE2_MAGIC))
+    except FileNotFoundError:
+        raise WorkbookError(f"{shown} does not exist") from None
+    except OSError as exc:
+        raise WorkbookError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise _refuse(shown, "it is not a regular file")
+    if start != OLE2_MAGIC:
+        looks = "HTML or XML" if start.lstrip()[:1] == b"<" else "text or another format"
+        raise _refuse(shown, f"neither a zip package nor an Excel 97-2003 file ({looks})")
+    if status.st_size > MAX_XLS_BYTES:
+        raise _beyond(
+            shown,
+            f"it is {status.st_size:,} bytes; sheetgen reads an Excel 97-2003 file of at most "
+            f"{MAX_XLS_BYTES:,} ({_in_binary_units(MAX_XLS_BYTES)})",
+        )
+
+
+def _check_ods_cells(path: Path, shown: str, limits: Limits) -> None:
+    """Count the valued cells content.xml declares, repeats multiplied out, as it streams;
+    refuse past limits.cells. (guard_workbook has refused a DTD, so expat expands no entity.)"""
+    from xml.etree.ElementTree import ParseError, iterparse
+
+    total = 0
+    repeat, row_cells = 1, 0
+    try:
+        with zipfile.ZipFile(path) as package, package.open("content.xml") as stream:
+            for event, element in iterparse(stream, events=("start", "end")):
+                if event == "start":
+                    if element.tag == _ODS_ROW:
+                        repeat = _repeats(shown, element.get(f"{{{_ODS_TABLE}}}number-rows-repeated"))
+                        row_cells = 0
+                    elif element.tag in _ODS_CELLS and (
+                        element.get(f"{{{_ODS_OFFICE}}}value-type") or element.get(f"{{{_ODS_TABLE}}}formula")
+                    ):
+                        row_cells += _repeats(shown, element.get(f"{{{_ODS_TABLE}}}number-columns-repeated"))
+                    continue
+                if element.tag == _ODS_ROW:
+                    total += repeat * row_cells
+                    if total > limits.cells:
+                        raise _beyond(
+                            shown,
+                            f"content.xml declares more than {limits.cells:,} cells with values "
+                            f"(rows and cells repeated); sheetgen reads at most {limits.cells:,}",
+                        )
+                element.clear()
+    except (ParseError, KeyError, zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+        if isinstance(exc, WorkbookError):
+            raise
+        raise _refuse(shown, f"its content.xml cannot be read ({exc})") from None
+
+
+def _repeats(shown: str, text: str | None) -> int:
+    if text is None:
+        return 1
+    if not text.isascii() or not text.isdigit() or len(text) > _ODS_REPEAT_DIGITS:
+        raise _refuse(shown, f"content.xml repeats a row or cell {text[:20]!r} times")
+    return max(1, int(text))

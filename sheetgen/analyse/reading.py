@@ -63,10 +63,10 @@ def load_grids(
                 grid = grids[ws.title] = []
                 for row in ws.iter_rows(values_only=True):
                     cells += len(row)
-                    if cells > limits.cells:  # cells without references escape guard_workbook
+                    if cells > limits.filled_cells:  # as guard_workbook counted them
                         raise RefusedWorkbook(
                             f"{shown} is not a readable workbook: its sheets hold more than "
-                            f"{limits.cells:,} cells; sheetgen reads at most that"
+                            f"{limits.filled_cells:,} cells; sheetgen reads at most that"
                         )
                     grid.append(tuple(row))
         return grids

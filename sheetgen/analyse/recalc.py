@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from sheetgen.files import signals_unwind
+from sheetgen.untrusted import WorkbookError, guard_foreign
 
 INSTALL_HINT = "sudo apt-get install -y libreoffice-calc-nogui"
 
@@ -178,6 +179,12 @@ def _run(paths, out_dir, target: str, timeout: float):
     soffice = find_soffice()
     if soffice is None:
         raise RecalcError(f"LibreOffice is not installed; install it with: {INSTALL_HINT}")
+    for source in sources:  # what would take LibreOffice's memory out of all proportion
+        if source.suffix.lower() not in (".xlsx", ".xlsm"):
+            try:
+                guard_foreign(source)
+            except WorkbookError as exc:
+                raise RecalcError(str(exc)) from None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # SIGTERM and SIGHUP unwind like Ctrl-C: LibreOffice is ended and the folder removed
