@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 import tempfile
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen.analyse.check.diagnose import diagnose
 from sheetgen.analyse.check.labels import HINT
+from sheetgen.analyse.check.read import Book, CheckError, Pending, after_libreoffice, open_book
 from sheetgen.analyse.check.tables import Skipped, find_tables
 from sheetgen.analyse.compare import format_error
-from sheetgen.analyse.reading import RefusedWorkbook, WorkbookError, load_grids, uncached_formulas
+from sheetgen.analyse.reading import WorkbookError
 from sheetgen.analyse.recalc import RecalcError, find_soffice, recalculate, recalculate_many
-from sheetgen.untrusted import MAX_PART_BYTES
 
 __all__ = [
     "CheckError",
@@ -41,15 +38,6 @@ __all__ = [
     "workbook_paths",
 ]
 
-TORCH_HINT = (
-    "sheetgen check recomputes the sheet with torch, which is not installed: "
-    "pip install 'sheetgen[test]' (or 'sheetgen[mnist]')"
-)
-
-
-class CheckError(RuntimeError):
-    """The workbook cannot be checked at all (torch or LibreOffice missing); says why."""
-
 
 class NoTableError(ValueError):
     """No training table was recognised; the message says which labels check looks for."""
@@ -63,7 +51,7 @@ class CheckReport:
     tables: list  # of diagnose.TableFinding
     recalculated: bool
     skipped: list[Skipped]
-    converted: str | None = None  # why openpyxl could not read the file LibreOffice converted
+    converted: str | None = None  # why the file could not be read before LibreOffice converted it
 
     @property
     def ok(self) -> bool:
@@ -84,163 +72,6 @@ class CheckReport:
         }
 
 
-@dataclass
-class _Loaded:
-    """A workbook's grids, and what it took to get them."""
-
-    formulas: dict
-    values: dict
-    recalculated: bool = False
-    converted: str | None = None
-
-
-# What the Symbol font draws for a Latin letter: a student without a Greek keyboard types "h"
-# in Symbol and sees η (and ¶ for ∂).
-_SYMBOL = str.maketrans("abcdefghijklmnopqrstuvwxyzABDGLPSW¶", "αβχδεφγηιϕκλμνοπθρστυϖωξψζΑΒΔΓΛΠΣΩ∂")
-
-
-def _with_extras(path: Path, loaded: _Loaded) -> _Loaded:
-    """What the grids alone do not say, from one more (read-only) pass over the file: labels
-    in the Symbol font rewritten as the Greek a reader sees, and named cells written into the
-    formulas as the references they stand for (=E33-LR*X33 reads LR's cell)."""
-    import openpyxl
-
-    short = {
-        name: {
-            (r, c)
-            for r, row in enumerate(grid)
-            for c, v in enumerate(row)
-            if isinstance(v, str) and len(v.rstrip("=: ")) == 1
-        }
-        for name, grid in loaded.values.items()
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # parts openpyxl drops hold no cell
-        try:
-            book = openpyxl.load_workbook(path, read_only=True)
-        except Exception:  # noqa: BLE001 - the grids were read; these are niceties
-            return loaded
-        try:
-            for ws in book.worksheets:
-                if short.get(ws.title):
-                    _symbol_labels(ws, short[ws.title], loaded)
-            names = _named_cells(book)
-        finally:
-            book.close()
-    _with_names(loaded, names)
-    return loaded
-
-
-def _symbol_labels(ws, wanted: set[tuple[int, int]], loaded: _Loaded) -> None:
-    ws.reset_dimensions()
-    last = max(r for r, _ in wanted)
-    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=last + 1, min_col=1)):
-        for c, cell_ in enumerate(row):
-            if (r, c) not in wanted or getattr(cell_, "font", None) is None:
-                continue
-            if (cell_.font.name or "").lower() != "symbol":
-                continue
-            for grids in (loaded.values, loaded.formulas):
-                grid = grids[ws.title]
-                if c < len(grid[r]) and isinstance(grid[r][c], str):
-                    grid[r] = grid[r][:c] + (grid[r][c].translate(_SYMBOL),) + grid[r][c + 1 :]
-
-
-def _named_cells(book) -> dict[str, str]:
-    """The workbook's names for single cells ({"LR": "'Sheet1'!$G$1"})."""
-    names = {}
-    for name, defined in book.defined_names.items():
-        destinations = list(defined.destinations)
-        if len(destinations) == 1 and ":" not in destinations[0][1]:
-            sheet, ref = destinations[0]
-            names[name] = "'" + sheet.replace("'", "''") + "'!" + ref
-    return names
-
-
-def _with_names(loaded: _Loaded, names: dict[str, str]) -> None:
-    """Every formula with its named cells written as references."""
-    if not names:
-        return
-    pattern = re.compile(
-        r"(?<![A-Za-z0-9_.$!'])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_.(!])", re.I
-    )
-    lookup = {name.lower(): ref for name, ref in names.items()}
-    for name, grid in loaded.formulas.items():
-        loaded.formulas[name] = [
-            tuple(
-                pattern.sub(lambda m: lookup[m[1].lower()], v)
-                if isinstance(v, str) and v.startswith("=")
-                else v
-                for v in row
-            )
-            for row in grid
-        ]
-
-
-def _convertible(path: Path, error: WorkbookError) -> bool:
-    """Whether a file openpyxl could not read may go to LibreOffice: a package that
-    guard_workbook did not refuse (one refused for its size or its XML never goes), or a file
-    of another format (.xls) no larger than one part may be."""
-    if not path.is_file():
-        return False
-    if zipfile.is_zipfile(path):
-        if isinstance(error, RefusedWorkbook):
-            return False
-    elif path.stat().st_size > MAX_PART_BYTES:
-        return False
-    return find_soffice() is not None
-
-
-@dataclass
-class _Pending:
-    """A file that needs LibreOffice before it can be checked: converted, when openpyxl could
-    not read it (`unreadable` says why), or recalculated, when its formulas have no cached
-    values (`formulas` are the file's own)."""
-
-    formulas: dict | None = None
-    unreadable: WorkbookError | None = None
-
-
-def _read(path: Path) -> _Loaded | _Pending:
-    """The file's formulas and cached values, or what LibreOffice must do first."""
-    try:
-        formulas = load_grids(path, formulas=True)
-    except WorkbookError as exc:
-        if not _convertible(path, exc):
-            raise
-        return _Pending(unreadable=exc)
-    values = load_grids(path, formulas=False)
-    if uncached_formulas(formulas, values):
-        return _Pending(formulas=formulas)
-    return _with_extras(path, _Loaded(formulas, values))
-
-
-def _after_libreoffice(
-    path: Path, pending: _Pending, copy: Path | None, problem: RecalcError | None
-) -> _Loaded:
-    """The grids of a pending file from LibreOffice's copy (None: `problem` says why not)."""
-    if pending.unreadable is not None:
-        try:
-            if copy is None:
-                raise problem
-            loaded = _Loaded(
-                load_grids(copy, formulas=True),
-                load_grids(copy, formulas=False),
-                recalculated=True,
-                converted=str(pending.unreadable),
-            )
-        except (RecalcError, WorkbookError) as again:
-            raise WorkbookError(
-                f"{pending.unreadable}; LibreOffice could not convert it either ({again})"
-            ) from None
-        return _with_extras(copy, loaded)
-    if copy is None:
-        raise CheckError(
-            f"{path} has formulas without cached values, so it must be recalculated first: {problem}"
-        )
-    return _with_extras(path, _Loaded(pending.formulas, load_grids(copy, formulas=False), recalculated=True))
-
-
 def check_workbook(path: str | Path) -> CheckReport:
     """Check every training table of a hand-made workbook.
 
@@ -254,19 +85,20 @@ def check_workbook(path: str | Path) -> CheckReport:
         CheckError: torch is missing, or LibreOffice is needed and missing.
     """
     path = Path(path)
-    loaded = _read(path)
-    if isinstance(loaded, _Pending):
+    book = open_book(path)
+    if isinstance(book, Pending):
         with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
             try:
                 copy, problem = recalculate(path, temp), None
             except RecalcError as exc:
                 copy, problem = None, exc
-            loaded = _after_libreoffice(path, loaded, copy, problem)
-    return _check_loaded(path, loaded)
+            book = after_libreoffice(book, copy, problem)
+    return _check_book(book)
 
 
-def _check_loaded(path: Path, loaded: _Loaded) -> CheckReport:
-    tables, skipped = find_tables(loaded.values, loaded.formulas)
+def _check_book(book: Book) -> CheckReport:
+    path = book.path
+    tables, skipped = find_tables(book.values, book.formulas)
     usable = []
     for table in tables:
         if table.missing:
@@ -282,12 +114,8 @@ def _check_loaded(path: Path, loaded: _Loaded) -> CheckReport:
         raise NoTableError(
             f"no training table recognised in {path}" + (f" ({reasons})" if reasons else "") + f". {HINT}"
         )
-    try:
-        import torch  # noqa: F401 - diagnose's autograd needs it
-    except ImportError:
-        raise CheckError(TORCH_HINT) from None
-    findings = [diagnose(t, loaded.values[t.sheet], loaded.formulas[t.sheet]) for t in usable]
-    return CheckReport(path, findings, loaded.recalculated, skipped, loaded.converted)
+    findings = [diagnose(t, book.sheets[t.sheet].values, book.sheets[t.sheet].formulas) for t in usable]
+    return CheckReport(path, findings, book.recalculated, skipped, book.converted)
 
 
 # What a folder given to check is searched for.
@@ -374,13 +202,13 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
         CheckError: torch is missing (nothing can be checked then).
     """
     outcomes = [Outcome(path) for path in paths]
-    loaded: dict[int, _Loaded | _Pending] = {}
+    loaded: dict[int, Book | Pending] = {}
     for i, path in enumerate(paths):
         try:
-            loaded[i] = _read(path)
+            loaded[i] = open_book(path)
         except (WorkbookError, CheckError) as exc:
             outcomes[i].error = str(exc)
-    pending = [i for i, item in loaded.items() if isinstance(item, _Pending)]
+    pending = [i for i, item in loaded.items() if isinstance(item, Pending)]
     if pending:
         with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
             # one LibreOffice start per batch of the files that need it; copies named apart
@@ -394,14 +222,14 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
             recalculated = _recalculate_apart(copies, Path(temp) / "out")
             for i, (result, problem) in zip(pending, recalculated):
                 try:
-                    loaded[i] = _after_libreoffice(paths[i], loaded[i], result, problem)
+                    loaded[i] = after_libreoffice(loaded[i], result, problem)
                 except (WorkbookError, CheckError) as exc:
                     del loaded[i]
                     outcomes[i].error = str(exc)
     for i, outcome in enumerate(outcomes):
         if i in loaded:
             try:
-                outcome.report = _check_loaded(outcome.path, loaded[i])
+                outcome.report = _check_book(loaded[i])
             except NoTableError as exc:
                 outcome.error = str(exc)
         if progress is not None:
