@@ -237,7 +237,7 @@ def check(workbooks, as_json):
     multiply the gradient by, the inputs and targets are the cells the forward and loss
     formulas read; labels (w1…w8, h1, a_h1 or out_h1, E_total or E_tot, ∂E/∂w1, dE/dw1, dw1,
     E∂w1, δ_o1, …; η =, eta, lr, learning rate, ͷ, n =) find the header row on any sheet and
-    the constants of tables of typed numbers. Every row is recomputed with torch autograd, and
+    the constants of tables of typed numbers. Every row is recomputed with sheetgen's engine, and
     each cell from the sheet's own values of what it is made of: a column is WRONG where it
     disagrees with its own inputs (the cell, its formula, what it should be and, where check
     recognises it, the mistake), and the columns it spreads to "follow from" it. Typed numbers

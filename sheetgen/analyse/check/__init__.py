@@ -4,8 +4,9 @@ column, whether they are right, and where and how the first mistake happens.
     sheetgen check my_backprop.xlsx
     sheetgen check my_backprop.xlsx --json
 
-labels.py reads what people call things, tables.py finds the tables, autograd.py recomputes
-every row with torch, diagnose.py compares and explains. Only diagnosing needs torch.
+read.py reads the workbook, labels.py reads what people call things, tables.py finds the
+tables, recompute.py recomputes every row with the build's engine, diagnose.py compares and
+explains.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def check_workbook(path: str | Path) -> CheckReport:
     Raises:
         reading.WorkbookError: the file is missing or unreadable.
         NoTableError: no table recognised.
-        CheckError: torch is missing, or LibreOffice is needed and missing.
+        CheckError: LibreOffice is needed and missing.
     """
     path = Path(path)
     book = open_book(path)
@@ -197,9 +198,6 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
     Args:
         paths: the workbooks.
         progress: called with each path as it is finished (for a progress bar).
-
-    Raises:
-        CheckError: torch is missing (nothing can be checked then).
     """
     outcomes = [Outcome(path) for path in paths]
     loaded: dict[int, Book | Pending] = {}

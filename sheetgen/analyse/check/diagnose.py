@@ -1,7 +1,7 @@
 """Where a hand-made table goes wrong, and how.
 
-Each row is recomputed twice. *Reference*: torch autograd from the row's own weights and
-inputs (and, for the weights, the row above's weights minus η times autograd's gradients of the
+Each row is recomputed twice (recompute.py). *Reference*: the engine from the row's own weights and
+inputs (and, for the weights, the row above's weights minus η times the engine's gradients of the
 row above). *Local*: each column from the table's own values of what it is made of (a_h1 from
 the sheet's h1, ∂E/∂w5 from the sheet's δ_o1 and a_h1, w5 from the sheet's w5 and ∂E/∂w5 of the
 row above); a column the sheet does not show is computed inline, as a formula that skips it
@@ -21,7 +21,7 @@ from decimal import Decimal
 import numpy as np
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_cell
 
-from sheetgen.analyse.check.autograd import autograd_rows
+from sheetgen.analyse.check.recompute import local_value, reference_rows, shift
 from sheetgen.analyse.check.refs import references
 from sheetgen.analyse.check.tables import CONSTANT_KINDS as _CONSTANT_KINDS
 from sheetgen.analyse.check.tables import Table, update_formula
@@ -108,86 +108,6 @@ class TableFinding:
         return not self.mistakes and not self.unchecked
 
 
-def _shift(base: np.ndarray, offset) -> np.ndarray:
-    """A column moved by rows: offset -1 reads the row above; ("row", r) reads row r only."""
-    if isinstance(offset, tuple):
-        return np.full(base.shape, base[offset[1]])
-    if offset == 0:
-        return base
-    out = np.full(base.shape, np.nan)
-    if offset < 0:
-        out[-offset:] = base[:offset]
-    else:
-        out[:-offset] = base[offset:]
-    return out
-
-
-def local_value(table: Table, key: Key, get: Callable, rows: int) -> np.ndarray:
-    """A column computed from what it is made of, each part read through get(key, offset).
-
-    Two keys exist only here: ("slope", l, 0, j) is f'(net) of that unit (a·(1 − a) for a
-    sigmoid), so that a formula that takes another unit's slope can be recognised, and
-    ("net_slope", l, 0, j) is the mistaken net·(1 − net).
-    """
-    spec = table.spec
-    last = len(spec.layers) - 1
-    kind = key[0]
-
-    def below(l: int, k: int) -> np.ndarray:
-        return get(("input", 0, k)) if l == 0 else get(("act", l - 1, 0, k))
-
-    if kind in _CONSTANT_KINDS:  # repeated on every row: each row should repeat the first
-        return np.full(rows, get(key)[0])
-    if kind == "net":
-        l, _, j = key[1:]
-        total = 0.0
-        for k in range(len(spec.layers[l].weights[0])):
-            total = total + get(("w", l, j, k)) * below(l, k)
-        if spec.layers[l].bias is not None:
-            total = total + get(("init_b", l, 0))
-        return total
-    if kind == "act":
-        return ACTIVATIONS[spec.layers[key[1]].activation].forward(get(("net", *key[1:])))
-    if kind == "slope":
-        # the slope is δ for ∂E/∂a = 1, read from only what its formula reads, so that a
-        # sigmoid's slope depends on a and not on net
-        definition = ACTIVATIONS[spec.layers[key[1]].activation]
-        parts = {part: get((part, *key[1:])) for part in definition.slope_reads}
-        shape = next(iter(parts.values())).shape if parts else (rows,)
-        return definition.backward(np.ones(shape), parts.get("net"), parts.get("act"))
-    if kind == "one":  # a factor left out (the catalogue's "leaves out")
-        return np.ones(rows)
-    if kind == "net_slope":
-        net = get(("net", *key[1:]))
-        return net * (1 - net)
-    if kind == "error_product":  # the mistaken a·t where a − t belongs
-        return get(("act", last, 0, key[3])) * get(("target", 0, key[3]))
-    if kind == "E":
-        j = key[2]
-        return 0.5 * (get(("target", 0, j)) - get(("act", last, 0, j))) ** 2
-    if kind == "E_total":
-        total = 0.0
-        for j in range(spec.layers[-1].units):
-            total = total + get(("E", 0, j))
-        return total
-    if kind == "grad_act":
-        l, _, j = key[1:]
-        if l == last:
-            return get(("act", l, 0, j)) - get(("target", 0, j))
-        total = 0.0
-        for m in range(spec.layers[l + 1].units):
-            total = total + get(("delta", l + 1, 0, m)) * get(("w", l + 1, m, j))
-        return total
-    if kind == "delta":
-        return get(("grad_act", *key[1:])) * get(("slope", *key[1:]))
-    if kind == "grad_w":
-        l, j, k = key[1:]
-        return get(("delta", l, 0, j)) * below(l, k)
-    if kind == "w":
-        return get(key, -1) - get(("eta",)) * get(("grad_w", *key[1:]), -1)
-    raise KeyError(key)
-
-
 class _Evaluator:
     """Local values of a table's columns, optionally with one reference changed."""
 
@@ -206,11 +126,11 @@ class _Evaluator:
             if k in self.source:
                 base = self.source[k]
             else:
-                base = local_value(self.table, k, get, self.rows)
-            return _shift(np.broadcast_to(base, (self.rows,)).astype(np.float64), offset)
+                base = local_value(self.table.spec, k, get, self.rows)
+            return shift(np.broadcast_to(base, (self.rows,)).astype(np.float64), offset)
 
         with np.errstate(all="ignore"):
-            return np.broadcast_to(local_value(self.table, key, get, self.rows), (self.rows,)).astype(
+            return np.broadcast_to(local_value(self.table.spec, key, get, self.rows), (self.rows,)).astype(
                 np.float64
             )
 
@@ -269,7 +189,7 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
     """Check every column of a table that find_tables recognised (with all its constants).
 
     A cell is wrong when it disagrees with what its own inputs (the sheet's values of what it
-    is made of) give; a cell that agrees with its inputs but not with autograd's recomputation
+    is made of) give; a cell that agrees with its inputs but not with the engine's recomputation
     of the row carries a mistake made upstream and "follows". In a table of typed numbers both
     comparisons allow for the rounding of the numbers typed.
     """
@@ -289,11 +209,11 @@ def diagnose(table: Table, values: Grid, formulas: Grid, tolerance: float = CHEC
     has_eta = ("eta",) in source
 
     def reference_of(src: dict[Key, np.ndarray]) -> dict[Key, np.ndarray]:
-        ref = autograd_rows(table.spec, lambda k: src[k])
+        ref = reference_rows(table.spec, lambda k: src[k], n)
         for key in table.columns:
             if key[0] == "w" and has_eta:
                 with np.errstate(all="ignore"):
-                    ref[key] = _shift(src[key], -1) - src[("eta",)] * _shift(ref[("grad_w", *key[1:])], -1)
+                    ref[key] = shift(src[key], -1) - src[("eta",)] * shift(ref[("grad_w", *key[1:])], -1)
             elif key[0] in _CONSTANT_KINDS:
                 ref[key] = np.full(n, src[key][0])
         return ref
@@ -718,7 +638,7 @@ def _candidates(table: Table, evaluator: _Evaluator, key: Key, record: list, for
     kind = key[0]
     out = []
     if kind == "w":
-        get = lambda k, off=0: _shift(evaluator.source[k], off)  # noqa: E731
+        get = lambda k, off=0: shift(evaluator.source[k], off)  # noqa: E731
         w, g, eta = key, ("grad_w", *key[1:]), ("eta",)
         if g in evaluator.source and g in evaluator.negated:  # the sheet's g is −∂E/∂w
             out.append(
