@@ -215,15 +215,16 @@ def test_no_table_gives_the_labels_it_looks_for(tmp_path):
     result = run(path)
     assert result.exit_code == 2
     assert result.output.startswith(
-        f"Error: no training table recognised in {path}. check "
-        "looks for a header row with the weights w1, w2, …"
+        f"Error: no training table recognised in {path}. check finds a training table by its "
+        "weight updates: cells that take each weight of one step and subtract η times its gradient"
     )
-    assert "learning rate in a cell labelled η, eta, lr or learning rate" in result.output
+    assert result.output.rstrip().endswith("Labels are not needed")
     assert result.output.count("\n") == 1
 
 
-def test_a_table_laid_out_across_is_named_not_passed_over(tmp_path):
-    """Quantities down a column, one column per step: check says it reads one row per step."""
+def test_labels_down_a_column_without_updates_are_named_not_passed_over(tmp_path):
+    """Labels of the weights down a column over typed numbers that are no training steps:
+    check says where it saw them and why they are not a table."""
     path = tmp_path / "across.xlsx"
     book = openpyxl.Workbook()
     for label in ["i1", "i2", "t1", "t2"] + [f"w{n}" for n in range(1, 9)] + ["h1", "a_h1", "E_total"]:
@@ -232,8 +233,9 @@ def test_a_table_laid_out_across_is_named_not_passed_over(tmp_path):
     result = run(path)
     assert result.exit_code == 2
     assert (
-        "(Sheet!row 1: the labels run down column B (a table laid out across, one column per "
-        "step); check reads one row per step: transpose it (Paste Special › Transpose) to check it)"
+        "(Sheet!row 1: the labels down column B name the weights, but no weight is updated from "
+        "a gradient (no cell computes w − η·∂E/∂w from another weight's cell), so no training "
+        "step could be read)"
     ) in result.output
 
 
@@ -245,7 +247,9 @@ def test_a_table_without_inputs_says_what_is_missing(tmp_path):
     book.save(path)
     result = run(path)
     assert result.exit_code == 2
-    assert "(Sheet!row 1: no value labelled η, i1, i2, t1, t2 was found)" in result.output
+    assert (
+        "(Sheet!row 1: the labels along row 1 name the weights, but no weight is updated from a gradient"
+    ) in result.output
 
 
 # Run in a fresh interpreter: torch cannot be imported there (an import of it fails and is

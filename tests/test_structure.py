@@ -92,7 +92,7 @@ def test_no_module_of_sheetgen_loads_torch_at_import():
         "('torch', 'torchvision', 'mnist'))))\n"
     )
     modules = _every_module()
-    assert "sheetgen.analyse.check.diagnose" in modules and "sheetgen.workbook.writer" in modules
+    assert "sheetgen.analyse.check.judge" in modules and "sheetgen.workbook.writer" in modules
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(modules)],
         cwd=ROOT,

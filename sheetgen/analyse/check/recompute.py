@@ -188,3 +188,52 @@ def local_value(spec: NetworkSpec, key: Key, get: Callable, rows: int) -> np.nda
     if kind == "w_step":
         return get(("eta",)) * get(("grad_w", *key[1:]))
     raise KeyError(key)
+
+
+class Evaluator:
+    """Local values of a table's quantities from its own lines (`source`), optionally with one
+    part read from elsewhere (`substitute` maps a part and its step offset to another)."""
+
+    def __init__(self, spec: NetworkSpec, source: dict[Key, np.ndarray], steps: int):
+        self.spec = spec
+        self.source = source
+        self.steps = steps
+        self.negated: set[Key] = set()  # lines read negated (the (t − a) sign convention)
+
+    def value(self, key: Key, substitute=None, record: list | None = None) -> np.ndarray:
+        def get(k, offset=0):
+            if substitute is not None:
+                k, offset = substitute(k, offset)
+            if record is not None:
+                record.append((k, offset))
+            base = self.source[k] if k in self.source else local_value(self.spec, k, get, self.steps)
+            return shift(np.broadcast_to(base, (self.steps,)).astype(np.float64), offset)
+
+        with np.errstate(all="ignore"):
+            value = local_value(self.spec, key, get, self.steps)
+            return np.broadcast_to(value, (self.steps,)).astype(np.float64)
+
+
+def reference_table(
+    spec: NetworkSpec, source: dict[Key, np.ndarray], steps: int, keys
+) -> dict[Key, np.ndarray]:
+    """The reference of every quantity a table shows: each step's from its own weights, each
+    weight from the step before's weight and reference gradient, the data as given on the
+    first step."""
+    reference = reference_rows(spec, lambda k: source[k], steps)
+    eta = source.get(("eta",))
+    for key in keys:
+        kind = key[0]
+        if kind in CONSTANT_KINDS:
+            reference[key] = np.full(steps, source[key][0])
+        elif kind == "w" and eta is not None:
+            with np.errstate(all="ignore"):
+                reference[key] = shift(source[key], -1) - eta * shift(reference[("grad_w", *key[1:])], -1)
+        elif kind in ("w_next", "w_step") and eta is not None:
+            grad = reference[("grad_w", *key[1:])]
+            with np.errstate(all="ignore"):
+                if kind == "w_next":
+                    reference[key] = source[("w", *key[1:])] - eta * grad
+                else:
+                    reference[key] = eta * grad
+    return reference
