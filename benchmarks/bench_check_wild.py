@@ -1,6 +1,6 @@
 """Score `sheetgen check` on real hand-made workbooks against independent verdicts.
 
-    python benchmarks/bench_check_wild.py --corpus ../shared/wild
+    python benchmarks/bench_check_wild.py --corpus FOLDER
 
 The corpus folder holds the workbooks and `expected.tsv`: per sheet, what an independent float64
 recomputation found (`right`, `wrong` or `typed`) and, for `wrong`, the origin cells: where a

@@ -2,9 +2,10 @@
 
 Run from the repository root on an otherwise idle machine (about 30 minutes on a 2-core CPU)::
 
-    python benchmarks/bench_mnist.py --data-dir ../shared/data
-    python benchmarks/bench_mnist.py --data-dir ../shared/data --seeds   # speed only, ~5 min
-    python benchmarks/bench_mnist.py --data-dir ../shared/data --quick   # smoke run, ~1 min
+    python benchmarks/bench_mnist.py --data-dir DIR     # MNIST in DIR/MNIST/raw (default: the
+                                                        # user cache, as sheetgen mnist train)
+    python benchmarks/bench_mnist.py --seeds            # speed only, ~5 min
+    python benchmarks/bench_mnist.py --quick            # smoke run, ~1 min
 
 Speed, in two conditions side by side: **idle** (nothing but the benchmark), and **busy**,
 with one plain Python busy loop per core but one, which the benchmark starts itself and stops
@@ -19,8 +20,8 @@ for each seed (runs land in output/bench/, which git ignores) and reports accura
 whole-epoch times. Load average and the share of CPU time the virtual machine's host took
 (steal, from /proc/stat, which no clock here sees) are printed beside every figure.
 
-The seed pipeline follows the seed notebook's ``models.py`` and ``utils.py`` as issue 12
-describes them, and is not tuned: convolutions keep their bias, each is followed by ReLU and
+The seed pipeline follows the seed notebook's ``models.py`` and ``utils.py`` as written, and
+is not tuned: convolutions keep their bias, each is followed by ReLU and
 then BatchNorm; conv 1->128 3x3 padding 1, max-pool 2, conv 128->8 1x1, conv 8->64 3x3
 unpadded, max-pool 2, conv 64->32 1x1, conv 32->16 3x3, conv 16->10 3x3, adaptive average
 pool to 1x1, log-softmax (15,654 parameters, asserted); PIL transforms per sample
@@ -62,7 +63,7 @@ from mnist.threads import thread_policy
 from mnist.train import augmentation, cpu_name, optimizer_and_schedule, train, train_epoch
 
 TARGET = 99.4
-SEED_PARAMETERS = 15_654  # issue 12's count for the seed's models.py
+SEED_PARAMETERS = 15_654  # the seed's models.py, counted
 # torch's thread count when the benchmark started: what the seed notebook would run with.
 DEFAULT_THREADS = torch.get_num_threads()
 # A plain Python busy loop that ends by itself once its parent (the benchmark) is gone, so a
@@ -77,7 +78,7 @@ BUSY_LOOP = (
 
 
 def seed_model() -> nn.Module:
-    """The seed's model as its models.py builds it (issue 12): every conv keeps its bias and is
+    """The seed's model as its models.py builds it: every conv keeps its bias and is
     followed by ReLU, then BatchNorm; only the first is padded."""
 
     def conv_relu_bn(i, o, k, padding=0):
@@ -101,7 +102,7 @@ def seed_model() -> nn.Module:
 
 
 class SeedPipeline:
-    """The seed's training pipeline (its utils.py, per issue 12), timed a few batches at a time."""
+    """The seed's training pipeline (its utils.py), timed a few batches at a time."""
 
     def __init__(self, data_dir: Path) -> None:
         from torchvision import datasets, transforms
@@ -338,7 +339,9 @@ def train_seeds(data_dir: Path, seeds: list[int], out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="MNIST's folder (default: the user cache)"
+    )
     parser.add_argument(
         "--seeds", type=int, nargs="*", default=[0, 1, 2], help="seeds to train (none: measure speed only)"
     )

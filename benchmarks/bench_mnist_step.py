@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute on a 2-core CPU)::
 
-    python benchmarks/bench_mnist_step.py --data-dir ../shared/data
+    python benchmarks/bench_mnist_step.py [--data-dir DIR]     # default: the user cache
 
 Times mnist.train's epoch loop (batch gather, affine augmentation, forward, backward, SGD
 step, schedule) on a slice of real MNIST, for the default model and for the earlier placement
@@ -45,7 +45,9 @@ def model_with_dropout_after_pool(p: float) -> DigitNet:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="MNIST's folder (default: the user cache)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--images", type=int, default=6144, help="images timed per measurement")
     args = parser.parse_args()

@@ -6,12 +6,31 @@ Importing it imports torch (the model table needs it) but does no other work.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
-from mnist.config import DEVICES, MnistError, TrainConfig
+from mnist.config import DEVICES, TORCH_MODULES, MnistError, TrainConfig, torch_missing
 from sheetgen.files import OutputError
+
+
+def needs_torch(command):
+    """Turn a command's failure to import torch (or torchvision, tqdm) into one line saying
+    how to install it, instead of a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            module = (exc.name or "").split(".")[0]
+            if module not in TORCH_MODULES:
+                raise
+            path = click.get_current_context().command_path
+            raise click.ClickException(torch_missing(path, module)) from None
+
+    return run
 
 
 @click.group(name="mnist")
@@ -69,6 +88,7 @@ def cli() -> None:
     "epoch; built from the default template if it does not exist.",
 )
 @click.pass_context
+@needs_torch
 def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> None:
     """Train the classifier, writing metrics, summary, model.pt2 and a checkpoint to RUN_DIR.
 
@@ -136,6 +156,7 @@ def train(ctx: click.Context, quiet: bool, workbook: Path | None, **options) -> 
 
 
 @cli.command()
+@needs_torch
 def summary() -> None:
     """Print the model's layers with output shape, parameters and receptive field.
 

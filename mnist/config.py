@@ -15,6 +15,21 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 _KINDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
+# What training needs beyond sheetgen's own dependencies (the 'mnist' extra).
+TORCH_MODULES = ("torch", "torchvision", "tqdm")
+# The default torch wheels carry CUDA (about 4.5 GB installed); PyTorch's CPU-only index
+# serves much smaller ones, and the CNN trains on a CPU in minutes.
+INSTALL_TORCH = (
+    "pip install 'sheetgen[mnist]' (torch with CUDA, about 4.5 GB; CPU only, much smaller: "
+    "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu first)"
+)
+
+
+def torch_missing(what: str, module: str) -> str:
+    """The one line for `what` (a command) when `module`, one of TORCH_MODULES, is missing."""
+    return f"{what} needs {module}, which is not installed: {INSTALL_TORCH}"
+
+
 class MnistError(Exception):
     """A problem the user can fix (bad value, missing data, wrong run dir).
 

@@ -8,8 +8,6 @@ files become one-line ``MnistError`` messages.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist.config import MnistError
+from sheetgen.files import user_cache_dir
 
 RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -28,14 +27,8 @@ RAW_FILES = (
 
 
 def default_data_dir() -> Path:
-    """The per-user cache folder for the dataset (XDG on Linux, the OS cache elsewhere)."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "sheetgen" / "mnist"
+    """The dataset's folder in sheetgen's per-user cache (sheetgen.files.user_cache_dir)."""
+    return user_cache_dir() / "mnist"
 
 
 def resolve_root(data_dir: Path | None) -> Path:

@@ -3,8 +3,8 @@
 Why: the model is small, so every operation is short and torch's threads wait for each other
 at the end of each one. On an idle machine all cores are fastest; with one other CPU-bound
 process on a 2-core machine, one of two threads is often descheduled and the other spins
-waiting for it (issue 12 measured an epoch at 7.3 s idle, 27.2 s loaded with two threads and
-11.3 s loaded with one). Only measuring tells the two cases apart, and the load can change
+waiting for it (measured on a 2-core machine: an epoch took 7.3 s idle, 27.2 s loaded with two
+threads and 11.3 s loaded with one). Only measuring tells the two cases apart, and the load can change
 mid-run.
 
 So ``AdaptiveThreads`` times short windows of training steps at each candidate count (all

@@ -4,7 +4,7 @@ Python API::
 
     from mnist.config import TrainConfig
     from mnist.train import train
-    result = train(TrainConfig(data_dir="../shared/data", seed=0))
+    result = train(TrainConfig(seed=0))  # MNIST from the user cache, downloaded if missing
     print(result.final_test_accuracy)
 
 The command line is ``sheetgen mnist train`` (or ``python -m mnist train``). A run dir holds

@@ -14,18 +14,11 @@ from pathlib import Path
 import click
 
 from sheetgen import __version__
-
-DEFAULT_OUTPUT = Path("output") / "backprop.xlsx"
+from sheetgen.api import DEFAULT_OUTPUT
 
 # Subcommands that live in other modules, imported only when used: `sheetgen build` must stay
 # fast and must never import torch.
-LAZY_COMMANDS = {
-    "mnist": (
-        "mnist.cli",
-        "cli",
-        "sheetgen mnist needs torch and torchvision: pip install 'sheetgen[mnist]'",
-    ),
-}
+LAZY_COMMANDS = {"mnist": ("mnist.cli", "cli")}
 
 
 class LazyGroup(click.Group):
@@ -36,14 +29,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name in LAZY_COMMANDS:
-            module_name, attribute, missing = LAZY_COMMANDS[name]
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.split(".")[0] in ("torch", "torchvision", "tqdm"):
-                    raise click.ClickException(missing) from None
-                raise
-            return getattr(module, attribute)
+            module_name, attribute = LAZY_COMMANDS[name]
+            # the mnist commands import torch only when they run, and say then if it is missing
+            return getattr(importlib.import_module(module_name), attribute)
         return super().get_command(ctx, name)
 
 
@@ -57,8 +45,9 @@ def main():
 @click.option(
     "--template",
     "template",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Network definition (TOML). Default: templates/seed.toml, the classic exercise.",
+    metavar="NAME_OR_FILE",
+    help="Network definition: a template that comes with sheetgen by name (seed, xor, mazur), "
+    "or a TOML file's path. Default: seed, the classic exercise.",
 )
 @click.option(
     "--lr",
@@ -72,23 +61,30 @@ def main():
     "--output",
     "-o",
     type=click.Path(path_type=Path),
-    default=None,
-    help=f"Workbook to write. Default: {DEFAULT_OUTPUT}.",
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="Workbook to write; missing folders are created.",
 )
-def build(template, learning_rates, iterations, output):
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the workbook even if it holds a training run's MNIST sheets (they are dropped).",
+)
+def build(template, learning_rates, iterations, output, force):
     """Build the backprop workbook: live formulas, cached values and native charts.
 
-    An existing workbook is replaced only by a complete new one.
+    An existing workbook is replaced only by a complete new one; one that holds a training
+    run's MNIST sheets (sheetgen export) is left alone unless --force is given.
 
     Example: sheetgen build --lr 0.8 --output output/lr08.xlsx
     """
+    from sheetgen.api import build_workbook
     from sheetgen.files import OutputError
     from sheetgen.workbook.engine import NumericalError
-    from sheetgen.workbook.spec import SpecError, load_spec, validate_iterations, validate_learning_rate
-    from sheetgen.workbook.writer import build_workbook
+    from sheetgen.workbook.spec import SpecError, format_rate, validate_iterations, validate_learning_rate
 
     try:
-        spec = load_spec(template)
+        # the options' text checked here, so that a message can quote what was typed
         rates = [validate_learning_rate(_number(v), f"--lr {v}") for v in learning_rates]
         if len(set(rates)) != len(rates):
             raise SpecError("--lr: a learning rate is given twice")
@@ -97,15 +93,12 @@ def build(template, learning_rates, iterations, output):
             if iterations is None
             else validate_iterations(_whole(iterations), f"--iterations {iterations}")
         )
-        spec = spec.with_training(rates or None, count)
-        if output is None:
-            output = DEFAULT_OUTPUT
-            output.parent.mkdir(parents=True, exist_ok=True)
-        report = build_workbook(spec, output)
+        report = build_workbook(
+            output, template=template, learning_rates=rates or None, iterations=count, force=force
+        )
     except (SpecError, NumericalError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
-    from sheetgen.workbook.spec import format_rate
-
+    spec = report.spec
     finals = ", ".join(f"η={format_rate(lr)}: {loss:.4g}" for lr, loss in report.final_loss.items())
     click.echo(
         f"wrote {report.path}: {_count(len(spec.learning_rates), 'learning rate')} × "
@@ -155,13 +148,13 @@ def export(run_dir, workbook):
 
     Example: sheetgen export output/runs/seed-1 --workbook output/backprop.xlsx
     """
+    from sheetgen.api import export_run
     from sheetgen.files import OutputError
     from sheetgen.record import RecordError
-    from sheetgen.runs.export import WorkbookExporter, export_run
     from sheetgen.runs.training import RunError
 
     try:
-        done = export_run(run_dir, WorkbookExporter(workbook))
+        done = export_run(run_dir, workbook)
     except (RunError, RecordError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     record = done.record
@@ -209,7 +202,8 @@ def verify(workbook):
     """
     from sheetgen.analyse.reading import NoSpecError, WorkbookError
     from sheetgen.analyse.recalc import RecalcError
-    from sheetgen.analyse.verify import format_report, verify_workbook
+    from sheetgen.analyse.verify import format_report
+    from sheetgen.api import verify_workbook
 
     try:
         report = verify_workbook(workbook)
@@ -230,59 +224,121 @@ def verify(workbook):
     help="Print the findings as JSON (also for an error): one object for one file, "
     "a list of objects for several.",
 )
-def check(workbooks, as_json):
-    """Check hand-made backprop workbooks, column by column.
+@click.option(
+    "--annotate",
+    "annotate",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[OUT]",
+    help="Write a copy of each workbook with the findings marked on it: the cell where a mistake "
+    "starts filled red with a comment, the cells that follow from it light red, and a first sheet "
+    "'check' listing the findings with links. For one file, OUT is the copy (default "
+    "NAME.checked.xlsx beside it); for folders or several files, the folder the copies go in "
+    "(needed). The original is never replaced; a .xls or .ods file is converted to .xlsx with "
+    "LibreOffice and the copy is made from the conversion.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    metavar="CLASS.xlsx",
+    help="Also write a workbook for the teacher: one row per submission (verdict, mistakes, a "
+    "link to its annotated copy), and each named mistake counted across the class with a bar chart.",
+)
+def check(workbooks, as_json, annotate, report_path):
+    """Check hand-made backprop workbooks, cell by cell, by what each cell computes.
 
-    Each training table is read through its formulas: η is the cell the weight updates
-    multiply the gradient by, the inputs and targets are the cells the forward and loss
-    formulas read; labels (w1…w8, h1, a_h1 or out_h1, E_total or E_tot, ∂E/∂w1, dE/dw1, dw1,
-    E∂w1, δ_o1, …; η =, eta, lr, learning rate, ͷ, n =) find the header row on any sheet and
-    the constants of tables of typed numbers. Every row is recomputed with sheetgen's engine, and
-    each cell from the sheet's own values of what it is made of: a column is WRONG where it
-    disagrees with its own inputs (the cell, its formula, what it should be and, where check
-    recognises it, the mistake), and the columns it spreads to "follow from" it. Typed numbers
-    are judged at their rounding. A file without cached values, or one openpyxl cannot read,
-    goes through LibreOffice first.
+    A training table is found by its weight updates (cells computing w − η·∂E/∂w, a step per
+    row, per column, or one step laid out down a column or across a row; typed numbers whose
+    columns step that way); η is what the updates multiply the gradient by, the network is
+    read from the cells the weights feed (Σ w·x, with or without an activation or a fixed
+    bias), and every other numeric column is matched to a quantity by its values and by the
+    cells its formula reads. Labels only name what was found. Every step is recomputed with
+    sheetgen's engine, and each cell from the sheet's own values of what it is made of: a
+    column is WRONG where it disagrees with its own inputs (the cell, its formula, what it
+    should be and, where check recognises it, the mistake), and the columns it spreads to
+    "follow from" it. A column that matches nothing is listed as not recognised; if the
+    updates depend on it, the table is not right. Numbers stored with few digits (typed, or
+    Google Sheets' ten) are judged at their rounding. A file without cached values, or one
+    that cannot be read directly, goes through LibreOffice first.
 
     Give one file for the full report, or several files or folders (a class's submissions)
     for one line per file and a summary.
 
     Exit status: 0 all right; 1 something is wrong, or a column could not be checked; 2 no
-    table recognised, or the file is missing or unreadable (with several files: 2 only when
-    none is wrong and some file could not be checked at all).
+    table recognised, or the file is missing or unreadable, or its annotated copy or the class
+    report cannot be written (with several files: 2 when the class report cannot be written,
+    else only when none is wrong and some file could not be checked at all or its copy not
+    written).
 
-    Example: sheetgen check my_backprop.xlsx --json; sheetgen check submissions/
+    Example: sheetgen check my_backprop.xlsx --annotate; sheetgen check submissions/
+    --annotate checked/ --report class.xlsx
     """
     from sheetgen.analyse.check import (
         WORKBOOK_SUFFIXES,
         CheckError,
         NoTableError,
+        Outcome,
         check_many,
-        check_workbook,
         format_line,
         format_report,
         format_summary,
-        to_json,
+        internal_error,
         workbook_paths,
     )
+    from sheetgen.analyse.feedback import AnnotateError
     from sheetgen.analyse.reading import WorkbookError
+    from sheetgen.api import check_workbook
+    from sheetgen.files import OutputError
 
-    paths = workbook_paths(workbooks)
     single = len(workbooks) == 1 and not workbooks[0].is_dir()
+    try:
+        out = _check_outputs(workbooks, single, annotate, report_path)
+    except (AnnotateError, OutputError) as exc:
+        raise _Unusable(str(exc)) from None
+    # what this command writes is never read back as a submission
+    written_here = [Path(p).resolve() for p in (annotate, report_path) if p]
+    origins = [
+        (path, folder if folder.is_dir() else None)
+        for folder in workbooks
+        for path in workbook_paths([folder])
+        if not any(path.resolve() == w or w in path.resolve().parents for w in written_here)
+    ]
+    paths = [path for path, _ in origins]
     if single:
+        message = None
         try:
             report = check_workbook(paths[0])
         except (WorkbookError, NoTableError, CheckError) as exc:
+            message = str(exc)
+            if isinstance(exc, NoTableError) and (verify := _built_by_sheetgen(paths[0])):
+                message = f"{verify}; check, which reads hand-made workbooks, says: {message}"
+        except Exception as exc:  # noqa: BLE001 - a fault of check's own: one line, no traceback
+            message = internal_error(exc)
+        if message is not None:
             if as_json:
                 click.echo(
                     json.dumps(
-                        {"file": str(paths[0]), "ok": False, "error": str(exc)}, ensure_ascii=False, indent=2
+                        {"file": str(paths[0]), "ok": False, "error": message}, ensure_ascii=False, indent=2
                     )
                 )
                 sys.exit(2)
-            raise _Unusable(str(exc)) from None
-        click.echo(to_json(report) if as_json else format_report(report))
-        sys.exit(0 if report.ok else 1)
+            raise _Unusable(message) from None
+        copies, failed = {}, {}
+        if annotate is not None:
+            copies, failed = _annotate([Outcome(paths[0], report)], {paths[0]: out})
+        problem = _class_report([Outcome(paths[0], report)], report_path, copies)
+        if as_json:
+            data = _with_copy(report.to_dict(), paths[0], copies, failed)
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            click.echo(format_report(report))
+        _say_written(copies, report_path if problem is None else None, as_json)
+        for message in [*failed.values(), problem]:
+            if message:
+                click.echo(f"Error: {message}", err=True)
+        sys.exit(2 if failed or problem else 0 if report.ok else 1)
     if not paths:
         message = f"no workbook ({', '.join(WORKBOOK_SUFFIXES)}) in {', '.join(map(str, workbooks))}"
         if as_json:
@@ -300,11 +356,110 @@ def check(workbooks, as_json):
             click.echo(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
             sys.exit(2)
         raise _Unusable(str(exc)) from None
+    copies, failed = {}, {}
+    if annotate is not None:
+        from sheetgen.analyse.feedback import copy_names
+
+        copies, failed = _annotate(outcomes, copy_names(origins, annotate))
+    problem = _class_report(outcomes, report_path, copies)
     if as_json:
-        click.echo(json.dumps([o.to_dict() for o in outcomes], ensure_ascii=False, indent=2))
+        data = [_with_copy(o.to_dict(), o.path, copies, failed) for o in outcomes]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         for outcome in outcomes:
             click.echo(format_line(outcome))
+            if outcome.path in failed:
+                click.echo(f"       no annotated copy: {failed[outcome.path]}")
         click.echo(format_summary(outcomes))
+    _say_written(copies, report_path if problem is None else None, as_json, folder=annotate)
+    if problem:
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(2)
     statuses = {o.status for o in outcomes}
-    sys.exit(1 if "wrong" in statuses else 2 if "error" in statuses else 0)
+    sys.exit(1 if "wrong" in statuses else 2 if "error" in statuses or failed else 0)
+
+
+def _check_outputs(workbooks, single: bool, annotate: str | None, report_path: Path | None) -> Path | None:
+    """Refuse what check was asked to write before any work is done; the annotated copy's path
+    for a single file.
+
+    Raises:
+        AnnotateError, OutputError: with the reason.
+    """
+    from sheetgen.analyse.feedback import AnnotateError, annotated_name, check_copy_name
+    from sheetgen.files import check_replaceable, check_workbook_suffix
+
+    if report_path is not None:
+        check_workbook_suffix(report_path)
+        check_replaceable(report_path)
+    if annotate is None:
+        return None
+    if single:
+        out = annotated_name(workbooks[0]) if annotate == "" else Path(annotate)
+        if out.is_dir():
+            out = out / annotated_name(workbooks[0]).name
+        check_copy_name(workbooks[0], out)
+        return out
+    if annotate == "":
+        raise AnnotateError(
+            "--annotate needs the folder the copies go in when several workbooks are checked: --annotate DIR"
+        )
+    if Path(annotate).exists() and not Path(annotate).is_dir():
+        raise AnnotateError(f"--annotate {annotate}: it is a file; give the folder the copies go in")
+    return None
+
+
+def _annotate(outcomes, copies: dict) -> tuple[dict, dict]:
+    from sheetgen.analyse.feedback import annotate_outcomes
+
+    return annotate_outcomes(outcomes, copies)
+
+
+def _class_report(outcomes, path: Path | None, copies: dict) -> str | None:
+    """Write the class report (when asked for); why it could not be written, or None."""
+    if path is None:
+        return None
+    from sheetgen.analyse.feedback import write_class_report
+    from sheetgen.files import OutputError
+
+    try:
+        write_class_report(outcomes, path, copies)
+    except OutputError as exc:
+        return str(exc)
+    return None
+
+
+def _say_written(copies: dict, report_path: Path | None, as_json: bool, folder: str | None = None) -> None:
+    """Name the files written (on stderr under --json, which keeps stdout for the JSON)."""
+    if folder is not None:
+        noun = "copy" if len(copies) == 1 else "copies"
+        click.echo(f"{len(copies)} annotated {noun} in {folder}", err=as_json)
+    else:
+        for copy in copies.values():
+            click.echo(f"annotated copy: {copy}", err=as_json)
+    if report_path is not None:
+        click.echo(f"class report: {report_path}", err=as_json)
+
+
+def _with_copy(data: dict, path: Path, copies: dict, failed: dict) -> dict:
+    """A file's JSON with its annotated copy, or why it could not be written."""
+    if path in copies:
+        data["annotated"] = str(copies[path])
+    if path in failed:
+        data["annotate_error"] = failed[path]
+    return data
+
+
+def _built_by_sheetgen(path: Path) -> str | None:
+    """For a workbook that sheetgen built (found by its record sheet) and check cannot read
+    (its network is not the exercise's): the words that point to `sheetgen verify`."""
+    from sheetgen.record import RecordError, read_record
+
+    try:
+        record = read_record(path)
+    except RecordError:
+        return None
+    return (
+        f"{path} was built by sheetgen (template {record.spec.name!r}): check it cell by cell "
+        f"with sheetgen verify {path}"
+    )

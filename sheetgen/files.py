@@ -1,4 +1,5 @@
-"""Atomic file replacement: an existing file is only ever replaced by a complete one."""
+"""Atomic file replacement: an existing file is only ever replaced by a complete one; and
+where sheetgen keeps files of its own (the user's cache folder)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import secrets
 import signal
 import stat
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,22 @@ class OutputError(OSError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP arrived while a file was being written; it unwinds like Ctrl-C so
     that every temporary file is removed on the way out."""
+
+
+def user_cache_dir() -> Path:
+    """sheetgen's folder in the per-user cache: $SHEETGEN_CACHE_DIR where it is set, else
+    ~/.cache/sheetgen ($XDG_CACHE_HOME on Linux), ~/Library/Caches/sheetgen on macOS,
+    %LOCALAPPDATA%\\sheetgen on Windows. Nothing is created."""
+    chosen = os.environ.get("SHEETGEN_CACHE_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "sheetgen"
 
 
 def check_workbook_suffix(path: str | Path) -> None:

@@ -60,6 +60,7 @@ def write_record(workbook, spec: NetworkSpec, training_json: str | None) -> None
     """
     ws = workbook.add_worksheet(RECORD_SHEET)
     ws.very_hidden()
+    ws.set_paper(9)  # A4, as every sheet, though it is never printed
     ws.write(0, 0, "sheetgen")
     ws.write(0, 1, __version__)
     ws.write_string(0, SEAL_COLUMN, SEAL_PLACEHOLDER)

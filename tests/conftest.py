@@ -8,6 +8,8 @@ starts LibreOffice without the marker fails, so the marker cannot drift from the
 """
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import openpyxl
@@ -19,6 +21,15 @@ from sheetgen.workbook.spec import load_spec
 from sheetgen.workbook.writer import build_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# sheetgen's user cache (the network pictures) goes to a folder of the test run's own, for
+# every test and every process the tests start: never the user's, and empty at the start.
+CACHE_DIR = Path(tempfile.mkdtemp(prefix="sheetgen-test-cache-"))
+os.environ["SHEETGEN_CACHE_DIR"] = str(CACHE_DIR)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(CACHE_DIR, ignore_errors=True)
 
 
 def require_libreoffice():

@@ -1,4 +1,4 @@
-"""sheetgen check on the layouts and labels real hand-made workbooks use (issue 10): each kind of
+"""sheetgen check on the layouts and labels real hand-made workbooks use: each kind of
 variation seen in students' files, written by the tests (openpyxl, then recalculated once by
 LibreOffice), with a planted mistake or none, and the exact cells check must flag.
 

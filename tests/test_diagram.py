@@ -11,7 +11,9 @@ from sheetgen.workbook.diagram import (
     MAX_SHOWN_PX,
     _overlaps,
     draw_network,
+    draw_png,
     network_picture,
+    network_shape,
 )
 from sheetgen.workbook.layout import (
     DEFAULT_ROW_PX,
@@ -166,3 +168,12 @@ def test_the_equations_go_beside_the_diagram_or_below_it(width_px, height_px, be
     else:
         assert place.col == NETWORK_PICTURE_COL
         assert place.row > NETWORK_PICTURE_ROW + height_px / DEFAULT_ROW_PX  # under its rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SPECS)
+def test_the_networks_shape_is_drawn_as_the_network(name):
+    """The picture (and its cache entry) is drawn from network_shape: the numbers, names and
+    training settings it leaves out are none that the picture shows."""
+    spec = SPECS[name]
+    assert draw_png(network_shape(spec)) == draw_png(spec)

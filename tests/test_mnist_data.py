@@ -95,6 +95,13 @@ def test_batches_without_augmentation_are_the_images_as_they_are():
 
 
 def test_default_data_dir_follows_xdg_cache_home(monkeypatch, tmp_path):
-    monkeypatch.setattr(data.sys, "platform", "linux")
+    monkeypatch.setattr("sheetgen.files.sys.platform", "linux")
+    monkeypatch.delenv("SHEETGEN_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert data.default_data_dir() == tmp_path / "sheetgen" / "mnist"
+
+
+def test_sheetgen_cache_dir_wins_over_the_platforms_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("SHEETGEN_CACHE_DIR", str(tmp_path / "mine"))
+    assert data.default_data_dir() == tmp_path / "mine" / "mnist"

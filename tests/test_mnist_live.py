@@ -24,11 +24,12 @@ from click.testing import CliRunner
 from mnist_fixtures import TEST_COUNT, mnist_data_dir, mnist_run, synthetic_digits  # noqa: F401
 
 from mnist.export import load_model
-from sheetgen.analyse.recalc import _PROFILE, find_soffice, recalculate
+from sheetgen.analyse.recalc import _PROFILE, find_soffice, recalculate, recalculate_many
 from sheetgen.cli import main
 from sheetgen.record import RECORD_SHEET
 from sheetgen.runs import cnn
 from sheetgen.runs.live_layout import (
+    BLANK_NOTE,
     CHOOSER_ROW,
     DIGITS_SHEET,
     LIVE_SHEET,
@@ -38,7 +39,7 @@ from sheetgen.runs.live_layout import (
     WEIGHTS_SHEET,
     LiveLayout,
 )
-from sheetgen.runs.mnist_live import write_live_sheets
+from sheetgen.runs.mnist_live import BLANK_NOTE_TEXT, write_live_sheets
 from sheetgen.runs.mnist_sheets import SHEETS as METRIC_SHEETS
 from sheetgen.runs.training import read_run
 from sheetgen.workbook.spec import load_spec
@@ -206,54 +207,94 @@ def draw_seven(grid: np.ndarray) -> np.ndarray:
     return grid
 
 
+def draw(ws, layout: LiveLayout, image: np.ndarray) -> None:
+    """Type an image's inked pixels into the canvas, as a user drawing does."""
+    for y, x in zip(*np.nonzero(image)):
+        row, col = layout.canvas(y, x)
+        ws.cell(row=row + 1, column=col + 1).value = float(image[y, x])
+
+
+def live_rows(path: Path) -> list[tuple]:
+    return list(openpyxl.load_workbook(path, data_only=True)[LIVE_SHEET].iter_rows(values_only=True))
+
+
 @pytest.mark.libreoffice
-def test_a_digit_drawn_into_the_grid_is_classified_as_the_model_does(exported, tmp_path):
-    """Chooser 0 (empty canvas), type pixels into the grid, and edit a weight: LibreOffice's
-    logits follow the model on the drawn image, and the prediction follows the edited bias."""
+def test_a_user_chooses_a_digit_draws_one_and_chooses_again(exported, tmp_path):
+    """As a user does, on one workbook: choose digit 5; set the chooser to 0 (a blank canvas);
+    draw a 7 on the canvas; choose 5 again. LibreOffice recalculates each state: the input grid
+    stays formulas throughout, digit 5 comes back untouched by the drawing, and every
+    prediction is model.pt2's on the same image (logits within 1e-5); the blank canvas, and
+    only it, gets the note that the network never saw such an image."""
     require_libreoffice()
     path, run_dir = exported
     network = read_run(run_dir).live
     layout = LiveLayout.for_network(network)
-    book = openpyxl.load_workbook(path)  # formulas kept; charts do not matter for this test
-    ws = book[LIVE_SHEET]
-    ws.cell(row=CHOOSER_ROW + 1, column=VALUE_COL + 1).value = 0
-    drawn = draw_seven(np.zeros((28, 28)))
-    for y, x in zip(*np.nonzero(drawn)):
-        row, col = layout.pixel(y, x)
-        ws.cell(row=row + 1, column=col + 1).value = float(drawn[y, x])
-    edited = tmp_path / "drawn.xlsx"
-    book.save(edited)
-    rows = list(
-        openpyxl.load_workbook(recalculate(edited, tmp_path / "lo"), data_only=True)[LIVE_SHEET].iter_rows(
-            values_only=True
+    seven = draw_seven(np.zeros((28, 28)))
+    digit5 = cnn.stored_pixels(network, 5)
+    # each state is the one before with the user's next edit; openpyxl saves a workbook with
+    # pictures once, so each is the exported file with every edit up to it
+    edits = [("chosen5", 5, False), ("blank", 0, False), ("drawn7", 0, True), ("chosen5again", 5, True)]
+    images = [digit5, np.zeros((28, 28)), seven, digit5]
+    labels = [network.digit_labels[4], "drawn", "drawn", network.digit_labels[4]]
+    steps = []  # (file, the image the grid must hold, the true label)
+    for (name, number, drawn), image, label in zip(edits, images, labels):
+        book = openpyxl.load_workbook(path)  # formulas kept; charts do not matter here
+        ws = book[LIVE_SHEET]
+        ws.cell(row=CHOOSER_ROW + 1, column=VALUE_COL + 1).value = number
+        if drawn:
+            draw(ws, layout, seven)
+        steps.append((tmp_path / f"{name}.xlsx", image, label))
+        book.save(steps[-1][0])
+    grid = [layout.pixel(y, x) for y in range(28) for x in range(28)]
+    assert all(str(ws.cell(row=r + 1, column=c + 1).value).startswith("=IF(") for r, c in grid)
+    recalculated = recalculate_many([file for file, _, _ in steps], tmp_path / "lo")
+    expected = torch_logits(run_dir, np.stack([image for _, image, _ in steps]))
+    note_row, note_col, _ = BLANK_NOTE
+    for (file, image, label), sheet, logits_expected in zip(steps, recalculated, expected):
+        rows = live_rows(sheet)
+        pixels = np.array([rows[r][c] for r, c in grid], dtype=np.float64).reshape(28, 28)
+        # LibreOffice saves 15 significant digits: a stored grey level / 255 to that rounding
+        np.testing.assert_allclose(pixels, image, rtol=1e-14, atol=0, err_msg=file.stem)
+        logits = [rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))]
+        assert relative_error(logits, logits_expected) <= LOGIT_TOLERANCE, file.stem
+        assert rows[PREDICTION_ROW][VALUE_COL] == logits_expected.argmax(), file.stem
+        assert rows[TRUE_LABEL_ROW][VALUE_COL] == label, file.stem
+        assert (rows[note_row][note_col] or "") == (BLANK_NOTE_TEXT if file.stem == "blank" else ""), (
+            file.stem
         )
-    )
-    logits = [rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))]
-    expected = torch_logits(run_dir, drawn[None])[0]
-    assert relative_error(logits, expected) <= LOGIT_TOLERANCE
-    assert rows[PREDICTION_ROW][VALUE_COL] == expected.argmax()
-    assert rows[TRUE_LABEL_ROW][VALUE_COL] == "drawn"
-    assert not np.allclose(logits, torch_logits(run_dir, np.zeros((1, 28, 28)))[0])
+    first, last = (live_rows(sheet) for sheet in (recalculated[0], recalculated[-1]))
+    assert [first[r][c] for r, c in grid] == [last[r][c] for r, c in grid]
+    assert not np.allclose(expected[1], expected[2])  # the drawing is what the network saw
 
-    # a weight edited on 'MNIST weights': lower the predicted digit's bias by 100
+
+@pytest.mark.libreoffice
+def test_an_edited_weight_moves_the_prediction_of_a_drawn_digit(exported, tmp_path):
+    """A 7 drawn on the canvas, then a weight edited on 'MNIST weights': LibreOffice's logits
+    follow the model with that weight changed."""
+    require_libreoffice()
+    path, run_dir = exported
+    network = read_run(run_dir).live
+    layout = LiveLayout.for_network(network)
+    book = openpyxl.load_workbook(path)
+    book[LIVE_SHEET].cell(row=CHOOSER_ROW + 1, column=VALUE_COL + 1).value = 0
+    drawn = draw_seven(np.zeros((28, 28)))
+    draw(book[LIVE_SHEET], layout, drawn)
+    expected = torch_logits(run_dir, drawn[None])[0]
+    # lower the predicted digit's bias by 100
     predicted = int(expected.argmax())
     bias_row, bias_col = layout.bias_cell(predicted)
-    book = openpyxl.load_workbook(edited)  # the drawn digit stays
     book[WEIGHTS_SHEET].cell(row=bias_row + 1, column=bias_col + 1).value = (
         float(network.linear_bias[predicted]) - 100
     )
     reweighted = tmp_path / "reweighted.xlsx"
     book.save(reweighted)
-    rows = list(
-        openpyxl.load_workbook(recalculate(reweighted, tmp_path / "lo2"), data_only=True)[
-            LIVE_SHEET
-        ].iter_rows(values_only=True)
-    )
+    rows = live_rows(recalculate(reweighted, tmp_path / "lo"))
     logits = np.array([rows[r][c] for r, c in (layout.logit_cell(d) for d in range(10))])
     moved = expected.copy()
     moved[predicted] -= 100
     assert relative_error(logits, moved) <= LOGIT_TOLERANCE
     assert rows[PREDICTION_ROW][VALUE_COL] == moved.argmax() != predicted
+    assert rows[TRUE_LABEL_ROW][VALUE_COL] == "drawn"
 
 
 @pytest.mark.slow
@@ -436,8 +477,8 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
     outcome = run("verify", path)
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()  # openpyxl may warn on stderr
-    live = lines.index("MNIST live: 18,929 cells")
-    assert [line.split()[0] for line in lines[live + 2 : live + 15]] == [
+    live = lines.index("MNIST live: 18,930 cells")
+    assert [line.split()[0] for line in lines[live + 2 : live + 16]] == [
         "input",
         "normalised",
         "conv1",
@@ -451,6 +492,7 @@ def test_verify_covers_the_live_sheet(exported, tmp_path):
         "probability",
         "predicted",
         "true",
+        "blank",
     ]
     assert lines[-1].startswith("OK: ")
 
@@ -510,7 +552,7 @@ def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
         for v in row
         if isinstance(v, str) and v.startswith("=")
     ]
-    assert len(formulas) == 18_929
+    assert len(formulas) == 18_930
     called = {name for f in formulas for name in re.findall(r"([A-Z][A-Z0-9.]*)\(", f)}
     assert called == LIVE_FUNCTIONS
     stock = Worksheet()
@@ -521,29 +563,28 @@ def test_live_formulas_need_none_of_xlsxwriters_function_prefixes(exported):
 
 @pytest.mark.libreoffice
 def test_verify_follows_a_drawn_digit_and_an_edited_weight(exported, tmp_path):
-    """Inputs a user changed are inputs: verify checks the sheet against them, with notes."""
+    """Inputs a user changed are inputs: verify checks the sheet against the canvas and the
+    weights as they are, and against a pixel typed over the input grid's formula (the sheet
+    unprotected), with notes for what differs from the run."""
     require_libreoffice()
     path, run_dir = exported
     layout = LiveLayout.for_network(read_run(run_dir).live)
     book = openpyxl.load_workbook(path)
     book[LIVE_SHEET].cell(row=CHOOSER_ROW + 1, column=VALUE_COL + 1).value = 0
-    drawn = draw_seven(np.zeros((28, 28)))
-    for y, x in zip(*np.nonzero(drawn)):
-        row, col = layout.pixel(y, x)
-        book[LIVE_SHEET].cell(row=row + 1, column=col + 1).value = float(drawn[y, x])
+    draw(book[LIVE_SHEET], layout, draw_seven(np.zeros((28, 28))))
+    row, col = layout.pixel(14, 3)
+    book[LIVE_SHEET].cell(row=row + 1, column=col + 1).value = 0.5
     row, col = layout.kernel_origins[(2, 4, 3)]
     book[WEIGHTS_SHEET].cell(row=row + 2, column=col + 2).value = 0.75
     edited = tmp_path / "edited.xlsx"
     book.save(edited)
     outcome = run("verify", edited)
     assert outcome.exit_code == 0, outcome.stdout
-    typed = int(np.count_nonzero(drawn))
     assert (
         f"note: {WEIGHTS_SHEET}: 1 weight differs from the recorded run; compared with what "
         "the sheet's weights give"
     ) in outcome.stdout
     assert (
-        f"note: {LIVE_SHEET}: {typed} pixels typed into the grid; the network is checked "
-        "on the image the grid holds"
+        f"note: {LIVE_SHEET}: 1 pixel typed into the grid; the network is checked on the image the grid holds"
     ) in outcome.stdout
     assert "  true label           1          0" in outcome.stdout

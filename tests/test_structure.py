@@ -1,5 +1,5 @@
 """The package's shape: which part may import which (sheetgen/*/__init__.py says why), and the
-edges cut on purpose (issue 14): layout.py alone maps quantities to cells, formulas.py alone
+edges cut on purpose: layout.py alone maps quantities to cells, formulas.py alone
 writes spreadsheet syntax, and a module that reached across for a constant does not again.
 
 workbook makes a workbook from a spec and must stay light: it never imports analyse, runs, mnist

@@ -9,7 +9,7 @@ import pytest
 from sheetgen.record import RECORD_SHEET as SPEC_SHEET
 from sheetgen.workbook import engine
 from sheetgen.workbook import layout as L
-from sheetgen.workbook.formulas import FormulaEmitter
+from sheetgen.workbook.formulas import FormulaEmitter, number_text, text_literal
 from sheetgen.workbook.layout import HEADER_ROW, INPUT_LABEL_ROW, INPUT_VALUE_ROW, SheetLayout, sheet_name
 from sheetgen.workbook.quantities import values
 from sheetgen.workbook.spec import MAX_ITERATIONS, spec_from_json
@@ -64,7 +64,11 @@ def test_input_block_and_header_are_labelled(seed_workbook, seed_spec):
     assert header[18:] == ["E2", "E_total", "δ_o1", "δ_o2", "∂E/∂a_h1", "∂E/∂a_h2", "δ_h1", "δ_h2"] + [
         f"∂E/∂w{n}" for n in range(1, 9)
     ]
-    assert ws.cell(row=1, column=1).value == "Backpropagation with η = 0.8: seed, 100 updates"
+    # the title names η through its cell, so it follows an edit; cached as it reads now
+    assert ws["B1"].value == '="Backpropagation with η = "&$B$5&": seed, 100 updates"'
+    cached = openpyxl.load_workbook(seed_workbook, data_only=True)["lr 0.8"]
+    assert cached["B1"].value == "Backpropagation with η = 0.8: seed, 100 updates"
+    assert ws["A1"].value is None and ws["A2"].value is None  # column A repeats on every page
 
 
 def test_formulas_read_as_the_exercise_writes_them(seed_spec):
@@ -179,3 +183,34 @@ def test_the_specs_iteration_budget_fits_on_a_sheet():
     """The spec caps iterations (MAX_ITERATIONS); the layout must keep the last one's row, below
     the title, inputs, chart and headers, on a spreadsheet's 1,048,576 rows."""
     assert SheetLayout.row(MAX_ITERATIONS) <= L.EXCEL_ROWS - 1
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [  # as LibreOffice 7.4 writes =""&A1 for each
+        (0.8, "0.8"),
+        (2, "2"),
+        (100, "100"),
+        (1e-05, "0.00001"),
+        (2.5e-08, "0.000000025"),
+        (1 / 3, "0.333333333333333"),
+        (0.1 + 0.2, "0.3"),
+        (1e15, "1000000000000000"),
+        (1e16, "1E+016"),
+    ],
+)
+def test_a_title_caches_a_number_as_a_spreadsheet_writes_it(value, text):
+    assert number_text(value) == text
+
+
+@pytest.mark.parametrize(
+    "text, literal",
+    [
+        ("plain", '"plain"'),
+        ('say "hi"', '"say ""hi"""'),
+        ("", '""'),
+        ("a" * 300, '"' + "a" * 255 + '"&"' + "a" * 45 + '"'),  # 255 characters a literal at most
+    ],
+)
+def test_text_in_a_formula_is_a_string_literal(text, literal):
+    assert text_literal(text) == literal

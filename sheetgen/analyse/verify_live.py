@@ -1,10 +1,11 @@
 """sheetgen verify for 'MNIST live': LibreOffice's recalculation against the NumPy forward pass.
 
 The network is the one the workbook's record holds, with the weights as 'MNIST weights' holds
-them now and the image as the input grid holds it now (the chooser's stored digit, or pixels
-typed in by hand), so an edited and recalculated sheet still verifies, with notes saying what
-was edited. Each layer is one row of the report: its cells, the largest relative error against
-the engine, and the cached values against the recalculation.
+them now and the image as the sheet holds it now (the chooser's stored digit or, at 0, the
+canvas; and any pixel typed over the input grid's formulas), so an edited and recalculated
+sheet still verifies, with notes saying what was edited. Each layer is one row of the report:
+its cells, the largest relative error against the engine, and the cached values against the
+recalculation. The note beside the prediction that an image is nearly blank is checked too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sheetgen.analyse.differences import ColumnCheck, Difference, SheetCheck
 from sheetgen.analyse.reading import Grid, cell
 from sheetgen.runs import cnn
 from sheetgen.runs.live_layout import (
+    BLANK_NOTE,
     CHOOSER_ROW,
     DIGITS_SHEET,
     LIVE_SHEET,
@@ -30,7 +32,7 @@ from sheetgen.runs.live_layout import (
     LiveLayout,
     ref,
 )
-from sheetgen.runs.mnist_live import DRAWN
+from sheetgen.runs.mnist_live import BLANK_NOTE_TEXT, DRAWN
 from sheetgen.runs.training import RunError, TrainingRecord
 
 
@@ -173,18 +175,19 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
             "from the recorded run; compared with what the sheet's weights give"
         )
     if DIGITS_SHEET in recalculated:
-        count = len(network.digit_labels)
-        first = 3  # the first digit's row on 'MNIST digits' (live_layout.DIGITS_HEADER_ROW + 1)
+        digits = recalculated[DIGITS_SHEET]
+        side = cnn.IMAGE_SIDE
         stored = np.array(
             [
                 [
-                    as_number(cell(recalculated[DIGITS_SHEET], first + n, 3 + k))
-                    for k in range(cnn.IMAGE_SIDE**2)
+                    as_number(cell(digits, *layout.digit_pixel(n, y, x)))
+                    for y in range(side)
+                    for x in range(side)
                 ]
-                for n in range(count)
+                for n in range(1, len(network.digit_labels) + 1)
             ]
         )
-        if not np.array_equal(stored, network.digit_pixels.reshape(count, -1)):
+        if not np.array_equal(stored, network.digit_pixels.reshape(len(stored), -1)):
             notes.append(f"{DIGITS_SHEET}: stored pixels differ from the recorded run")
     chooser = as_number(cell(formulas[LIVE_SHEET], CHOOSER_ROW, VALUE_COL))
     if not (chooser.is_integer() and 0 <= chooser <= len(network.digit_labels)):
@@ -202,7 +205,11 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         return SheetCheck(LIVE_SHEET, (), (problem,), tuple(notes))
     side = cnn.IMAGE_SIDE
     grid_cells = [layout.pixel(y, x) for y in range(side) for x in range(side)]
-    stored = np.zeros(side * side) if chooser == 0 else cnn.stored_pixels(network, int(chooser)).ravel()
+    if chooser == 0:  # the canvas, as the file holds it: a blank cell is 0 to a formula
+        canvas = [cell(formulas[LIVE_SHEET], *layout.canvas(y, x)) for y in range(side) for x in range(side)]
+        stored = np.array([0.0 if v is None else as_number(v) for v in canvas])
+    else:
+        stored = cnn.stored_pixels(network, int(chooser)).ravel()
     formula_pixels = [
         i for i, (r, c) in enumerate(grid_cells) if str(cell(formulas[LIVE_SHEET], r, c)).startswith("=")
     ]
@@ -263,19 +270,36 @@ def verify_live(network: cnn.LiveNetwork, formulas, cached, recalculated, tolera
         right = label == expected_label
     else:  # a number, whether the file holds it as 7 or 7.0
         right = not isinstance(label, (str, bool)) and as_number(label) == expected_label
-    columns.append(ColumnCheck("true label", 1, 0.0 if right else math.inf, None))
-    if not right:
-        differences.append(
-            Difference(
-                LIVE_SHEET,
-                ref(TRUE_LABEL_ROW, VALUE_COL),
-                "true label",
-                cell(formulas[LIVE_SHEET], TRUE_LABEL_ROW, VALUE_COL),
-                label,
-                expected_label,
-                "LibreOffice gives",
-                "the recorded label",
-                math.inf,
-            )
+    checks = [(label, expected_label, right, "true label", TRUE_LABEL_ROW, VALUE_COL, "the recorded label")]
+    # the note beside the prediction: there exactly when the grid is nearly blank
+    note_row, note_col, _ = BLANK_NOTE
+    note = cell(live, note_row, note_col)
+    expected_note = BLANK_NOTE_TEXT if cnn.nearly_blank(np.nan_to_num(pixels)) else ""
+    checks.append(
+        (
+            note,
+            expected_note,
+            (note or "") == expected_note,
+            "blank note",
+            note_row,
+            note_col,
+            "the reference engine",
         )
+    )
+    for got, expected, right, name, row, col, source in checks:
+        columns.append(ColumnCheck(name, 1, 0.0 if right else math.inf, None))
+        if not right:
+            differences.append(
+                Difference(
+                    LIVE_SHEET,
+                    ref(row, col),
+                    name,
+                    cell(formulas[LIVE_SHEET], row, col),
+                    got,
+                    expected,
+                    "LibreOffice gives",
+                    source,
+                    math.inf,
+                )
+            )
     return SheetCheck(LIVE_SHEET, tuple(columns), tuple(differences[:1]), tuple(notes))

@@ -33,6 +33,10 @@ MAX_CONVS = 8  # the model has 5; a few more still fit a sheet
 MAX_CHANNELS = 64  # the model's widest is 18
 MAX_WEIGHT = 1e6  # a trained weight is far smaller; larger ones would overflow a sheet
 MAX_DIGITS = 100  # the stored test digits the chooser cell picks from
+# Less ink than this (the pixels' sum, 1 = one black pixel) is a blank image, which the network
+# never saw in training: the sheet says so beside its answer. The least inked of the MNIST
+# test set's first 100 digits holds about 27.
+BLANK_INK = 5
 
 
 class LiveError(ValueError):
@@ -244,6 +248,11 @@ def forward(network: LiveNetwork, pixels: np.ndarray) -> Activations:
     logits = network.linear_weight @ averages + network.linear_bias
     probabilities = softmax.forward(logits[None, :])[0]  # forward takes (samples, units)
     return Activations(pixels, normalized, tuple(maps), pooled, averages, logits, probabilities)
+
+
+def nearly_blank(pixels: np.ndarray) -> bool:
+    """Whether an image holds less ink than BLANK_INK, as the live sheet's note judges it."""
+    return bool(np.sum(pixels) < BLANK_INK)
 
 
 def stored_pixels(network: LiveNetwork, number: int) -> np.ndarray:

@@ -11,9 +11,14 @@ left alone with a message saying so.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import stat
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import unescape
 
 from sheetgen import __version__
 from sheetgen.files import OutputError, check_replaceable, check_workbook_suffix
@@ -42,6 +47,35 @@ def run_sheets(record: TrainingRecord) -> ExtraSheets:
 
     live = LIVE_SHEETS if record.live is not None else ()
     return ExtraSheets(mnist_sheets.SHEETS + live, write, record.to_json())
+
+
+# a <sheet name="..."> of xl/workbook.xml, with or without a namespace prefix, either quote
+_SHEET_NAME = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?sheet\b[^>]*?\sname=(["'])(.*?)\1""", re.DOTALL)
+_MAX_WORKBOOK_PART = 2**20  # sheetgen's is about 2 KB
+
+
+def run_sheets_in(path: str | Path) -> tuple[str, ...]:
+    """The sheets of a training run (run_sheets) that the workbook at `path` holds, found by
+    their names in its xl/workbook.xml; () where there is no such file or it is not an .xlsx.
+
+    Only that small part is read (no spreadsheet library), so a build can ask it of the file
+    it is about to replace at no cost worth measuring.
+    """
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # opening a FIFO would wait for a writer
+            return ()
+        with zipfile.ZipFile(path) as package:
+            info = package.getinfo("xl/workbook.xml")
+            if info.file_size > _MAX_WORKBOOK_PART:
+                return ()
+            part = package.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError):
+        return ()
+    names = set()
+    for match in _SHEET_NAME.finditer(part):
+        name = match.group(2).decode("utf-8", "replace")
+        names.add(unescape(name, {"&quot;": '"', "&apos;": "'"}))
+    return tuple(name for name in mnist_sheets.SHEETS + LIVE_SHEETS if name in names)
 
 
 def build_run_workbook(spec: NetworkSpec, output: str | Path, training: TrainingRecord | None) -> BuildReport:

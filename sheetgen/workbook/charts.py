@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from xlsxwriter.workbook import Workbook
 
+from sheetgen.workbook.formulas import number_text
 from sheetgen.workbook.layout import SheetLayout, sheet_name
-from sheetgen.workbook.spec import format_rate
 
 _AXIS_FONT = {"size": 9}
 _GRIDLINES = {"visible": True, "line": {"color": "#D9D9D9"}}
@@ -48,6 +48,20 @@ def spans_decades(values: np.ndarray, decades: float = LOG_SCALE_DECADES) -> boo
     return bool(np.log10(values.max() / values.min()) > decades)
 
 
+def loss_title(loss: np.ndarray) -> tuple[str, str]:
+    """A loss chart's title, the text before and after η: the sheet writes it as a formula of
+    its η cell, and the chart's title refers to that cell, so the title follows an edit."""
+    return "E_total per iteration, η = ", " (log scale)" if spans_decades(loss) else ""
+
+
+LEGEND_NAME = ("η = ", "")  # an Overview series' name, around η, the same way
+
+
+def named(parts: tuple[str, str], learning_rate: float) -> str:
+    """The text of such a title before any edit (its cached value)."""
+    return parts[0] + number_text(learning_rate) + parts[1]
+
+
 def _iterations(rows: int) -> CachedPoints:
     return CachedPoints(np.arange(rows, dtype=np.int64))
 
@@ -78,7 +92,11 @@ def loss_chart(workbook: Workbook, layout: SheetLayout, learning_rate: float, lo
     )
     scale = " (log scale)" if log_scale else ""
     chart.set_title(
-        {"name": f"E_total per iteration, η = {format_rate(learning_rate)}{scale}", "name_font": {"size": 12}}
+        {
+            "name": layout.chart_title_cell(sheet),
+            "data": [named(loss_title(loss), learning_rate)],  # the cache, as the cell holds it
+            "name_font": {"size": 12},
+        }
     )
     chart.set_x_axis({"name": "iteration", "min": 0, "max": rows - 1, "num_font": _AXIS_FONT})
     y_axis = {"name": "E_total" + scale, "num_font": _AXIS_FONT, "major_gridlines": _GRIDLINES}
@@ -99,7 +117,8 @@ def overview_chart(workbook: Workbook, layout: SheetLayout, traces):
         sheet = sheet_name(trace.learning_rate)
         chart.add_series(
             {
-                "name": f"η = {format_rate(trace.learning_rate)}",
+                "name": layout.legend_name_cell(sheet),
+                "name_data": [named(LEGEND_NAME, trace.learning_rate)],
                 "categories": layout.chart_series(("iteration",), rows, sheet),
                 "values": layout.chart_series(("E_total",), rows, sheet),
                 "categories_data": iterations,
@@ -121,5 +140,8 @@ def overview_chart(workbook: Workbook, layout: SheetLayout, traces):
         }
     )
     chart.set_legend({"position": "right"})
+    # the series' names are in a hidden row of each sheet: a chart that plots visible cells
+    # only takes them for hidden too (LibreOffice then names a series after its column)
+    chart.show_hidden_data()
     chart.set_size({"width": OVERVIEW_CHART_SIZE[0], "height": OVERVIEW_CHART_SIZE[1]})
     return chart

@@ -5,13 +5,19 @@ text keeps its size whatever the network, and the picture grows instead. Weight 
 placed one by one along their arrows where they touch no node, bias or label already placed.
 A layer of more than MAX_UNITS_DRAWN units shows its first and last units with a gap between,
 and more than LABELLED_WEIGHTS weights between two layers get one label for their range.
+
+The picture is drawn from the network's shape alone (network_shape), with matplotlib's default
+style whatever the user's matplotlibrc, and kept in the user's cache (picture_cache), so a
+network drawn before costs no matplotlib at all.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sheetgen.workbook import picture_cache
+from sheetgen.workbook.picture_cache import Drawn
 from sheetgen.workbook.quantities import bias_index, bias_label, label, unit_label
 from sheetgen.workbook.spec import NetworkSpec
 
@@ -250,17 +256,69 @@ def draw_network(spec: NetworkSpec) -> Drawing:
     return Drawing(fig, tuple(placed))
 
 
-def network_picture(spec: NetworkSpec) -> Picture:
-    """The network drawn as PNG bytes without a timestamp (builds repeat), and its size."""
+def network_shape(spec: NetworkSpec) -> NetworkSpec:
+    """What the picture shows of a spec: its layers (names, units, activations, which biases,
+    fixed or trained), loss and reduction, and how many inputs, outputs and samples; every
+    number set to 0, no name, description or training settings. The picture is drawn from
+    this, so networks of one shape share it, and its cache entry."""
+
+    def zeros(rows):
+        return tuple(tuple(0.0 for _ in row) for row in rows)
+
+    layers = tuple(
+        replace(
+            layer,
+            weights=zeros(layer.weights),
+            bias=None if layer.bias is None else tuple(0.0 for _ in layer.bias),
+        )
+        for layer in spec.layers
+    )
+    return replace(
+        spec,
+        name="",
+        description="",
+        layers=layers,
+        inputs=zeros(spec.inputs),
+        targets=zeros(spec.targets),
+        learning_rates=(1.0,),
+        iterations=1,
+        loss_threshold=1.0,
+    )
+
+
+def draw_png(spec: NetworkSpec) -> Drawn:
+    """The network drawn with matplotlib's default style, as PNG bytes without a timestamp
+    (builds repeat), and the figure's size in inches."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.style
     from matplotlib import pyplot as plt
 
-    drawing = draw_network(spec)
-    width, height = drawing.figure.get_size_inches()
-    buffer = io.BytesIO()
-    drawing.figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    plt.close(drawing.figure)
+    with matplotlib.style.context("default"):  # not the user's matplotlibrc
+        drawing = draw_network(spec)
+        try:
+            width, height = drawing.figure.get_size_inches()
+            buffer = io.BytesIO()
+            drawing.figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+        finally:
+            plt.close(drawing.figure)
+    return Drawn(buffer.getvalue(), float(width), float(height))
+
+
+def network_picture(spec: NetworkSpec) -> Picture:
+    """The network's picture and the size to show it at: from the cache where this shape was
+    drawn before, else drawn (draw_png) and kept."""
+    shape = network_shape(spec)
+    key = picture_cache.key(shape.to_json())
+    drawn = picture_cache.load(key) if key is not None else None
+    if drawn is None:
+        drawn = draw_png(shape)
+        if key is not None:
+            picture_cache.store(key, drawn)
+    width, height = drawn.width_inches, drawn.height_inches
     scale = min(1.0, MAX_SHOWN_PX[0] / (width * 96), MAX_SHOWN_PX[1] / (height * 96))
-    return Picture(buffer.getvalue(), scale, round(width * 96 * scale), round(height * 96 * scale))
+    return Picture(drawn.png, scale, round(width * 96 * scale), round(height * 96 * scale))
 
 
 def network_png(spec: NetworkSpec) -> bytes:

@@ -141,6 +141,30 @@ def updates_until_below(column_range: str, threshold_cell: str, never: str) -> s
     return f'{{=IFERROR(MATCH(TRUE,{column_range}<{threshold_cell},0)-1,"{never}")}}'
 
 
+def text_literal(text: str) -> str:
+    """Text as a formula's string literal: quotes doubled, so that text from a template stays
+    text; longer text as several literals joined with &, since a spreadsheet takes at most 255
+    characters in one."""
+    pieces = [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
+    return "&".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
+
+
+def text_with_value(before: str, cell: str, after: str) -> str:
+    """A title that names an input's value and follows it: before & cell & after."""
+    return f"={text_literal(before)}&{cell}&{text_literal(after)}"
+
+
+def number_text(value: float) -> str:
+    """What a spreadsheet's & makes of a number, as LibreOffice writes it: up to 15
+    significant digits, without an exponent below 1e16 (0.00001, not 1e-05): the cached value
+    of a text_with_value."""
+    text = f"{value:.15g}"
+    if abs(value) >= 1e16:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}E{int(exponent):+04d}"
+    return np.format_float_positional(float(text), trim="-")
+
+
 # The MNIST sheets' summary cells (sheetgen.runs.mnist_sheets).
 
 
@@ -159,15 +183,35 @@ def percent_of_sum(part: str, cells: str) -> str:
 # references come from sheetgen.runs.live_layout.
 
 
-def stored_pixel(chooser: str, pixels: str, position: int) -> str:
-    """Pixel `position` (1-based) of the stored digit the chooser picks, in [0, 1]; chooser 0
-    is an empty canvas to draw on."""
-    return f"=IF({chooser}=0,0,INDEX({pixels},{chooser},{position})/255)"
+def gallery_index(
+    chooser: str, gallery: str, block: tuple[int, int], per_row: int, place: tuple[int, int]
+) -> str:
+    """INDEX into a gallery of equal blocks, per_row to a row, numbered from 1 left to right:
+    the cell at `place` (1-based row and column within its block) of block number `chooser`."""
+    rows, cols = block
+    return (
+        f"INDEX({gallery},{rows}*INT(({chooser}-1)/{per_row})+{place[0]},"
+        f"{cols}*MOD({chooser}-1,{per_row})+{place[1]})"
+    )
 
 
-def stored_label(chooser: str, labels: str, drawn: str) -> str:
-    """The true label of the chosen stored digit, or the text `drawn` for the empty canvas."""
-    return f'=IF({chooser}=0,"{drawn}",INDEX({labels},{chooser}))'
+def stored_pixel(chooser: str, canvas: str, stored: str) -> str:
+    """A pixel of the input grid, in [0, 1]: the canvas cell when the chooser is 0, else the
+    chosen stored digit's grey level (`stored`, a gallery_index, 0-255) over 255. The grid
+    stays formulas: drawing happens on the canvas, so no stored digit is ever typed over."""
+    return f"=IF({chooser}=0,{canvas},{stored}/255)"
+
+
+def stored_label(chooser: str, stored: str, drawn: str) -> str:
+    """The true label of the chosen stored digit (`stored`, a gallery_index), or the text
+    `drawn` for the canvas."""
+    return f'=IF({chooser}=0,"{drawn}",{stored})'
+
+
+def blank_note(grid: str, threshold: float, note: str) -> str:
+    """`note` while the grid holds less ink than `threshold` (its pixels' sum), else nothing:
+    the network never saw a blank image, so its answer to one means nothing."""
+    return f'=IF(SUM({grid})<{threshold:g},{text_literal(note)},"")'
 
 
 def normalize(pixel: str, mean: str, std: str) -> str:
@@ -209,6 +253,11 @@ def predicted_digit(probabilities: str) -> str:
 
 def largest(probabilities: str) -> str:
     return f"=MAX({probabilities})"
+
+
+def is_largest(probability: str, probabilities: str) -> str:
+    """A conditional format's test: this row's probability is the winning one."""
+    return f"={probability}=MAX({probabilities})"
 
 
 # A formula's terms, for judging how far a recalculated value may fairly be from the engine's.

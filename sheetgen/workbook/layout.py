@@ -18,6 +18,8 @@ THIS, PREV = "this", "prev"  # a row template's placeholders: the cell's row, th
 # Rows are 0-based, as XlsxWriter counts them.
 TITLE_ROW = 0
 NOTE_ROW = 1
+PRINT_NOTE_ROW = 2  # how the sheet prints, where it prints across pages
+TEXT_COL = 1  # the title and notes: not A, which is repeated on every printed page
 INPUT_LABEL_ROW = 3
 INPUT_VALUE_ROW = 4
 INPUT_LABEL_COL = 0  # labels the block: "input" above "value"
@@ -25,6 +27,11 @@ INPUT_FIRST_COL = 1
 CHART_ROW = 6
 CHART_COL = 1  # not A: column A (the iteration) is repeated on every printed page
 CHART_ROWS = 18
+# A hidden row above the chart: texts that name η, as formulas of its cell, for the chart's
+# title and the Overview chart's legend to refer to, so that they follow an edit of η.
+CHART_TITLE_ROW = CHART_ROW - 1
+CHART_TITLE_COL = 1
+LEGEND_NAME_COL = 2
 GROUP_ROW = CHART_ROW + CHART_ROWS + 1
 HEADER_ROW = GROUP_ROW + 1
 FIRST_DATA_ROW = HEADER_ROW + 1
@@ -181,6 +188,16 @@ class SheetLayout:
         """Sheet-qualified absolute reference of a column's last row."""
         cell = xl_rowcol_to_cell(self.row(rows - 1), self.column_of[key], True, True)
         return f"{quote_sheetname(sheet)}!{cell}"
+
+    @staticmethod
+    def chart_title_cell(sheet: str) -> list:
+        """[sheet, row, col] of the cell the loss chart's title refers to."""
+        return [sheet, CHART_TITLE_ROW, CHART_TITLE_COL]
+
+    @staticmethod
+    def legend_name_cell(sheet: str) -> list:
+        """[sheet, row, col] of the cell an Overview series' name refers to ("η = 0.8")."""
+        return [sheet, CHART_TITLE_ROW, LEGEND_NAME_COL]
 
     def chart_series(self, key: Key, rows: int, sheet: str) -> list:
         """[sheet, first_row, col, last_row, col]: XlsxWriter's list form of a column's data."""

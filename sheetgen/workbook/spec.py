@@ -155,17 +155,44 @@ def default_template() -> Path:
     return Path(str(resources.files("sheetgen.templates") / "seed.toml"))
 
 
+def shipped_templates() -> list[str]:
+    """The names of the templates that come with sheetgen (mazur, seed, xor)."""
+    folder = resources.files("sheetgen.templates")
+    return sorted(item.name.removesuffix(".toml") for item in folder.iterdir() if item.name.endswith(".toml"))
+
+
+def template_path(template: str | Path | None) -> Path:
+    """The file of a template: the default exercise for None; a path as given (relative to
+    the current folder) where that file exists; else a shipped template named by itself
+    ("xor" or "xor.toml"), from any folder. Otherwise the path as given, which load_spec then
+    reports missing with the shipped templates' names."""
+    if template is None:
+        return default_template()
+    path = Path(template)
+    if path.is_file():
+        return path
+    name = path.name.removesuffix(".toml")
+    if len(path.parts) == 1 and path.suffix in ("", ".toml") and name in shipped_templates():
+        return Path(str(resources.files("sheetgen.templates") / f"{name}.toml"))
+    return path
+
+
 def load_spec(path: str | Path | None = None) -> NetworkSpec:
-    """Load and validate a template file (the default exercise when path is None).
+    """Load and validate a template: a shipped one by name ("xor"), or a TOML file's path
+    (template_path); the default exercise when path is None.
 
     Raises:
         SpecError: the file is missing, is not TOML, or does not describe a valid network.
     """
-    path = Path(path) if path is not None else default_template()
+    path = template_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(f"template {path} does not exist") from None
+        shipped = ", ".join(shipped_templates())
+        raise SpecError(
+            f"template {path} does not exist; the templates that come with sheetgen, "
+            f"usable by name from any folder: {shipped}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read template {path}: {exc}") from None
     try:

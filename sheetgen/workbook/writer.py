@@ -27,7 +27,8 @@ from sheetgen.workbook.equations import equations
 from sheetgen.workbook.layout import SheetLayout, sheet_name
 from sheetgen.workbook.limits import check_build_size
 from sheetgen.workbook.quantities import input_keys, input_value, label, values
-from sheetgen.workbook.spec import NetworkSpec, format_rate
+from sheetgen.workbook.spec import NetworkSpec
+from sheetgen.workbook.worksheets import worksheet_class
 
 # A fixed creation date makes the same inputs give a byte-identical file.
 CREATED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -58,6 +59,7 @@ class BuildReport:
     sheets: tuple[str, ...]
     formulas: int
     final_loss: dict[float, float]
+    spec: NetworkSpec  # what it was built from
 
 
 def compute_traces(spec: NetworkSpec) -> list[Trace]:
@@ -106,6 +108,7 @@ def build_workbook(
         + (extra.names if extra is not None else ()),
         formulas=count,
         final_loss={t.learning_rate: float(t.loss[-1]) for t in traces},
+        spec=spec,
     )
 
 
@@ -203,7 +206,9 @@ def _write_network_sheet(workbook, fmt, spec: NetworkSpec, picture: Picture) -> 
     if place.default_cols:
         ws.set_column(*place.default_cols, printing.DEFAULT_COLUMN_WIDTH)
     ws.set_column(place.col, place.col, text_width)
-    printing.set_up(ws, place.content_px)
+    text_rows = place.row + sum(len(lines) + 2 for _, lines in sections) - 1  # no blank after the last
+    picture_bottom = L.NETWORK_PICTURE_ROW * L.DEFAULT_ROW_PX + picture.height_px
+    printing.set_up(ws, place.content_px, content_height_px=max(text_rows * L.DEFAULT_ROW_PX, picture_bottom))
     ws.write(0, 1, f"The network: {spec.name}", fmt["title"])
     ws.write_string(1, 1, spec.description, fmt["note"])
     row = place.row
@@ -274,34 +279,56 @@ def _write_overview(workbook, fmt, spec, sheet_layout: SheetLayout, traces) -> N
     ws.insert_chart(L.OVERVIEW_CHART_ROW, L.OVERVIEW_CHART_COL, chart)
 
 
+TITLE_NAME_LIMIT = 100  # characters of the network's name in a title formula
+
+
+def _short(name: str) -> str:
+    """A template's name as a title formula holds it: a spreadsheet formula is at most 8,192
+    characters, and a title needs no more than its start."""
+    return name if len(name) <= TITLE_NAME_LIMIT else name[: TITLE_NAME_LIMIT - 1] + "…"
+
+
 def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Trace) -> int:
     learning_rate = trace.learning_rate
     rows = trace.rows
-    ws = workbook.add_worksheet(sheet_name(learning_rate))
+    ws = workbook.add_worksheet(
+        sheet_name(learning_rate), worksheet_class=_rate_sheet_class(spec, sheet_layout)
+    )
     for first_col, last_col, width in sheet_layout.column_widths():
         ws.set_column(first_col, last_col, width)
     table_px = printing.column_px(L.ITERATION_WIDTH) + (
         len(sheet_layout.quantities) - 1
     ) * printing.column_px(L.COLUMN_WIDTH)
-    printing.set_up(
+    one_page_wide = printing.set_up(
         ws,
         max(table_px, printing.column_px(L.ITERATION_WIDTH) + charts.LOSS_CHART_SIZE[0]),
         header_rows=(L.GROUP_ROW, L.HEADER_ROW),
         header_columns=(sheet_layout.iteration_col, sheet_layout.iteration_col),
     )
-    ws.write(
+    eta = sheet_layout.input_ref(("eta",))
+    before, after = "Backpropagation with η = ", f": {_short(spec.name)}, {rows - 1} updates"
+    ws.write_formula(
         L.TITLE_ROW,
-        0,
-        f"Backpropagation with η = {format_rate(learning_rate)}: {spec.name}, {rows - 1} updates",
+        L.TEXT_COL,
+        formulas.text_with_value(before, eta, after),
         fmt["title"],
+        before + formulas.number_text(learning_rate) + after,
     )
     ws.write(
         L.NOTE_ROW,
-        0,
+        L.TEXT_COL,
         "Yellow cells are inputs: edit them and the whole sheet "
         "recalculates. Every other number is a formula.",
         fmt["note"],
     )
+    if not one_page_wide:
+        ws.write(
+            L.PRINT_NOTE_ROW,
+            L.TEXT_COL,
+            f"Printed at {printing.LEGIBLE_SCALE}% across pages, left to right and then down, "
+            "with the header rows and the iteration column on every page.",
+            fmt["note"],
+        )
     # constant_memory mode flushes a row once a later one is written: write top to bottom
     ws.write(L.INPUT_LABEL_ROW, L.INPUT_LABEL_COL, "input", fmt["input_label"])
     for key in input_keys(spec):
@@ -314,6 +341,19 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
             sheet_layout.input_col[key],
             input_value(spec, key, learning_rate),
             fmt["input"],
+        )
+    # the hidden row of texts that name η, for the chart's title and the Overview's legend
+    ws.set_row(L.CHART_TITLE_ROW, None, None, {"hidden": True})
+    for col, parts in (
+        (L.CHART_TITLE_COL, charts.loss_title(trace.loss)),
+        (L.LEGEND_NAME_COL, charts.LEGEND_NAME),
+    ):
+        ws.write_formula(
+            L.CHART_TITLE_ROW,
+            col,
+            formulas.text_with_value(parts[0], eta, parts[1]),
+            None,
+            charts.named(parts, learning_rate),
         )
     ws.insert_chart(
         L.CHART_ROW, L.CHART_COL, charts.loss_chart(workbook, sheet_layout, learning_rate, trace.loss)
@@ -345,3 +385,16 @@ def _write_rate_sheet(workbook, fmt, spec, sheet_layout: SheetLayout, trace: Tra
         for col, template, cached in first if t == 0 else later:
             write_formula(row, col, template.format_map(row_numbers), None, cached[t])
     return len(first) * rows
+
+
+def _rate_sheet_class(spec: NetworkSpec, sheet_layout: SheetLayout):
+    """The worksheet class of a learning-rate sheet: one that skips XlsxWriter's search for
+    newer function names where none of the sheet's formulas has one (worksheets.py)."""
+    emitter = formulas.FormulaEmitter(spec, sheet_layout)
+    row_numbers = sheet_layout.template_rows(1)
+    return worksheet_class(
+        template.format_map(row_numbers)
+        for quantity in sheet_layout.quantities
+        for first_row in (True, False)
+        if (template := emitter.template(quantity.key, first_row)) is not None
+    )

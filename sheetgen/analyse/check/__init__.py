@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from sheetgen.analyse.check.cells import Cells
-from sheetgen.analyse.check.judge import judge_table
+from sheetgen.analyse.check.judge import ColumnFinding, TableFinding, judge_table
 from sheetgen.analyse.check.locate import Skipped, find_tables
 from sheetgen.analyse.check.network import NotANetwork, read_network
 from sheetgen.analyse.check.read import Book, CheckError, Pending, after_libreoffice, open_book
@@ -46,8 +46,10 @@ __all__ = [
     "HINT",
     "CheckError",
     "CheckReport",
+    "ColumnFinding",
     "NoTableError",
     "Outcome",
+    "TableFinding",
     "check_many",
     "check_workbook",
     "format_line",

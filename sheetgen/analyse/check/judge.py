@@ -92,14 +92,14 @@ class TableFinding:
     """One table's findings."""
 
     sheet: str
-    layout: str  # "rows", "across" or "one step"
     header_row: int | None  # 1-based, as the sheet shows it (a step per row)
-    first_row: int  # 1-based first and last row (a step per row) or steps
+    first_row: int  # 1-based first and last row (a step per row) or column (per column)
     last_row: int
-    where: str  # "rows 3–70", "columns B–Z", "B2:B40"
     shape: str  # "2-2-2"
     constants: dict[str, str]  # label -> "0.5 (Sheet1!B2)", for data held outside the lines
     columns: list[ColumnFinding]
+    layout: str = "rows"  # "rows", "across" or "one step"
+    where: str = ""  # "rows 3–70", "columns B–Z", "B2:B40"
     notes: list[str] = field(default_factory=list)
     typed: bool = False  # typed numbers, no formulas
     rounded: bool = False  # judged at the rounding of its numbers
@@ -308,14 +308,17 @@ def judge_table(table: Table, cells: Cells, tolerance: float = CHECK_TOLERANCE) 
         c.label: f"{c.value:.15g} ({c.cell})"
         for _, c in sorted(table.constants.items(), key=lambda item: _DATA_ORDER.index(item[0][0]))
     }
+    first, last, where = _extent(table)
     return TableFinding(
         table.sheet,
-        table.layout,
         None if table.header is None or table.layout != "rows" else table.header + 1,
-        *_extent(table),
+        first,
+        last,
         table.shape,
         constants,
         list(findings.values()),
+        layout=table.layout,
+        where=where,
         notes=notes,
         typed=table.typed,
         rounded=rounded,
