@@ -334,9 +334,9 @@ def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     result = run(path)
     assert result.exit_code == 2
     assert (
-        "lr 2!row 27: the header names w1…w6 but no unit check can read (h1, a_h1, o1, a_o1, "
-        "E1, t1), so the network's shape is unknown; check reads tables of one sample per "
-        "row"
+        "lr 2!row 27: the 9 weights feed nothing check can recompute: no cell is Σ w·x of them "
+        "and the table's inputs, with or without an activation (check reads one sample per step; "
+        "a table of several samples per row is not read)"
     ) in result.output
     assert "0 hidden units" not in result.output
 

@@ -82,7 +82,7 @@ class ColumnFinding:
     @property
     def display(self) -> str:
         """The label, with the quantity where the label does not say it ("col X (∂E/∂w3)")."""
-        if self.quantity is None or self.named or self.key == ITERATION:
+        if self.quantity is None or self.named or self.key == ITERATION or self.quantity == self.label:
             return self.label
         return f"{self.label} ({self.quantity})"
 
@@ -117,13 +117,9 @@ class TableFinding:
 
     @property
     def unchecked(self) -> list[ColumnFinding]:
-        """Lines that could not be checked: cells that hold no number, and lines the updates
-        depend on that match no quantity."""
-        return [
-            c
-            for c in self.columns
-            if c.status == "not checked" or (c.status == "not recognised" and c.feeds_updates)
-        ]
+        """Lines that could not be checked: cells that hold no number, and numeric lines that
+        match no quantity (a table is never right with a column left out)."""
+        return [c for c in self.columns if c.status in ("not checked", "not recognised")]
 
     @property
     def unrecognised(self) -> list[ColumnFinding]:
@@ -131,7 +127,7 @@ class TableFinding:
 
     @property
     def ok(self) -> bool:
-        """Right throughout: no mistake, and every line the updates depend on checked."""
+        """Right throughout: no mistake, and every numeric line checked."""
         return not self.mistakes and not self.unchecked
 
 

@@ -427,7 +427,9 @@ def _formula_eta(view: _View, book: Book, ups, votes: Counter, rows):
     if math.isnan(value):
         return None, None, None, notes
     where = _where(sheet, ref)
-    label = hints.label_for(book.sheets[ref_sheet].values, row, col) or "η"
+    grid = book.sheets[ref_sheet].values
+    beside = hints.label_beside(grid, row, col)  # whatever the sheet calls it ("L.R")
+    label = hints.label_for(grid, row, col) or (beside if beside and len(beside) <= 20 else "η")
     top = min(view.real(rows[0], c)[0] for c in ups)
     labelled = hints.labelled_constant(view.sheet.values, ("eta",), top, sheet)
     if labelled is not None and labelled.cell != where and labelled.value != value:

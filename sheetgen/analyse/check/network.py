@@ -36,6 +36,11 @@ from sheetgen.workbook.spec import NetworkSpec, spec_from_dict
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 # Largest layers tried for a table of typed numbers.
 _LARGEST = 8
+# Shapes and inputs tried on a table's numbers at most, and the constants tried as its inputs
+# (nearest first): enough for any table a person types, and a bound on the time a sheet of
+# many numbers can take.
+_MOST_TRIES = 2000
+_MOST_CANDIDATES = 12
 
 
 class NotANetwork(ValueError):
@@ -76,8 +81,9 @@ def read_network(table: Located, cells: Cells) -> Network:
         structure = _from_numbers(table, cells, weights, tolerance)
     if structure is None:
         raise NotANetwork(
-            f"the {len(weights)} weights feed nothing check can recompute (no cell is Σ w·x of "
-            "them and the table's inputs, with or without an activation)"
+            f"the {len(weights)} weights feed nothing check can recompute: no cell is Σ w·x of "
+            "them and the table's inputs, with or without an activation (check reads one sample "
+            "per step; a table of several samples per row is not read)"
         )
     sizes, numbering, inputs, biases, activations = structure
     spec = _spec(sizes, activations, {l: len(b) for l, b in biases.items()})
@@ -212,9 +218,21 @@ def _from_formulas(table: Located, cells: Cells, weights: list[int], tolerance: 
 
 
 def _constant_source(cells: Cells, source: Source) -> bool:
+    """Data: a cell outside the table, a number typed into the formula, or a line that holds
+    one number throughout and computes it from no other line (in a single step every line
+    holds one number: only what is typed or copied from outside is data)."""
     if source.kind == "line":
-        return source.offset == 0 and cells.constant(source.line)
+        return source.offset == 0 and cells.constant(source.line) and not _computed(cells, source.line)
     return True
+
+
+def _computed(cells: Cells, line: int) -> bool:
+    """Whether a line's formulas read another line of the table."""
+    return any(
+        x.kind == "line" and x.line != line
+        for step in range(min(cells.steps, 2))
+        for x in cells.sources(line, step)
+    )
 
 
 def _unit(cells: Cells, line: int, weights: set[int], tolerance: float) -> _Unit | None:
@@ -285,7 +303,7 @@ def _unit_fits(cells: Cells, line: int, pairs, bias: Source | None, activation, 
         total = total + _shifted(cells, bias)
     with np.errstate(all="ignore"):
         expected = total if activation is None else ACTIVATIONS[activation].forward(np.asarray(total, float))
-    return _agrees(got, expected, tolerance, first=True)
+    return _agrees(got, expected, tolerance, first=True) or _agrees(got, expected, tolerance)
 
 
 def _shifted(cells: Cells, source: Source):
@@ -348,7 +366,9 @@ def _activations_of(cells: Cells, units: list[_Unit], unit: _Unit) -> list[tuple
             for name in _ACTIVATIONS:
                 with np.errstate(all="ignore"):
                     expected = ACTIVATIONS[name].forward(cells.values[unit.line].copy())
-                if _agrees(cells.values[line], expected, 1e-7, first=True):
+                if _agrees(cells.values[line], expected, 1e-7, first=True) or _agrees(
+                    cells.values[line], expected, 1e-7
+                ):
                     found.append((line, name))
                     break
     return found
@@ -440,9 +460,10 @@ def _from_numbers(table: Located, cells: Cells, weights: list[int], tolerance: f
     labelled = _label_numbering(table, weights)
     orders = [labelled] if labelled else []
     orders.append(weights)
-    candidates = _constant_candidates(table, cells, weights)
+    candidates = _constant_candidates(table, cells, weights)[:_MOST_CANDIDATES]
     best, best_score = None, 0
     n = len(weights)
+    tried = 0
     for n_in in range(1, _LARGEST + 1):
         for hidden in range(1, _LARGEST + 1):
             if (n - n_in * hidden) % hidden or n - n_in * hidden <= 0:
@@ -454,6 +475,9 @@ def _from_numbers(table: Located, cells: Cells, weights: list[int], tolerance: f
                 for by_unit in (True, False):
                     numbering = _numbering(order, [n_in, hidden, n_out], by_unit)
                     for inputs in itertools.combinations(candidates, n_in):
+                        tried += 1
+                        if tried > (_MOST_TRIES if table.typed else _MOST_TRIES // 10):
+                            break
                         score = _forward_score(
                             cells, numbering, [n_in, hidden, n_out], list(inputs), tolerance
                         )

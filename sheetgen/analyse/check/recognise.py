@@ -36,6 +36,12 @@ from sheetgen.workbook.spec import NetworkSpec
 # Quantities whose sign flips under the (t − a), w + η·g convention.
 SIGNED = ("grad_w", "delta", "grad_act", "grad_act_term", "w_step")
 ITERATION = ("iteration",)
+# A formula is a quantity by its shape when most of what it reads is part of the quantity (a
+# sibling's part, the one mistake it would be, counts half) and it reads at least half the
+# quantity's own parts: one read in two that has nothing to do with it is not a mistake but
+# another computation.
+_EXPLAINED = 0.75
+_COVERED = 0.5
 
 
 @dataclass
@@ -256,6 +262,8 @@ class _Matcher:
             covered = sum(max(_credit(p, reads), _inline_credit(self.spec, p, reads)) for p in direct) / len(
                 direct
             )
+            if explained < _EXPLAINED or covered < _COVERED:
+                continue
             score = (explained, covered, _label_names(labelled, key, self.spec))
             if score > best_score:
                 best, best_score = key, score

@@ -195,10 +195,14 @@ def _column_verdict(c) -> str:
     if c.status == "not checked":
         return f"NOT CHECKED: {c.reason}"
     if c.status == "not recognised":
-        span = c.refs[0] if len(c.refs) == 1 else f"{c.refs[0]}…{c.refs[-1]}"
         needed = "; the weight updates depend on it" if c.feeds_updates else ""
-        return f"NOT RECOGNISED: {span} {c.reason}{needed}"
+        return f"NOT RECOGNISED: {_span(c.refs)} {c.reason}{needed}"
     return "right" + (" (a copy)" if c.copy else "")
+
+
+def _span(refs: list[str]) -> str:
+    """A line's cells in a few characters: B2, or B2…B27."""
+    return refs[0] if len(refs) == 1 else f"{refs[0]}…{refs[-1]}" if refs else "its cells"
 
 
 def _plural(count: int, word: str) -> str:
@@ -210,13 +214,6 @@ def _verdict(report: CheckReport) -> str:
     tables = len(report.tables)
     wrong = [t for t in report.tables if t.mistakes]
     unchecked = [(t, c) for t in report.tables for c in t.unchecked]
-    aside = [c for t in report.tables for c in t.unrecognised if not c.feeds_updates]
-    extra = (
-        f"; {_plural(len(aside), 'column')} not recognised (no weight update depends on "
-        f"{'it' if len(aside) == 1 else 'them'})"
-        if aside
-        else ""
-    )
     if wrong:
         first = wrong[0].cause
         count = sum(len(t.mistakes) for t in report.tables)
@@ -230,12 +227,16 @@ def _verdict(report: CheckReport) -> str:
         return line
     if unchecked:
         table, column = unchecked[0]
-        reason = column.reason if column.status == "not checked" else "it matches no quantity of the network"
+        reason = (
+            column.reason
+            if column.status == "not checked"
+            else f"{_span(column.refs)} match no quantity of the network, by value or by formula"
+        )
         return (
             f"NOT CHECKED: {_plural(len(unchecked), 'column')} could not be checked, the "
             f"first {column.display} on {table.sheet}: {reason}; the rest is right"
         )
-    return f"OK: {_plural(tables, 'table')} checked, every column right" + extra
+    return f"OK: {_plural(tables, 'table')} checked, every column right"
 
 
 def format_line(outcome: Outcome) -> str:
