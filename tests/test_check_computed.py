@@ -195,3 +195,104 @@ def test_a_workbook_with_the_x_prefix_is_read_like_any_other(tmp_path):
         .output.splitlines()[-1]
         .startswith(f"WRONG: 1 mistake in 1 of 1 table; the first at Sheet1!{plan.cell('g3', 0)}")
     )
+
+
+def _patched(source, target, cell, xml):
+    """The workbook with one cell of Sheet1 written as the given XML (what no writer here
+    writes: 1e999, an error value)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<c r="' + cell.encode() + rb'"[^>]*>.*?</c>', xml, data, count=1)
+            zout.writestr(item, data)
+
+
+def test_an_infinite_number_or_an_error_is_reported_and_a_batch_goes_on(tmp_path):
+    """1e999 typed into a table of formulas is flagged where it is; #NUM! in a given weight is
+    a cell check cannot check (never OK); in a folder each file gets its verdict and --json
+    prints a list."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    plain = folder / "a_right.xlsx"
+    plan = _write(plain, {}, "learning rate", {}, None)
+    w4, w1 = plan.cell("w4", 4), plan.cell("w1", 0)
+    _patched(plain, folder / "b_infinite.xlsx", w4, f'<c r="{w4}"><v>1e999</v></c>'.encode())
+    _patched(
+        plain, folder / "c_error.xlsx", w1, f'<c r="{w1}" t="e"><f>SQRT(-1)</f><v>#NUM!</v></c>'.encode()
+    )
+    infinite = CliRunner().invoke(main, ["check", str(folder / "b_infinite.xlsx")])
+    assert infinite.exit_code == 1, infinite.output
+    assert (
+        f"the first at Sheet1!{w4} (w4): is a number typed into a table of formulas, inf" in infinite.output
+    )
+    error = CliRunner().invoke(main, ["check", str(folder / "c_error.xlsx")])
+    assert error.exit_code == 1, error.output
+    assert (
+        f"w1 on Sheet1: 2 cells ({w1}, {plan.cell('w1', 1)}) could not be recomputed ({w1} holds '#NUM!')"
+        in (error.output)
+    )
+    batch = CliRunner().invoke(main, ["check", str(folder), "--json"])
+    assert batch.exit_code == 1
+    outcomes = json.loads(batch.output)
+    assert [(o["file"].rsplit("/", 1)[1], o["ok"], "error" in o) for o in outcomes] == [
+        ("a_right.xlsx", True, False),
+        ("b_infinite.xlsx", False, False),
+        ("c_error.xlsx", False, False),
+    ]
+
+
+def _typed(path, changes=None):
+    """The rows layout as typed numbers, six significant digits, with some cells changed."""
+    import openpyxl
+
+    from tests.handmade import _evaluate
+
+    sheets = layout_rows()
+    book = workbook_of("rows", sheets)
+    ws = book["Sheet1"]
+    cells = {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None}
+    values = _evaluate(cells)
+    typed = openpyxl.Workbook()
+    out = typed.active
+    out.title = "Sheet1"
+    for ref, held in cells.items():
+        out[ref] = float(f"{values[ref]:.6g}") if ref in values else held
+    for ref, value in (changes or {}).items():
+        out[ref] = value
+    typed.save(path)
+    return sheets["Sheet1"][0]
+
+
+def test_a_wrong_typed_table_never_passes(tmp_path):
+    """A typed table is judged at its rounding, but a number typed with one digit where six
+    belong is no rounding: w8 typed as 1e30 is flagged where it is."""
+    right = tmp_path / "typed.xlsx"
+    plan = _typed(right)
+    assert CliRunner().invoke(main, ["check", str(right)]).exit_code == 0
+    cell = plan.cell("w8", 3)
+    wrong = tmp_path / "typed_w8.xlsx"
+    _typed(wrong, {cell: 1e30})
+    result = CliRunner().invoke(main, ["check", str(wrong), "--json"])
+    assert result.exit_code == 1, result.output
+    (table,) = json.loads(result.output)["tables"]
+    assert table["typed"] and not table["ok"]
+    assert table["cause"]["cell"] == cell
+
+
+def test_a_label_with_thousands_of_digits_is_only_a_label(tmp_path):
+    """Twenty cells "η=111…1" of 32,000 digits beside a table: η is still the cell the
+    updates read, and the table is right."""
+    sheets = layout_rows()
+    book = workbook_of("rows", sheets)
+    for row in range(30, 50):
+        book["Sheet1"].cell(row, 40, "η=" + "1" * 32_000)
+    path = tmp_path / "long.xlsx"
+    write_cached(path, book)
+    result = CliRunner().invoke(main, ["check", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (table,) = json.loads(result.output)["tables"]
+    assert table["constants"]["learning rate"].startswith("0.5 (Sheet1!AG1)")

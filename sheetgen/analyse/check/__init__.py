@@ -188,49 +188,51 @@ def check_many(paths: list[Path], progress=None) -> list[Outcome]:
     """check_workbook for many files (a class's submissions): LibreOffice is started once for
     every LIBREOFFICE_BATCH files that need it, and a file that cannot be checked is reported,
     not raised (nor does it stop the others being checked), a fault of check's own included.
+    Each file is checked as soon as it is read and let go: memory stays that of one file.
 
     Args:
         paths: the workbooks.
         progress: called with each path as it is finished (for a progress bar).
     """
     outcomes = [Outcome(path) for path in paths]
-    loaded: dict[int, Book | Pending] = {}
-    for i, path in enumerate(paths):
+
+    def finish(i: int, read) -> None:
+        """Check what `read` gives (a Book) into outcome i; any failure is its one line."""
         try:
-            loaded[i] = open_book(path)
-        except (WorkbookError, CheckError) as exc:
+            outcomes[i].report = check_book(read())
+        except (WorkbookError, CheckError, NoTableError) as exc:
             outcomes[i].error = str(exc)
         except Exception as exc:  # noqa: BLE001 - one file's fault must not stop the class
             outcomes[i].error = internal_error(exc)
-    pending = [i for i, item in loaded.items() if isinstance(item, Pending)]
+        if progress is not None:
+            progress(outcomes[i].path)
+
+    pending: list[tuple[int, Pending]] = []
+    for i, path in enumerate(paths):
+        try:
+            opened = open_book(path)
+        except Exception as exc:  # noqa: BLE001 - reported by finish, as any other failure
+            finish(i, lambda exc=exc: _raise(exc))
+            continue
+        if isinstance(opened, Pending):
+            pending.append((i, opened))
+        else:
+            finish(i, lambda opened=opened: opened)
     if pending:
         with tempfile.TemporaryDirectory(prefix="sheetgen-check-") as temp:
             # one LibreOffice start per batch of the files that need it; copies named apart
             copies = []
-            for i in pending:
+            for i, _ in pending:
                 source = paths[i]
                 copy = Path(temp) / "in" / f"{i:05d}-{source.stem}{source.suffix}"
                 copy.parent.mkdir(exist_ok=True)
                 shutil.copyfile(source, copy)
                 copies.append(copy)
             recalculated = _recalculate_apart(copies, Path(temp) / "out")
-            for i, (result, problem) in zip(pending, recalculated):
-                try:
-                    loaded[i] = after_libreoffice(loaded[i], result, problem)
-                except (WorkbookError, CheckError) as exc:
-                    del loaded[i]
-                    outcomes[i].error = str(exc)
-                except Exception as exc:  # noqa: BLE001 - as above
-                    del loaded[i]
-                    outcomes[i].error = internal_error(exc)
-    for i, outcome in enumerate(outcomes):
-        if i in loaded:
-            try:
-                outcome.report = check_book(loaded[i])
-            except NoTableError as exc:
-                outcome.error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - as above
-                outcome.error = internal_error(exc)
-        if progress is not None:
-            progress(outcome.path)
+            for (i, waiting), (result, problem) in zip(pending, recalculated):
+                finish(i, lambda w=waiting, r=result, p=problem: after_libreoffice(w, r, p))
     return outcomes
+
+
+def _raise(exc: BaseException):
+    raise exc

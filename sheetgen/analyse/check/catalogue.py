@@ -156,6 +156,8 @@ def _typed_in_formulas(table: Table, finding) -> str | None:
         return None
     text = f"is a number typed into a table of formulas, {value!r}, where a formula belongs"
     expected = finding.expected
+    if not math.isfinite(value):  # 1e999 typed: infinity, no digits to compare
+        return text
     decimals = -Decimal(repr(float(value))).normalize().as_tuple().exponent
     if expected is not None and 0 < decimals < 16 and round(expected, decimals) == value:
         text += f": it is {expected:.10g} rounded to {decimals} decimal{'s' if decimals > 1 else ''}"

@@ -127,8 +127,16 @@ class TableFinding:
 
     @property
     def ok(self) -> bool:
-        """Right throughout: no mistake, and every numeric line checked."""
-        return not self.mistakes and not self.unchecked
+        """Right throughout: no mistake, every numeric line checked, and nothing differs from
+        what the network computes (a difference whose start check cannot place still fails)."""
+        return not self.mistakes and not self.unchecked and not self.unexplained
+
+    @property
+    def unexplained(self) -> list[ColumnFinding]:
+        """Lines that differ from the reference with no mistake found that they follow from."""
+        if self.mistakes or self.unchecked:  # what they follow from is said already
+            return []
+        return [c for c in self.columns if c.status == "follows"]
 
 
 def judge_table(table: Table, cells: Cells, tolerance: float = CHECK_TOLERANCE) -> TableFinding:
@@ -147,7 +155,7 @@ def judge_table(table: Table, cells: Cells, tolerance: float = CHECK_TOLERANCE) 
     if rounded:
         for key in primary:
             if key[0] not in CONSTANT_KINDS:
-                halves[key] = half_units(raw[key])
+                halves[key] = half_units(raw[key], precision)
                 if key[0] == "w":
                     halves[key][0] = 0.0  # the initial weights are given exactly
     has_eta = ("eta",) in source
@@ -220,7 +228,7 @@ def judge_table(table: Table, cells: Cells, tolerance: float = CHECK_TOLERANCE) 
         right = global_errors <= tolerance
         wrong_here = local_errors > tolerance
         if rounded:
-            own = half_units(cells.raw[line])
+            own = half_units(cells.raw[line], precision)
             if key[0] == "w":
                 own[0] = 0.0
             local_bound = (
@@ -237,6 +245,8 @@ def judge_table(table: Table, cells: Cells, tolerance: float = CHECK_TOLERANCE) 
                 right |= np.abs(got - expected) <= 2 * (own + reference_bound[key]) + 1e-15
                 wrong_here &= np.abs(got - local) > 2 * (own + local_bound) + 1e-15
         unreadable = checked & (np.isnan(got) | np.isnan(local))
+        if key[0] == "w" and np.isnan(got[0]):  # the given weights must be numbers too
+            unreadable[0] = True
         mistake = checked & wrong_here & ~np.isnan(local) & ~np.isnan(got)
         follows = checked & ~right & ~mistake & ~unreadable
         finding.cells = int((checked & ~unreadable).sum())
@@ -425,7 +435,7 @@ def negated_gradients(table: Table, source: dict, reference: dict) -> set[Key]:
         if g not in source:
             return 0
         w0, w1, step = source[k][0], source[k][1], source[("eta",)][0] * source[g][0]
-        if not (np.isfinite(w1) and np.isfinite(step)):
+        if not (np.isfinite(w0) and np.isfinite(w1) and np.isfinite(step)):
             return 0
         return int(np.sign(abs(w1 - (w0 - step)) - abs(w1 - (w0 + step))))
 

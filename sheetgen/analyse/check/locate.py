@@ -356,8 +356,10 @@ def _formula_table(view: _View, book: Book, weight_cols, update_rows, updates) -
         mine = [u for u in candidates if u.row in in_rows]
         if mine and all(len(u.refs) == 1 for u in mine) and len(mine) * 2 >= len(update_rows):
             ups[c] = mine
+    # the given weights on the row above the first update (one that holds no number, #NUM!,
+    # is still the table's: it is reported, not left out)
     first = update_rows[0] - 1
-    if first < 0 or not all(_is_number(view.value(first, c)) for c in ups):
+    if first < 0 or sum(_is_number(view.value(first, c)) for c in ups) * 2 < len(ups):
         first = update_rows[0]
     rows = list(range(first, update_rows[-1] + 1))
     eta_votes = Counter(

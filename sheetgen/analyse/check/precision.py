@@ -24,14 +24,18 @@ from sheetgen.workbook.quantities import Key
 ROUNDED_BELOW = 14
 
 
-def half_units(raw: list) -> np.ndarray:
+def half_units(raw: list, precision: float | None = None) -> np.ndarray:
     """Half a unit in the last digit each stored number shows (0.506875 gives 5e-7): how far
-    the number may be from what it stands for."""
+    the number may be from what it stands for. With the table's typical relative rounding
+    `precision`, no number is allowed more than ten times that: a number typed with one
+    digit (1e30 where 0.4 belongs) is a number typed wrong, not a number rounded."""
     out = np.zeros(len(raw))
     for i, value in enumerate(raw):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             exponent = Decimal(repr(float(value))).normalize().as_tuple().exponent
             out[i] = 0.5 * 10.0**exponent if isinstance(exponent, int) else 0.0
+            if precision:
+                out[i] = min(out[i], 10 * precision * abs(float(value)))
     return out
 
 

@@ -225,6 +225,14 @@ def _verdict(report: CheckReport) -> str:
         if unchecked:
             line += f"; {_plural(len(unchecked), 'column')} could not be checked"
         return line
+    unexplained = [(t, c) for t in report.tables for c in t.unexplained]
+    if unexplained:
+        table, column = unexplained[0]
+        return (
+            f"WRONG: {_plural(len(unexplained), 'column')} differ from what the network computes, "
+            f"the first {column.display} from {table.sheet}!{column.first_cell}, but check found no "
+            "cell where the mistake starts"
+        )
     if unchecked:
         table, column = unchecked[0]
         reason = (
