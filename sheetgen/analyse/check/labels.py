@@ -154,9 +154,9 @@ def label_for(grid, row: int, col: int) -> str | None:
     above it, if it is one of the exercise's names."""
     for c in range(col - 1, max(-1, col - 1 - LABEL_REACH), -1):
         text = _cell(grid, row, c)
-        if _text(text):
-            return name_only(clean(text)) if parse_label(text) or inline_learning_rate(text) else None
-        if text is not None:
+        if _text(text) and (parse_label(text) or inline_learning_rate(text)):
+            return name_only(clean(text))
+        if text is not None:  # a row header ("value") or a number: look above instead
             break
     above = _cell(grid, row - 1, col)
     if _text(above) and parse_label(above):

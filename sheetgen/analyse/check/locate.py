@@ -430,8 +430,9 @@ def _formula_eta(view: _View, book: Book, ups, votes: Counter, rows):
         return None, None, None, notes
     where = _where(sheet, ref)
     grid = book.sheets[ref_sheet].values
-    beside = hints.label_beside(grid, row, col)  # whatever the sheet calls it ("L.R")
-    label = hints.label_for(grid, row, col) or (beside if beside and len(beside) <= 20 else "η")
+    # what the sheet calls it: a label of η, else a short text just left of it ("L.R")
+    left = hints.label_beside(grid, row, col) if col and isinstance(_at(grid, row, col - 1), str) else None
+    label = hints.label_for(grid, row, col) or (left if left and len(left) <= 12 else "η")
     top = min(view.real(rows[0], c)[0] for c in ups)
     labelled = hints.labelled_constant(view.sheet.values, ("eta",), top, sheet)
     if labelled is not None and labelled.cell != where and labelled.value != value:

@@ -85,7 +85,7 @@ def read_network(table: Located, cells: Cells) -> Network:
             "them and the table's inputs, with or without an activation (check reads one sample "
             "per step; a table of several samples per row is not read)"
         )
-    sizes, numbering, inputs, biases, activations = structure
+    sizes, numbering, inputs, biases, activations, outputs = structure
     spec = _spec(sizes, activations, {l: len(b) for l, b in biases.items()})
     keys: dict[int, Key] = {line: key for line, key in numbering.items()}
     constants: dict[Key, Constant] = {}
@@ -99,7 +99,7 @@ def read_network(table: Located, cells: Cells) -> Network:
         keys[table.eta_line] = ("eta",)
     elif table.eta is not None:
         constants[("eta",)] = table.eta
-    targets = _targets(table, cells, spec, keys, constants, tolerance)
+    targets = _targets(table, cells, spec, keys, constants, tolerance, outputs)
     if targets is None:
         raise NotANetwork(
             "no cells hold the targets: no constant the table reads makes its loss or output "
@@ -368,15 +368,27 @@ def _activations_of(cells: Cells, units: list[_Unit], unit: _Unit) -> list[tuple
             sources = [x for x in cells.sources(line, step) if x.kind == "line"]
             if not any(x.line == unit.line and x.offset == 0 for x in sources):
                 continue
-            for name in _ACTIVATIONS:
-                with np.errstate(all="ignore"):
-                    expected = ACTIVATIONS[name].forward(cells.values[unit.line].copy())
-                if _agrees(cells.values[line], expected, 1e-7, first=True) or _agrees(
-                    cells.values[line], expected, 1e-7
-                ):
-                    found.append((line, name))
-                    break
+            match = _activation_of(cells.values[line], cells.values[unit.line])
+            if match is not None:
+                found.append((line, match))
     return found
+
+
+# How closely a line must follow f(net) to be read as the unit's activation: exactly, or
+# near enough that it is the activation with a mistake in it (2.718^x for e^x, ROUND(…, 4)),
+# which the judge then names.
+_ACTIVATION_CLOSE = (1e-7, 1e-3)
+
+
+def _activation_of(values: np.ndarray, nets: np.ndarray) -> str | None:
+    """The activation a line applies to a net line, if it applies one."""
+    for tolerance in _ACTIVATION_CLOSE:
+        for name in _ACTIVATIONS:
+            with np.errstate(all="ignore"):
+                expected = ACTIVATIONS[name].forward(nets.copy())
+            if _agrees(values, expected, tolerance, first=True) or _agrees(values, expected, tolerance):
+                return name
+    return None
 
 
 def _assemble(cells: Cells, layers: list[list[_Unit]], weights: list[int], units: list[_Unit]):
@@ -422,13 +434,15 @@ def _assemble(cells: Cells, layers: list[list[_Unit]], weights: list[int], units
         sources = [unit.bias for unit in layer]
         if all(s is None for s in sources):
             continue
-        if any(s is None for s in sources):
-            return None
-        if len({s.identity for s in sources}) == 1 or len({_value(cells, s) for s in sources}) == 1:
-            biases[l] = [sources[0]]
-        else:
+        given = [s for s in sources if s is not None]
+        if len({s.identity for s in given}) == 1 or len({_value(cells, s) for s in given}) == 1:
+            biases[l] = [given[0]]  # one bias for the layer (a net that leaves it out is wrong)
+        elif len(given) == len(sources):
             biases[l] = sources
-    return sizes, numbering, inputs, biases, activations
+        else:
+            return None
+    outputs = [next((line for line, j in below.items() if j == u), None) for u in range(sizes[-1])]
+    return sizes, numbering, inputs, biases, activations, outputs
 
 
 def _value(cells: Cells, source: Source) -> float:
@@ -493,7 +507,7 @@ def _from_numbers(table: Located, cells: Cells, weights: list[int], tolerance: f
         return None
     numbering, sizes, inputs = best
     activations = ["sigmoid"] * (len(sizes) - 1)
-    return sizes, numbering, inputs, {}, activations
+    return sizes, numbering, inputs, {}, activations, [None] * sizes[-1]
 
 
 def _label_numbering(table: Located, weights: list[int]) -> list[int] | None:
@@ -593,7 +607,7 @@ def _forward_score(cells: Cells, numbering, sizes, inputs: list[Source], toleran
 
 
 def _targets(
-    table: Located, cells: Cells, spec: NetworkSpec, keys, constants, tolerance
+    table: Located, cells: Cells, spec: NetworkSpec, keys, constants, tolerance, output_lines=None
 ) -> list[Source] | None:
     """The targets: among the constants the table reads (not its inputs, biases or η), the
     ones that make most lines its losses, output errors or gradients; distinct ones first,
@@ -624,7 +638,9 @@ def _targets(
         for count, choice in enumerate(choices):
             if count > 5000:
                 break
-            score = _target_score(cells, spec, keys, constants, list(choice), tolerance)
+            score = _target_score(
+                cells, spec, keys, constants, list(choice), tolerance
+            ) + _local_target_score(cells, keys, output_lines, list(choice), tolerance)
             if score > best_score:
                 best, best_score = list(choice), score
         if best is not None:
@@ -702,3 +718,28 @@ def _agrees_somewhere(got, expected, tolerance: float) -> bool:
         or _agrees(got, expected, tolerance, first=True)
         or _agrees(got[:1], np.asarray(expected)[:1], tolerance, first=True)
     )
+
+
+def _local_target_score(cells: Cells, keys, outputs: list, targets: list[Source], tolerance) -> int:
+    """How many lines are a loss, ∂E/∂a or δ of the table's own output columns with these
+    targets: what says the targets where the forward pass itself holds a mistake (tanh for σ
+    everywhere), so that nothing computed from the weights agrees."""
+    if not outputs or any(line is None for line in outputs):
+        return 0
+    wanted = []
+    total = 0.0
+    for line, target in zip(outputs, targets):
+        a = cells.values[line]
+        t = np.broadcast_to(_shifted(cells, target), a.shape).astype(float)
+        with np.errstate(all="ignore"):
+            d = a - t
+            wanted += [0.5 * d * d, d, d * a * (1 - a)]
+            total = total + 0.5 * d * d
+    wanted.append(total)
+    score = 0
+    for line, values in enumerate(cells.values):
+        if line in keys or line in outputs:
+            continue
+        if any(_agrees_somewhere(values, sign * w, tolerance) for w in wanted for sign in (1, -1)):
+            score += 1
+    return score
