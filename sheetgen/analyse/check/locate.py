@@ -680,6 +680,7 @@ def _typed_tables(view: _View, book: Book, taken: set) -> tuple[list[Located], l
         if len(best) < MIN_TYPED_WEIGHTS:
             pairs = [p for p in pairs if _eta_bucket(p[2]) != bucket]
             continue
+        _add_small_steps(best, runs)
         table = _typed_table(view, book, best, runs)
         if table is None:
             pairs = [p for p in pairs if _eta_bucket(p[2]) != bucket]
@@ -763,6 +764,44 @@ def _step_pair(c1, top1, w, c2, top2, g):
     if end - first < 2 or clear[first:end].sum() < 2:
         return None
     return (c1, c2, abs(eta), 1 if eta > 0 else -1, end - first, start + first, start + end + 1)
+
+
+def _add_small_steps(best: dict[int, tuple], runs) -> None:
+    """Weights whose steps are too small to show η on their own (w1 of an input of 0.05) but
+    that step as w − sign·η·g for the table's η, at the rounding, with another column g."""
+    eta = float(np.median([p[2] for p in best.values()]))
+    sign = 1 if sum(p[3] for p in best.values()) >= 0 else -1
+    start = min(p[5] for p in best.values())
+    stop = max(p[6] for p in best.values())
+    taken = set(best) | {p[1] for p in best.values()}
+    # the table's rounding, relative, from its weights: no number is rounded more than that
+    # (a counter 1, 2, 3 or a one-digit 0.1 shows few digits but is not rounded)
+    known = np.concatenate([runs[c][1] for c in best])
+    known = known[known != 0]
+    relative = float(np.median([_half_unit(x) / abs(x) for x in known])) if known.size else 0.0
+    for c1, (top1, values1) in runs.items():
+        if c1 in taken or top1 > start or top1 + len(values1) < stop:
+            continue
+        w = values1[start - top1 : stop - 1 - top1]
+        change = w[:-1] - w[1:]
+        halves = np.minimum([_half_unit(x) for x in w], 10 * relative * np.abs(w))
+        rounding = halves[:-1] + halves[1:]
+        if len(w) < 3 or not np.any(np.abs(change) > rounding):
+            continue  # a column that does not move is no weight
+        fits = []
+        for c2, (top2, values2) in runs.items():
+            if c2 in taken or c2 == c1 or top2 > start or top2 + len(values2) < stop:
+                continue
+            g = values2[start - top2 : stop - 1 - top2][:-1]
+            g_halves = np.minimum([_half_unit(x) for x in g], 10 * relative * np.abs(g))
+            slack = 3 * (rounding + eta * g_halves) + 1e-9 * np.abs(w[:-1])
+            residual = np.abs(change - sign * eta * g)
+            if np.mean(residual <= slack) >= 0.8:
+                fits.append((float(np.median(residual)), c2))
+        if fits:
+            c2 = min(fits)[1]
+            best[c1] = (c1, c2, eta, sign, len(w) - 1, start, stop)
+            taken |= {c1, c2}
 
 
 def _half_unit(value: float) -> float:
