@@ -40,6 +40,9 @@ MIN_TYPED_WEIGHTS = 4
 # Relative agreement of a cell with w ∓ η·g that makes it an update when locating (the judge
 # holds cells to a much tighter tolerance later).
 _UPDATE_TOLERANCE = 1e-7
+# A step of typed numbers tells η when it is this many times the rounding of the numbers it is
+# read from (fewer, and chance agreements between columns of few digits make tables of them).
+_CLEAR = 20
 
 
 @dataclass
@@ -738,7 +741,7 @@ def _step_pair(c1, top1, w, c2, top2, g):
     halves_g = np.array([_half_unit(x) for x in grad])
     rounding = halves_w[:-1] + halves_w[1:]
     # η from the rows where the step is well above the rounding
-    clear = (grad != 0) & (np.abs(change) > 20 * rounding)
+    clear = (grad != 0) & (np.abs(change) > _CLEAR * rounding)
     if clear.sum() < 2:
         return None
     eta = float(np.median(change[clear] / grad[clear]))

@@ -129,7 +129,11 @@ def _relative_half_unit(value: float) -> float:
 
 def _place(table, cells, key, source: Source, keys, constants, label) -> None:
     """A data quantity held by a line (a repeated column), a cell, or a typed number."""
-    if source.kind == "line":
+    if source.kind == "line" and source.line in keys:  # two targets of one value, one line
+        row, col = table.lines[source.line].cells[0]
+        where = f"{table.sheet}!{xl_rowcol_to_cell(row, col)}"
+        constants[key] = Constant(float(cells.values[source.line][0]), where, label)
+    elif source.kind == "line":
         keys[source.line] = key
     elif source.kind == "cell":
         where = f"{source.sheet}!{xl_rowcol_to_cell(source.row, source.col)}"
@@ -382,11 +386,17 @@ _ACTIVATION_CLOSE = (1e-7, 1e-3)
 
 def _activation_of(values: np.ndarray, nets: np.ndarray) -> str | None:
     """The activation a line applies to a net line, if it applies one."""
+    with np.errstate(all="ignore"):
+        expected = {name: ACTIVATIONS[name].forward(nets.copy()) for name in _ACTIVATIONS}
+    # the first step says which function it is (a sheet of zeros further down, as Excel leaves
+    # a circle, fits tanh and ReLU as well); then most steps, for a first step gone wrong
     for tolerance in _ACTIVATION_CLOSE:
         for name in _ACTIVATIONS:
-            with np.errstate(all="ignore"):
-                expected = ACTIVATIONS[name].forward(nets.copy())
-            if _agrees(values, expected, tolerance, first=True) or _agrees(values, expected, tolerance):
+            if _agrees(values[:1], expected[name][:1], tolerance, first=True):
+                return name
+    for tolerance in _ACTIVATION_CLOSE:
+        for name in _ACTIVATIONS:
+            if _agrees(values, expected[name], tolerance):
                 return name
     return None
 
