@@ -35,6 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from busy import busy_cores  # beside this script
+
+from sheetgen.machine import cpu_name
+
 
 def build_with_sheetgen(iterations: int, output: Path) -> float:
     from sheetgen.workbook.spec import load_spec
@@ -127,14 +131,6 @@ def measure(kind: str, iterations: int, output: Path, cells: Path | None = None)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUILD_TARGET = 1.5  # seconds
-# A plain Python busy loop that ends by itself once its parent (the benchmark) is gone.
-BUSY_LOOP = (
-    "import os\n"
-    "parent = os.getppid()\n"
-    "while os.getppid() == parent:\n"
-    "    for _ in range(1_000_000):\n"
-    "        pass\n"
-)
 
 
 def time_default_build(output: Path, cache: Path) -> float:
@@ -153,28 +149,11 @@ def time_default_build(output: Path, cache: Path) -> float:
 def default_builds(folder: Path, repeats: int, busy: bool) -> tuple[float, list[float]]:
     """(the first build, with an empty picture cache; the builds after it), wall seconds,
     idle or with one core busy."""
-    loop = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
-    try:
-        if loop is not None:
-            time.sleep(0.5)  # let the scheduler see it before anything is timed
+    with busy_cores(1 if busy else 0):
         cache = folder / f"cache-{'busy' if busy else 'idle'}"
         output = folder / "backprop.xlsx"
         first = time_default_build(output, cache)
         return first, [time_default_build(output, cache) for _ in range(repeats)]
-    finally:
-        if loop is not None:
-            loop.terminate()
-            loop.wait()
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

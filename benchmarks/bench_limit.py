@@ -1,29 +1,69 @@
-"""Peak memory of a build at the size limit, against the estimate sheetgen/workbook/limits.py refuses by.
+"""The largest workbook sheetgen builds, built and verified: seconds and peak memory of each side.
 
-    python benchmarks/bench_limit.py                     # 1 learning rate, the largest allowed
-    python benchmarks/bench_limit.py --rates 6 --iterations 20000
+    python benchmarks/bench_limit.py                          # default network, 1 learning rate
+    python benchmarks/bench_limit.py --rates 6
+    python benchmarks/bench_limit.py --template templates/xor.toml
 
-Builds the default network in this process (a fresh one: run it alone) and prints the
-formulas, the seconds, the peak resident memory (ru_maxrss) and limits.py's estimate, which
-must stay above the peak for the limit to mean what README says.
+sheetgen/workbook/limits.py refuses a workbook of more than MAX_FORMULA_CELLS formulas, so that
+`sheetgen verify` can read back whatever `sheetgen build` writes: this builds one at the limit
+(the most iterations check_build_size accepts for the template's last `--rates` learning
+rates), then verifies it. Build and verify each run in a child process of their own, which
+reports its own peak resident memory (ru_maxrss) and, for verify, that of LibreOffice (its
+children's). Also printed: the largest part of the workbook and of LibreOffice's recalculated
+copy against limits.package_limits, which verify holds them to. Run it alone: it measures
+memory and time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
-import resource
+import subprocess
 import sys
 import tempfile
-import time
+import zipfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's sheetgen
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's sheetgen
 
+from sheetgen.machine import cpu_name
 from sheetgen.workbook import limits
-from sheetgen.workbook.layout import SheetLayout
+from sheetgen.workbook.spec import load_spec
+
+# Each step runs in a fresh interpreter and prints one JSON line: what it did, how long, how much.
+BUILD = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
 from sheetgen.workbook.spec import load_spec
 from sheetgen.workbook.writer import build_workbook
+spec = load_spec(sys.argv[2]).with_training(json.loads(sys.argv[3]), int(sys.argv[4]))
+started = time.perf_counter()
+report = build_workbook(spec, sys.argv[5])
+print(json.dumps({"seconds": time.perf_counter() - started, "formulas": report.formulas,
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+VERIFY = """
+import json, resource, sys, tempfile, time, zipfile
+sys.path.insert(0, sys.argv[1])
+import sheetgen.analyse.verify as verify
+from sheetgen.analyse import recalc
+largest = {}
+real = recalc.recalculate
+def recalculate(path, out_dir, timeout=600):
+    copy = real(path, out_dir, timeout)
+    largest["part"] = max(i.file_size for i in zipfile.ZipFile(copy).infolist())
+    return copy
+verify.recalculate = recalculate
+started = time.perf_counter()
+report = verify.verify_workbook(sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - started, "ok": report.ok, "cells": report.cells,
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "libreoffice": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                  "copy_part": largest["part"]}))
+"""
 
 
 def largest_allowed(spec) -> int:
@@ -39,35 +79,48 @@ def largest_allowed(spec) -> int:
     return low
 
 
+def step(script: str, *args) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), *map(str, args)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.exit(done.stderr)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", type=int, default=1, help="learning rates (1 to 6)")
+    parser.add_argument("--template", default=str(ROOT / "templates" / "seed.toml"))
+    parser.add_argument("--rates", type=int, default=1, help="the template's last N learning rates")
     parser.add_argument("--iterations", type=int, help="default: the largest allowed")
     args = parser.parse_args()
-    spec = load_spec()
-    spec = spec.with_training(list(spec.learning_rates[-args.rates :]), None)
+    spec = load_spec(args.template)
+    rates = list(spec.learning_rates[-args.rates :])
+    spec = spec.with_training(rates, None)
     iterations = args.iterations or largest_allowed(spec)
     spec = spec.with_training(None, iterations)
-    columns = len(SheetLayout.for_spec(spec).quantities) - 1
-    sheet_cells = (iterations + 1) * columns
-    estimate = (
-        limits.BASE_BYTES
-        + limits.TRACE_BYTES_PER_CELL * sheet_cells * args.rates
-        + limits.SHEET_BYTES_PER_CELL * sheet_cells
-    )
+    bound = limits.package_limits(spec).part_bytes
     with tempfile.TemporaryDirectory() as folder:
-        started = time.perf_counter()
-        report = build_workbook(spec, Path(folder) / "limit.xlsx")
-        seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"machine: {platform.processor() or platform.machine()}; Python {platform.python_version()}")
+        path = Path(folder) / "limit.xlsx"
+        build = step(BUILD, args.template, json.dumps(rates), iterations, path)
+        size = path.stat().st_size
+        built_part = max(i.file_size for i in zipfile.ZipFile(path).infolist())
+        verify = step(VERIFY, path)
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}")
     print(
-        f"build: {args.rates} learning rate(s) x {iterations:,} iterations, "
-        f"{report.formulas:,} formulas, {seconds:.0f} s"
+        f"workbook: {Path(args.template).name}, {len(rates)} learning rate(s) x {iterations:,} "
+        f"iterations, {build['formulas']:,} formulas (limit {limits.MAX_FORMULA_CELLS:,}), "
+        f"{size / 2**20:,.1f} MiB"
+    )
+    print(f"build:  {build['seconds']:,.1f} s, peak RSS {build['peak']:,.0f} MiB")
+    print(
+        f"verify: {verify['seconds']:,.1f} s, {'OK' if verify['ok'] else 'DIFFERS'} on "
+        f"{verify['cells']:,} cells; peak RSS {verify['peak']:,.0f} MiB, "
+        f"LibreOffice's {verify['libreoffice']:,.0f} MiB"
     )
     print(
-        f"peak RSS {peak:,.0f} MiB; limits.py estimate {estimate / 2**20:,.0f} MiB "
-        f"(limit {limits.MAX_BUILD_BYTES / 2**20:,.0f} MiB)"
+        f"largest part: built {built_part / 2**20:,.1f} MiB, LibreOffice's copy "
+        f"{verify['copy_part'] / 2**20:,.1f} MiB; package_limits allows {bound / 2**20:,.1f} MiB"
     )
 
 

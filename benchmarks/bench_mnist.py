@@ -32,9 +32,10 @@ default thread count, as a notebook would. Each of its bursts takes a fresh Data
 iterator and starts the clock once the first batch has arrived (steady state: workers
 running, not starting), then shuts its workers down, so that they take no CPU from our turn.
 
-Measured figures: README.md ("Speed and accuracy") quotes this script's whole output from an
-idle 2-core AMD EPYC virtual machine (28 November 2026): 10.7x the seed pipeline idle, 11.9x
-busy, a whole epoch 1.17x slower busy than idle, mean final accuracy 99.50% over 3 seeds.
+Measured figures: docs/benchmarks.md ("MNIST training: speed and accuracy") quotes this
+script's whole output from an idle 2-core AMD EPYC virtual machine (28 November 2026): 10.7x
+the seed pipeline idle, 11.9x busy, a whole epoch 1.17x slower busy than idle, mean final
+accuracy 99.50% over 3 seeds.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from busy import BUSY_LOOP  # beside this script
+
 from mnist.config import TrainConfig
 from mnist.data import MnistTensors, load_mnist, resolve_root
 from mnist.model import DigitNet, count_parameters
@@ -66,15 +69,6 @@ TARGET = 99.4
 SEED_PARAMETERS = 15_654  # the seed's models.py, counted
 # torch's thread count when the benchmark started: what the seed notebook would run with.
 DEFAULT_THREADS = torch.get_num_threads()
-# A plain Python busy loop that ends by itself once its parent (the benchmark) is gone, so a
-# killed benchmark leaves nothing spinning.
-BUSY_LOOP = (
-    "import os\n"
-    "parent = os.getppid()\n"
-    "while os.getppid() == parent:\n"
-    "    for _ in range(1_000_000):\n"
-    "        pass\n"
-)
 
 
 def seed_model() -> nn.Module:

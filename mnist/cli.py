@@ -13,6 +13,10 @@ import click
 
 from mnist.config import DEVICES, TORCH_MODULES, MnistError, TrainConfig, torch_missing
 from sheetgen.files import OutputError
+from sheetgen.options import PlainNumber
+
+# "1_0" or "٣" are not read as 10 or 3 (sheetgen/options.py)
+WHOLE, NUMBER = PlainNumber(int), PlainNumber(float)
 
 
 def needs_torch(command):
@@ -45,21 +49,22 @@ def cli() -> None:
     default=None,
     help="Folder holding MNIST/raw/ (default: the user cache, e.g. ~/.cache/sheetgen/mnist).",
 )
-@click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True)
-@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--epochs", type=WHOLE, default=TrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=WHOLE, default=TrainConfig.batch_size, show_default=True)
 @click.option(
     "--lr",
-    type=float,
+    type=NUMBER,
     default=TrainConfig.lr,
     show_default=True,
     help="Peak learning rate of the OneCycle schedule.",
 )
-@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--seed", type=WHOLE, default=TrainConfig.seed, show_default=True)
 @click.option("--device", default=TrainConfig.device, show_default=True, help=f"One of {', '.join(DEVICES)}.")
 @click.option(
     "--out",
     "out",
-    type=click.Path(file_okay=False, path_type=Path),
+    # not file_okay=False: train() refuses a file, or a folder it cannot write, in one line
+    type=click.Path(path_type=Path),
     default=None,
     metavar="RUN_DIR",
     help="Run directory (default: output/runs/<time>-seed<seed>).",
@@ -72,7 +77,7 @@ def cli() -> None:
 )
 @click.option(
     "--threads",
-    type=int,
+    type=WHOLE,
     default=TrainConfig.threads,
     show_default=True,
     metavar="N",

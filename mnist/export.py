@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mnist.files import atomic_write
+from mnist.files import private_compiler_cache, write_serialised
 from mnist.model import IMAGE_SHAPE, ConvBlock, Normalize
 
 
@@ -34,13 +34,15 @@ def export_model(model: nn.Module, path: Path) -> None:
     cpu_model = copy.deepcopy(model).to("cpu").eval()
     example = torch.zeros(4, *IMAGE_SHAPE)  # zeros: export must not consume random numbers
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(cpu_model, (example,), dynamic_shapes=({0: batch},))
-    atomic_write(path, lambda temp: torch.export.save(program, str(temp)))
+    with private_compiler_cache():
+        program = torch.export.export(cpu_model, (example,), dynamic_shapes=({0: batch},))
+        write_serialised(path, lambda buffer: torch.export.save(program, buffer))
 
 
 def load_model(path: Path) -> nn.Module:
     """The exported model as a callable module (what a user of the file would do)."""
-    return torch.export.load(str(path)).module()
+    with private_compiler_cache():
+        return torch.export.load(str(path)).module()
 
 
 def inference_dict(

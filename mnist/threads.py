@@ -17,7 +17,7 @@ Determinism: torch sums in a different order at different thread counts, so a ru
 thread count changes differs from another run of the same seed in the last bits of a float,
 and training then carries the difference on (to seed-noise sizes of accuracy, not to a
 different recipe). ``--threads N`` keeps a seed reproducible and a resumed run equal to an
-uninterrupted one; see README.md.
+uninterrupted one; see docs/mnist.md.
 """
 
 from __future__ import annotations

@@ -43,21 +43,22 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import OneCycleLR
 
+from mnist.checkpoint import CHECKPOINT, CHECKPOINT_FORMAT, read_checkpoint, restore
 from mnist.config import MnistError, TrainConfig, config_differences
 from mnist.data import MnistTensors, eval_batches, load_mnist, num_batches, train_batches
 from mnist.export import export_model, inference_dict
-from mnist.files import atomic_write, write_text
+from mnist.files import private_compiler_cache, write_serialised, write_text
 from mnist.model import DigitNet, count_parameters, summary_dict
 from mnist.threads import thread_policy
 
 # The files the workbook reads are named once, on the reading side.
+from sheetgen.machine import cpu_name
 from sheetgen.runs.mnist_sheets import GALLERY_SIZE
 from sheetgen.runs.training import EVALUATION_JSON, INFERENCE_JSON, METRICS_CSV, SUMMARY_JSON
 from sheetgen.runs.training import METRIC_COLUMNS as COLUMNS
 
 DEFAULT_RUNS_DIR = Path("output") / "runs"
-CHECKPOINT, METRICS_JSON, MODEL_FILE = "checkpoint.pt", "metrics.json", "model.pt2"
-CHECKPOINT_FORMAT = 1
+METRICS_JSON, MODEL_FILE = "metrics.json", "model.pt2"
 
 # Called after each epoch's files are written, with the run dir and all metrics rows so far.
 EpochCallback = Callable[[Path, list[dict]], None]
@@ -103,80 +104,6 @@ def latest_run_dir(runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
     return checkpoints[-1].parent
 
 
-def read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict:
-    """The checkpoint of run_dir, or a MnistError saying why it cannot be used."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise MnistError(f"cannot resume: no {CHECKPOINT} in {run_dir}; run without --resume to start it")
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors all mean the file is unusable
-        raise MnistError(
-            f"cannot resume: {path} is unreadable ({type(error).__name__}); start a new run"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise MnistError(f"cannot resume: {path} is not a checkpoint of this version; start a new run")
-    for key, kind in (
-        ("config", dict),
-        ("model", dict),
-        ("optimizer", dict),
-        ("scheduler", dict),
-        ("metrics", list),
-    ):
-        if not isinstance(state.get(key), kind):
-            raise MnistError(
-                f"cannot resume: {path} is malformed (its {key} is missing or not a "
-                f"{kind.__name__}); start a new run"
-            )
-    try:
-        TrainConfig.from_dict(state["config"])
-    except (MnistError, TypeError, ValueError) as error:
-        raise MnistError(
-            f"cannot resume: {path} holds malformed settings ({error}); start a new run"
-        ) from None
-    return state
-
-
-def _restore(
-    checkpoint: dict, path: Path, config: TrainConfig, model, optimizer, scheduler, train_count: int
-) -> list[dict]:
-    """Load a checkpoint into the run's objects; the epochs it finished, checked against them.
-
-    Raises:
-        MnistError: tensors of the wrong shape, optimizer or schedule states that do not fit,
-            metrics that are not one row per finished epoch.
-    """
-    try:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        rows = list(checkpoint["metrics"])
-        for epoch, row in enumerate(rows, start=1):
-            if not (
-                isinstance(row, dict)
-                and row.get("epoch") == epoch
-                and all(isinstance(row.get(c), (int, float)) for c in COLUMNS)
-            ):
-                raise ValueError(f"metrics row {epoch} is not epoch {epoch}'s metrics")
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-        raise MnistError(
-            f"cannot resume: {path} does not fit the model ({reason}); start a new run"
-        ) from None
-    steps = num_batches(train_count, config.batch_size)
-    if (
-        len(rows) > config.epochs
-        or scheduler.last_epoch != len(rows) * steps
-        or getattr(scheduler, "total_steps", None) != config.epochs * steps
-    ):
-        raise MnistError(
-            f"cannot resume: {path} is malformed (its schedule is at step "
-            f"{scheduler.last_epoch} after {len(rows)} epochs of {steps} steps); "
-            "start a new run"
-        )
-    return rows
-
-
 def default_run_dir(seed: int) -> Path:
     """output/runs/<date-time>-seed<seed>: sorts by time, says which seed."""
     return DEFAULT_RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-seed{seed}"
@@ -187,6 +114,28 @@ def _new_run_dir(config: TrainConfig) -> Path:
     if (run_dir / CHECKPOINT).exists():
         raise MnistError(f"{run_dir} already holds a run; pass --resume to continue it or another --out")
     return run_dir
+
+
+def check_writable_dir(folder: Path) -> None:
+    """Refuse a run dir that cannot be made or written, without making it: the nearest part of
+    the path that exists must be a folder that can be written.
+
+    Raises:
+        MnistError: a part of the path is a file, or the folder is on a read-only file system
+            or may not be written.
+    """
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a folder"
+    elif hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY:
+        problem = f"{existing} is on a read-only file system"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} may not be written"
+    if problem is not None:
+        raise MnistError(f"cannot write run dir {folder}: {problem}; give another --out")
 
 
 def _decide_run(config: TrainConfig, explicit: Collection[str] | None) -> tuple[TrainConfig, dict | None]:
@@ -343,15 +292,6 @@ def evaluation_record(
     }
 
 
-def cpu_name() -> str:
-    """The CPU model as lscpu names it (from /proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def machine_info(device: torch.device) -> dict:
     """Where a run ran, as recorded in metrics.json."""
     return {
@@ -439,7 +379,8 @@ def train(
     """
     threads_before = torch.get_num_threads()
     try:
-        return _train(config, explicit, on_start, on_epoch, progress)
+        with private_compiler_cache():
+            return _train(config, explicit, on_start, on_epoch, progress)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -456,6 +397,7 @@ def _train(
     row_clock = time.perf_counter()  # see the module docstring: rows share one running clock
     config, checkpoint = _decide_run(config, explicit)
     run_dir = config.out
+    check_writable_dir(run_dir)  # before minutes go into loading the data and training
     device = resolve_device(config.device)
     if on_start is not None:
         on_start(config)
@@ -468,12 +410,15 @@ def _train(
     optimizer, scheduler = optimizer_and_schedule(model, config, len(data.train_labels))
     rows: list[dict] = []
     if checkpoint is not None:
-        rows = _restore(
+        rows = restore(
             checkpoint, run_dir / CHECKPOINT, config, model, optimizer, scheduler, len(data.train_labels)
         )
     thread_epochs = _thread_history(checkpoint, len(rows))
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # checked before the data was loaded, but it may have changed since
+        raise MnistError(f"cannot write run dir {run_dir}: {error.strerror or error}") from None
     parameters = count_parameters(model)
     write_text(run_dir / SUMMARY_JSON, json.dumps(summary_dict(model), indent=2) + "\n")
     header = {
@@ -530,7 +475,7 @@ def _train(
             "metrics": rows,
             "threads": thread_epochs,
         }
-        atomic_write(run_dir / CHECKPOINT, functools.partial(torch.save, state))
+        write_serialised(run_dir / CHECKPOINT, functools.partial(torch.save, state))
         export_model(model, run_dir / MODEL_FILE)
         write_text(
             run_dir / INFERENCE_JSON,

@@ -1,3 +1,5 @@
 from sheetgen.cli import main
 
-main(prog_name="sheetgen")
+# guarded: worker processes (check's pool) import the main module under another name
+if __name__ == "__main__":
+    main(prog_name="sheetgen")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -113,18 +114,19 @@ def _count(count: int, noun: str) -> str:
 
 
 def _number(text: str):
-    """The value of --lr as typed: a float, or the text itself so the error can quote it."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    """The value of --lr as typed: a float, or the text itself so the error can quote it (also
+    for 1_0 or ٣, which float() would read as 10 and 3)."""
+    from sheetgen.bounded import plain_float
+
+    number = plain_float(text)
+    return text if number is None else number
 
 
 def _whole(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    from sheetgen.bounded import plain_int
+
+    number = plain_int(text)
+    return text if number is None else number
 
 
 @main.command()
@@ -180,6 +182,38 @@ class _Unusable(click.ClickException):
 
     exit_code = 2
 
+    def __init__(self, message: str):
+        super().__init__(_printable(message))
+
+
+# Control characters (a newline that would split a file's one line, an escape sequence that
+# would drive the terminal) and the undecodable bytes of a file name (surrogates, as
+# os.fsdecode gives them): text from files and file names is shown with these escaped.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"  # the byte the file name holds
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+def _printable(text: str) -> str:
+    """One line of text as a terminal can show it safely (tabs kept)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _printable_lines(text: str) -> str:
+    return "\n".join(_printable(line) for line in text.split("\n"))
+
+
+def _json(data, indent: int | None = None) -> str:
+    """JSON that is valid UTF-8 whatever a file name holds: a byte that is not UTF-8 becomes
+    its surrogate escape (\\udcXX), which JSON readers take back as Python gave it."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 @main.command()
 @click.argument("workbook", type=click.Path(path_type=Path))
@@ -215,7 +249,12 @@ def verify(workbook):
 
 @main.command()
 @click.argument(
-    "workbooks", nargs=-1, required=True, metavar="FILE_OR_FOLDER...", type=click.Path(path_type=Path)
+    "workbooks",
+    nargs=-1,
+    required=True,
+    metavar="FILE_OR_FOLDER...",
+    # one that cannot be read is reported on its own line, the others still checked
+    type=click.Path(path_type=Path, readable=False),
 )
 @click.option(
     "--json",
@@ -246,7 +285,14 @@ def verify(workbook):
     help="Also write a workbook for the teacher: one row per submission (verdict, mistakes, a "
     "link to its annotated copy), and each named mistake counted across the class with a bar chart.",
 )
-def check(workbooks, as_json, annotate, report_path):
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=256),
+    metavar="N",
+    default=None,
+    help="Processes that check a class's files side by side. Default: one per usable core.",
+)
+def check(workbooks, as_json, annotate, report_path, jobs):
     """Check hand-made backprop workbooks, cell by cell, by what each cell computes.
 
     A training table is found by its weight updates (cells computing w − η·∂E/∂w, a step per
@@ -280,12 +326,10 @@ def check(workbooks, as_json, annotate, report_path):
         CheckError,
         NoTableError,
         Outcome,
-        check_many,
         format_line,
         format_report,
         format_summary,
         internal_error,
-        workbook_paths,
     )
     from sheetgen.analyse.feedback import AnnotateError
     from sheetgen.analyse.reading import WorkbookError
@@ -297,18 +341,16 @@ def check(workbooks, as_json, annotate, report_path):
         out = _check_outputs(workbooks, single, annotate, report_path)
     except (AnnotateError, OutputError) as exc:
         raise _Unusable(str(exc)) from None
+    from sheetgen.analyse.classroom import find_submissions, unreadable_file
+
     # what this command writes is never read back as a submission
-    written_here = [Path(p).resolve() for p in (annotate, report_path) if p]
-    origins = [
-        (path, folder if folder.is_dir() else None)
-        for folder in workbooks
-        for path in workbook_paths([folder])
-        if not any(path.resolve() == w or w in path.resolve().parents for w in written_here)
-    ]
+    origins, unreadable = find_submissions(workbooks, [Path(p) for p in (annotate, report_path) if p])
     paths = [path for path, _ in origins]
     if single:
         message = None
         try:
+            if reason := unreadable_file(paths[0]):
+                raise WorkbookError(f"{paths[0]} cannot be read: {reason}")
             report = check_workbook(paths[0])
         except (WorkbookError, NoTableError, CheckError) as exc:
             message = str(exc)
@@ -318,11 +360,7 @@ def check(workbooks, as_json, annotate, report_path):
             message = internal_error(exc)
         if message is not None:
             if as_json:
-                click.echo(
-                    json.dumps(
-                        {"file": str(paths[0]), "ok": False, "error": message}, ensure_ascii=False, indent=2
-                    )
-                )
+                click.echo(_json({"file": str(paths[0]), "ok": False, "error": message}, indent=2))
                 sys.exit(2)
             raise _Unusable(message) from None
         copies, failed = {}, {}
@@ -331,45 +369,48 @@ def check(workbooks, as_json, annotate, report_path):
         problem = _class_report([Outcome(paths[0], report)], report_path, copies)
         if as_json:
             data = _with_copy(report.to_dict(), paths[0], copies, failed)
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            click.echo(_json(data, indent=2))
         else:
-            click.echo(format_report(report))
+            click.echo(_printable_lines(format_report(report)))
         _say_written(copies, report_path if problem is None else None, as_json)
         for message in [*failed.values(), problem]:
             if message:
                 click.echo(f"Error: {message}", err=True)
         sys.exit(2 if failed or problem else 0 if report.ok else 1)
-    if not paths:
+    if not paths and not unreadable:
         message = f"no workbook ({', '.join(WORKBOOK_SUFFIXES)}) in {', '.join(map(str, workbooks))}"
         if as_json:
-            click.echo(json.dumps({"ok": False, "error": message}, ensure_ascii=False))
+            click.echo(_json({"ok": False, "error": message}))
             sys.exit(2)
         raise _Unusable(message)
-    try:
-        if len(paths) > 3 and sys.stderr.isatty():
-            with click.progressbar(length=len(paths), label="checking", file=sys.stderr) as bar:
-                outcomes = check_many(paths, progress=lambda _: bar.update(1))
-        else:
-            outcomes = check_many(paths)
-    except CheckError as exc:
-        if as_json:
-            click.echo(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
-            sys.exit(2)
-        raise _Unusable(str(exc)) from None
-    copies, failed = {}, {}
+    from sheetgen.analyse.classroom import check_class
+
+    names = None
     if annotate is not None:
         from sheetgen.analyse.feedback import copy_names
 
-        copies, failed = _annotate(outcomes, copy_names(origins, annotate))
+        names = copy_names(origins, annotate)
+    try:
+        if len(paths) > 3 and sys.stderr.isatty():
+            with click.progressbar(length=len(paths), label="checking", file=sys.stderr) as bar:
+                checked = check_class(paths, names, jobs, progress=lambda _: bar.update(1))
+        else:
+            checked = check_class(paths, names, jobs)
+    except CheckError as exc:
+        if as_json:
+            click.echo(_json({"ok": False, "error": str(exc)}))
+            sys.exit(2)
+        raise _Unusable(str(exc)) from None
+    outcomes, copies, failed = checked.outcomes + unreadable, checked.copies, checked.failed
     problem = _class_report(outcomes, report_path, copies)
     if as_json:
         data = [_with_copy(o.to_dict(), o.path, copies, failed) for o in outcomes]
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(_json(data, indent=2))
     else:
         for outcome in outcomes:
-            click.echo(format_line(outcome))
+            click.echo(_printable(format_line(outcome)))
             if outcome.path in failed:
-                click.echo(f"       no annotated copy: {failed[outcome.path]}")
+                click.echo(_printable(f"       no annotated copy: {failed[outcome.path]}"))
         click.echo(format_summary(outcomes))
     _say_written(copies, report_path if problem is None else None, as_json, folder=annotate)
     if problem:

@@ -108,6 +108,23 @@ def signals_unwind() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
+# The longest temporary name: file systems allow 255 bytes a name, and a temporary file's name
+# gets more appended on the way (the workbook's seal writes NAME.seal beside it).
+MAX_TEMPORARY_NAME_BYTES = 200
+
+
+def temporary_name(target: Path) -> str:
+    """.STEM.xxxxxxxx.tmpSUFFIX, for a temporary file beside `target`: hidden, recognisably the
+    target's, and keeping its suffix (torch.export insists on .pt2). A long stem is cut, not
+    the user's name: a legal 250-byte name must still be writable."""
+    random, suffix = secrets.token_hex(4), f".tmp{target.suffix}"
+    room = MAX_TEMPORARY_NAME_BYTES - len(os.fsencode(f"..{random}{suffix}"))
+    stem = target.stem
+    while len(os.fsencode(stem)) > room:  # whole characters, never half of one
+        stem = stem[:-1]
+    return f".{stem}.{random}{suffix}"
+
+
 def _create_beside(target: Path, folder: Path) -> Path:
     """A new empty file beside `target`, made with the permissions a new file normally gets.
 
@@ -115,8 +132,7 @@ def _create_beside(target: Path, folder: Path) -> Path:
     would change it for every thread for a moment).
     """
     for _ in range(100):
-        # the temporary name keeps the suffix: torch.export insists on .pt2
-        name = folder / f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}"
+        name = folder / temporary_name(target)
         try:
             handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:

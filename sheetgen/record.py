@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sheetgen import __version__
-from sheetgen.untrusted import WorkbookError, guard_workbook
+from sheetgen.bounded import MAX_JSON_DEPTH, json_depth, load_json
+from sheetgen.untrusted import BeyondLimits, Limits, WorkbookError, guard_workbook
+from sheetgen.workbook.limits import OWN_CEILING, check_build_size, package_limits
 from sheetgen.workbook.spec import NetworkSpec, SpecError, spec_from_json
 
 RECORD_SHEET = "sheetgen"  # very hidden
@@ -40,6 +42,16 @@ class RecordError(ValueError):
 class NoSpecError(RecordError):
     """The workbook has no readable sheetgen record, found where verify and history read it
     (they point a hand-made workbook at `sheetgen check`)."""
+
+
+class MissingRecord(NoSpecError):
+    """The workbook has no record sheet at all: it was not built by sheetgen."""
+
+
+# The most text a record sheet may hold: a spec is at most a template's 1 MiB as JSON, and a
+# run's record (metrics, model table, confusion matrix, misclassified digits, the live
+# network) a few MB. Read past this, a record sheet is refused before it fills memory.
+MAX_RECORD_CHARACTERS = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -77,11 +89,18 @@ def write_record(workbook, spec: NetworkSpec, training_json: str | None) -> None
                 ws.write_string(1 + row, col, parts[row])
 
 
-def read_record(path: str | Path) -> WorkbookRecord:
-    """The spec (and training record) a sheetgen workbook was built from.
+def read_record(path: str | Path, limits: Limits | None = None) -> WorkbookRecord:
+    """The spec (and training record) a sheetgen workbook was built from, read from its record
+    sheet alone.
+
+    Args:
+        path: the workbook.
+        limits: what sheetgen.untrusted.guard_workbook holds the file to first; None: the
+            limits for any workbook.
 
     Raises:
-        RecordError: the file is missing, not a workbook, or not one sheetgen made.
+        RecordError: the file is missing, not a workbook, or not one sheetgen made
+            (MissingRecord: it has no record sheet).
     """
     import openpyxl
 
@@ -89,7 +108,7 @@ def read_record(path: str | Path) -> WorkbookRecord:
     if not path.is_file():
         raise RecordError(f"workbook {path} does not exist")
     try:
-        guard_workbook(path)
+        guard_workbook(path, limits)
     except WorkbookError as exc:
         raise RecordError(str(exc)) from None
     try:
@@ -98,8 +117,16 @@ def read_record(path: str | Path) -> WorkbookRecord:
         raise RecordError(f"{path} is not a readable .xlsx workbook ({exc})") from None
     try:
         if RECORD_SHEET not in book.sheetnames:
-            raise RecordError(f"{path} was not made by sheetgen (it has no '{RECORD_SHEET}' record sheet)")
-        rows = list(book[RECORD_SHEET].iter_rows(values_only=True))
+            raise MissingRecord(f"{path} was not made by sheetgen (it has no '{RECORD_SHEET}' record sheet)")
+        rows, characters = [], 0
+        for row in book[RECORD_SHEET].iter_rows(max_col=SEAL_COLUMN + 1, values_only=True):
+            characters += sum(len(v) for v in row if isinstance(v, str))
+            if characters > MAX_RECORD_CHARACTERS:
+                raise RecordError(
+                    f"{path}: its '{RECORD_SHEET}' sheet holds more than {MAX_RECORD_CHARACTERS:,} "
+                    "characters, more than any record sheetgen writes"
+                )
+            rows.append(row)
     except RecordError:
         raise
     except Exception as exc:  # noqa: BLE001 - the sheet's XML is parsed only as it is read
@@ -107,6 +134,42 @@ def read_record(path: str | Path) -> WorkbookRecord:
     finally:
         book.close()
     return record_from_rows(rows, path)
+
+
+def read_own_record(path: str | Path) -> tuple[WorkbookRecord, Limits]:
+    """The record of a workbook sheetgen built, and the limits the whole workbook is held to:
+    those for any workbook, widened by what its recorded spec's sheets take
+    (workbook.limits.package_limits), so that whatever build writes is read back.
+
+    The record is read before the spec is known, under workbook.limits.OWN_CEILING when the
+    workbook is larger than any other may be; one without a record, or whose record cannot be
+    read, is then refused with the limits for any workbook.
+
+    Raises:
+        RecordError: the file is missing, unreadable or beyond the limits, or has no readable
+            record (MissingRecord: no record sheet).
+    """
+    path = Path(path)
+    try:
+        try:
+            survey = guard_workbook(path)
+            beyond = None
+        except BeyondLimits as refused:  # a large workbook of sheetgen's may be larger
+            beyond = refused
+            try:
+                survey = guard_workbook(path, OWN_CEILING)
+            except WorkbookError:
+                raise beyond from None
+        try:
+            record = read_record(path, OWN_CEILING if beyond else None)
+        except RecordError:
+            if beyond is not None:
+                raise beyond from None
+            raise
+        survey.check(package_limits(record.spec))
+    except WorkbookError as exc:
+        raise RecordError(str(exc)) from None
+    return record, package_limits(record.spec)
 
 
 def record_from_grids(grids: dict[str, list[tuple]], path: str | Path) -> WorkbookRecord:
@@ -118,7 +181,7 @@ def record_from_grids(grids: dict[str, list[tuple]], path: str | Path) -> Workbo
     """
     grid = grids.get(RECORD_SHEET)
     if grid is None:
-        raise NoSpecError(
+        raise MissingRecord(
             f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
             f"sheet); for a hand-made workbook use: sheetgen check {path}"
         )
@@ -150,11 +213,21 @@ def record_from_rows(rows: list[tuple], path: str | Path) -> WorkbookRecord:
         spec_json, training_json = column(SPEC_COLUMN), column(TRAINING_COLUMN)
         spec = spec_from_json(spec_json)
         seal_text = at(0, SEAL_COLUMN)
-        seal = json.loads(seal_text) if isinstance(seal_text, str) and seal_text.startswith("{") else None
+        seal = load_json(seal_text) if isinstance(seal_text, str) and seal_text.startswith("{") else None
         if seal is not None and not (isinstance(seal, dict) and isinstance(seal.get("all"), str)):
             raise ValueError("its seal is not sheetgen's")
+        if training_json and (depth := json_depth(training_json)) > MAX_JSON_DEPTH:
+            raise ValueError(
+                f"its training record nests {depth:,} levels deep; sheetgen reads at most {MAX_JSON_DEPTH}"
+            )
     except (SpecError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise RecordError(f"{path}: its sheetgen record cannot be read ({exc})") from None
+    try:
+        check_build_size(spec)  # what build refuses to make, nothing reads back either
+    except SpecError as exc:
+        raise RecordError(
+            f"{path}: its sheetgen record asks for a workbook beyond sheetgen's limits ({exc})"
+        ) from None
     if seal is not None:
         seal["record"] = _record_digest(spec_json, training_json or None)
     return WorkbookRecord(spec, training_json or None, str(at(0, 1)), seal)

@@ -48,8 +48,9 @@ def test_default_output_goes_to_output_folder(tmp_path, monkeypatch):
     [
         (["--lr", "0"], "Error: --lr 0: 0.0 must be a finite number greater than 0"),
         (["--lr", "-1"], "Error: --lr -1: -1.0 must be a finite number greater than 0"),
-        (["--lr", "nan"], "Error: --lr nan: nan must be a finite number greater than 0"),
-        (["--lr", "inf"], "Error: --lr inf: inf must be a finite number greater than 0"),
+        (["--lr", "nan"], "Error: --lr nan: 'nan' is not a number"),
+        (["--lr", "inf"], "Error: --lr inf: 'inf' is not a number"),
+        (["--lr", "1e999"], "Error: --lr 1e999: inf must be a finite number greater than 0"),
         (["--lr", "fast"], "Error: --lr fast: 'fast' is not a number"),
         (["--lr", "0.5", "--lr", "0.5"], "Error: --lr: a learning rate is given twice"),
         (

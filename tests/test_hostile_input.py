@@ -1,7 +1,8 @@
-"""Bad input, hostile files and interruptions end in one clear line, a non-zero exit, nothing
-lost and nothing left behind. One test (or table) per case, numbered; every hostile file is
-made here."""
+"""Bad input, hostile files, full disks and interruptions end in one clear line and a non-zero
+exit (or a correct result), with nothing lost, nothing left behind and memory bounded. One test
+(or table) per case; every hostile file is made here."""
 
+import contextlib
 import json
 import os
 import re
@@ -176,15 +177,15 @@ weights = "random"
     [
         (
             ["--iterations", "1048548"],
-            "Error: this workbook would need about 6,944 MiB of memory to build (6 learning rates × "
-            "1,048,549 rows × 33 columns, 207,612,702 formula cells); sheetgen builds at most 1,024 "
-            "MiB: use fewer iterations, learning rates or units\n",
+            "Error: this workbook would hold 207,612,702 formulas (6 learning rates × 1,048,549 rows "
+            "× 33 columns); sheetgen builds at most 1,500,000, which `sheetgen verify` recalculates "
+            "in about 1 GiB of memory: use fewer iterations, learning rates or units\n",
         ),
         (
-            ["--lr", "1", "--iterations", "200000"],
-            "Error: this workbook would need about 1,137 MiB of memory to build (1 learning rate × "
-            "200,001 rows × 33 columns, 6,600,033 formula cells); sheetgen builds at most 1,024 "
-            "MiB: use fewer iterations, learning rates or units\n",
+            ["--lr", "1", "--iterations", "45454"],
+            "Error: this workbook would hold 1,500,015 formulas (1 learning rate × 45,455 rows × 33 "
+            "columns); sheetgen builds at most 1,500,000, which `sheetgen verify` recalculates in "
+            "about 1 GiB of memory: use fewer iterations, learning rates or units\n",
         ),
         (
             [arg for i in range(300) for arg in ("--lr", str(0.01 * (i + 1)))],
@@ -325,17 +326,22 @@ DTD_SHEETS = {
 }
 
 
-def hostile_workbook(path, sheet, compresslevel=6):
-    """A real workbook (openpyxl's) whose first sheet is replaced by `sheet`: bytes, or an
+def hostile_workbook(path, sheet, compresslevel=6, sheetgens=False):
+    """A real workbook (openpyxl's; with sheetgens, one sheetgen built, with a record) whose
+    first sheet (sheetgen's: its learning-rate sheet) is replaced by `sheet`: bytes, or an
     iterable of byte chunks streamed into the zip."""
     plain = path.with_name("plain-" + path.name)
-    openpyxl.Workbook().save(plain)
+    if sheetgens:
+        assert run("build", "--lr", "0.5", "--iterations", "3", "-o", plain).exit_code == 0
+    else:
+        openpyxl.Workbook().save(plain)
+    replaced = "xl/worksheets/sheet3.xml" if sheetgens else "xl/worksheets/sheet1.xml"
     with (
         zipfile.ZipFile(plain) as source,
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as target,
     ):
         for info in source.infolist():
-            if info.filename != "xl/worksheets/sheet1.xml":
+            if info.filename != replaced:
                 target.writestr(info, source.read(info.filename))
                 continue
             with target.open(info.filename, "w", force_zip64=True) as stream:
@@ -482,12 +488,21 @@ def test_case7_cells_without_references_are_counted_as_they_are_read(tmp_path, m
     At the real limit (10,000,000) openpyxl takes over a minute to get there, so the limit is
     lowered here; the file packs no better than 100:1, so only the count can refuse it.
     """
+    from sheetgen.workbook.limits import package_limits
+    from sheetgen.workbook.spec import load_spec
+
     monkeypatch.setattr("sheetgen.untrusted.MAX_CELLS", 100_000)
-    path = hostile_workbook(tmp_path / "unreferenced.xlsx", unreferenced_cells(60, 2_000))
+    # verify reads nothing but the record of a workbook without one: this one has a record
+    path = hostile_workbook(
+        tmp_path / "unreferenced.xlsx", unreferenced_cells(60, 2_000), sheetgens=command == "verify"
+    )
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    # verify: the limit for any workbook, and what the record's learning-rate sheet may hold
+    limit = package_limits(load_spec().with_training([0.5], 3)).cells if command == "verify" else 100_000
     result = run(command, path)
     assert result.output == (
         f"Error: {path} is not a readable workbook: its sheets hold more "
-        "than 100,000 cells; sheetgen reads at most that\n"
+        f"than {limit:,} cells; sheetgen reads at most that\n"
     )
     assert result.exit_code == 2
 
@@ -668,6 +683,33 @@ def _checkpoint_damage():
     ]
 
 
+def changed_checkpoint(mnist_run, tmp_path, change):
+    """A copy of the finished tiny run whose checkpoint `change` altered; its path."""
+    import shutil
+
+    import torch
+
+    result, _ = mnist_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(result.run_dir, run_dir)
+    checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    change(state)
+    torch.save(state, checkpoint)
+    return checkpoint
+
+
+def resume(run_dir, data_dir):
+    """`sheetgen mnist train --resume` of run_dir, on the CPU, in this process."""
+    from mnist.cli import cli
+
+    return CliRunner().invoke(
+        cli,
+        ["train", "--out", str(run_dir), "--resume", "--quiet", "--data-dir", str(data_dir)]
+        + ["--no-download", "--device", "cpu"],
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, damage, message", _checkpoint_damage(), ids=[d[0] for d in _checkpoint_damage()]
@@ -675,35 +717,10 @@ def _checkpoint_damage():
 def test_case10_malformed_checkpoints_are_one_line(
     mnist_run, mnist_data_dir, tmp_path, kind, damage, message
 ):
-    import shutil
-
-    import torch
-
-    from mnist.cli import cli
-
-    result, _ = mnist_run
-    run_dir = tmp_path / "run"
-    shutil.copytree(result.run_dir, run_dir)
-    checkpoint = run_dir / "checkpoint.pt"
-    state = torch.load(checkpoint, weights_only=True)
-    damage(state)
-    torch.save(state, checkpoint)
+    checkpoint = changed_checkpoint(mnist_run, tmp_path, damage)
+    run_dir = checkpoint.parent
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    done = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--out",
-            str(run_dir),
-            "--resume",
-            "--quiet",
-            "--data-dir",
-            str(mnist_data_dir),
-            "--no-download",
-            "--device",
-            "cpu",
-        ],
-    )
+    done = resume(run_dir, mnist_data_dir)
     assert done.exit_code == 1, done.output
     assert done.output.startswith(f"Error: cannot resume: {checkpoint} {message}")
     assert done.output.endswith("; start a new run\n") and done.output.count("\n") == 1
@@ -961,3 +978,584 @@ def test_case7_a_zip_directory_that_understates_a_part_is_refused(tmp_path, monk
             f"Error: {path} is not a readable workbook: not a zip package "
             "(Bad CRC-32 for file 'xl/worksheets/sheet1.xml')\n"
         )
+
+
+# Templates: a template is a small regular file, its nesting and sizes bounded before any work --
+
+
+def sheetgen_in_child(*args, timeout=60, env=None):
+    """`sheetgen ...` in a child process, so that what blocks or aborts cannot block or end the
+    tests: exit status and output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sheetgen", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def build_in_child(*args, timeout=60):
+    return sheetgen_in_child("build", *args, timeout=timeout)
+
+
+NESTED = [
+    ("an array 5,000 deep", "v = " + "[" * 5000 + "]" * 5000),
+    ("inline tables 5,000 deep", "v = " + "{a = " * 5000 + "1" + "}" * 5000),
+]
+
+
+@pytest.mark.parametrize("kind, line", NESTED, ids=[n[0] for n in NESTED])
+def test_a_template_nested_too_deep_is_one_line(tmp_path, kind, line):
+    path = template(tmp_path, line + "\n" + SEED)
+    result = run("build", "--template", path, "-o", tmp_path / "b.xlsx")
+    assert result.output == (
+        f"Error: template {path} nests arrays or tables too deeply to read (a network's template "
+        "needs a few levels)\n"
+    )
+    assert result.exit_code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.toml"]
+
+
+RANDOM_HIDDEN = SEED.replace("weights = [[0.15, 0.20], [0.25, 0.30]]", 'weights = "random"') + (
+    "\n[init]\nseed = 1\n"
+)
+
+
+ABSURD = [
+    (
+        "100,000,000 units",
+        RANDOM_HIDDEN.replace("units = 2\nactivation", "units = 100000000\nactivation", 1),
+        "layers[1] has 100,000,000 units × 2 inputs = 200,000,000 weights, a column each, but a "
+        "sheet has 16,384 columns (A to XFD); use fewer units",
+    ),
+    (
+        "2**63 - 1 units",
+        RANDOM_HIDDEN.replace("units = 2\nactivation", "units = 9223372036854775807\nactivation", 1),
+        "layers[1] has 9,223,372,036,854,775,807 units × 2 inputs = 18,446,744,073,709,551,614 "
+        "weights, a column each, but a sheet has 16,384 columns (A to XFD); use fewer units",
+    ),
+    (
+        "a scale of 1e308",
+        RANDOM_HIDDEN + "scale = 1e308\n",
+        "init.scale must be a positive number up to 1e+06, not 1e+308",
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, text, message", ABSURD, ids=[a[0] for a in ABSURD])
+def test_absurd_sizes_in_a_template_are_refused_before_any_work(tmp_path, kind, text, message):
+    path = template(tmp_path, text)
+    status, output, peak = peak_of("build", "--template", path, "-o", tmp_path / "b.xlsx")
+    assert output == f"Error: template {path}: {message}\n"
+    assert status == 1
+    print(f"{kind}: peak RSS {peak:.0f} MiB")  # shown with pytest -s
+    assert peak < 500, f"peak RSS {peak:.0f} MiB"
+
+
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda p: os.mkfifo(p), "is not a regular file (it is a device, FIFO or socket)"),
+        (lambda p: p.mkdir(), "is a folder, not a file"),
+        (
+            lambda p: p.write_text("#" * 2**20 + "\n"),
+            "holds more than 1,048,576 bytes; sheetgen reads at most that",
+        ),
+    ],
+    ids=["a FIFO", "a folder", "1 MiB and a byte"],
+)
+def test_a_template_must_be_a_regular_file_of_at_most_1_mib(tmp_path, make, why):
+    """Run in a child process: a FIFO with no writer would block a reader forever."""
+    path = tmp_path / "t.toml"
+    make(path)
+    status, output = build_in_child("--template", path, "-o", tmp_path / "b.xlsx")
+    assert output == f"Error: template {path} {why}\n"
+    assert status == 1
+    assert not (tmp_path / "b.xlsx").exists()
+
+
+def test_dev_zero_as_a_template_is_refused_unread(tmp_path):
+    status, output = build_in_child("--template", "/dev/zero", "-o", tmp_path / "b.xlsx")
+    assert output == "Error: template /dev/zero is not a regular file (it is a device, FIFO or socket)\n"
+    assert status == 1
+
+
+# Output of build: long names, full disks --------------------------------------------------------
+
+
+def test_a_legal_250_byte_output_name_is_written(tmp_path):
+    """The temporary file beside it gets a shorter name, not the user's file."""
+    name = "é" * 122 + "x.xlsx"  # 250 bytes in UTF-8, 128 characters
+    assert len(name.encode()) == 250
+    out = tmp_path / name
+    result = run("build", "--lr", "0.5", "--iterations", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["b.xlsx", "é" * 125 + ".xlsx", "x" * 250 + ".xlsx", "model.pt2", "x" * 251 + ".pt2"],
+    ids=["short", "multibyte", "250 bytes", ".pt2", "long .pt2"],
+)
+def test_temporary_names_keep_the_suffix_and_stay_short(name):
+    from sheetgen.files import MAX_TEMPORARY_NAME_BYTES, temporary_name
+
+    temporary = temporary_name(Path(name))
+    stem, suffix = Path(name).stem, Path(name).suffix
+    assert len(temporary.encode()) <= MAX_TEMPORARY_NAME_BYTES
+    assert re.fullmatch(rf"\.(.*)\.[0-9a-f]{{8}}\.tmp{re.escape(suffix)}", temporary)
+    kept = re.fullmatch(r"\.(.*)\.[0-9a-f]{8}\.tmp.*", temporary).group(1)
+    assert stem.startswith(kept) and (kept == stem or len(kept.encode()) > 100)
+
+
+@contextlib.contextmanager
+def small_file_system(folder, size, read_only=False):
+    """A tmpfs of `size` mounted at `folder`, to fill up (or read-only); skips the test where
+    this process may not mount one (it needs root, as in CI)."""
+    folder.mkdir()
+    options = f"size={size}" + (",ro" if read_only else "")
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        pytest.skip("no mount command here to make a small file system")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (it needs root): {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+# 300 iterations make a 247 KiB workbook: at 200 KiB XlsxWriter's close fails; at 400 KiB the
+# workbook fits but the seal's rewritten copy does not
+@pytest.mark.slow
+@pytest.mark.parametrize("size", ["200k", "400k"], ids=["on close", "on sealing"])
+def test_a_build_onto_a_full_disk_is_one_line_and_leaves_the_old_workbook(tmp_path, size):
+    with small_file_system(tmp_path / "disk", size) as disk:
+        out = disk / "b.xlsx"
+        out.write_bytes(b"the previous workbook")
+        status, output = build_in_child("--lr", "0.5", "--iterations", "300", "-o", out)
+        assert output == f"Error: cannot write {out}: No space left on device\n"  # no "Exception ignored"
+        assert status == 1
+        assert [p.name for p in disk.iterdir()] == ["b.xlsx"]
+        assert out.read_bytes() == b"the previous workbook"
+
+
+# Numbers as typed: only plain ASCII decimal digits ------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["1_0", "٣", "１", "0x1", " 2"])
+def test_a_learning_rate_is_read_only_from_plain_decimal_digits(tmp_path, typed):
+    result = run("build", "--lr", typed, "-o", tmp_path / "b.xlsx")
+    assert result.output == f"Error: --lr {typed}: {typed!r} is not a number\n"
+    assert result.exit_code == 1
+    result = run("build", "--iterations", typed, "-o", tmp_path / "b.xlsx")
+    assert result.output == f"Error: --iterations {typed} must be a whole number, not {typed!r}\n"
+    assert result.exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "option, typed, wanted",
+    [
+        ("--lr", "1_0", "a plain decimal number (digits 0-9, with an optional sign, point and exponent)"),
+        ("--lr", "٣", "a plain decimal number (digits 0-9, with an optional sign, point and exponent)"),
+        ("--epochs", "1_0", "a whole number in plain ASCII digits"),
+        ("--batch-size", "٦٤", "a whole number in plain ASCII digits"),
+        ("--seed", "1e3", "a whole number in plain ASCII digits"),
+        ("--threads", "２", "a whole number in plain ASCII digits"),
+    ],
+)
+def test_mnist_numbers_are_read_only_from_plain_decimal_digits(tmp_path, option, typed, wanted):
+    from mnist.cli import cli
+
+    result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "run"), option, typed])
+    assert result.output == f"Error: {option} {typed}: {typed!r} is not {wanted}\n"
+    assert result.exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plain_numbers_are_what_they_look_like():
+    from sheetgen.bounded import plain_float, plain_int
+
+    floats = {"0.5": 0.5, "-2": -2.0, "1e-3": 1e-3, ".5": 0.5, "5.": 5.0, "1_0": None, "nan": None, "٣": None}
+    assert {text: plain_float(text) for text in floats} == floats
+    ints = {"10": 10, "+3": 3, "1_0": None, "1.0": None, "٣": None, "9" * 5000: None}
+    assert {text: plain_int(text) for text in ints} == ints
+
+
+# MNIST training: full disks, run dirs that cannot be written, torch's cache folder --------------
+
+
+def train_in_child(*args, env=None, timeout=300):
+    """`sheetgen mnist train ...` on the CPU, one thread, in a child process."""
+    options = ["--device", "cpu", "--quiet", "--no-download", "--threads", "1"]
+    return sheetgen_in_child("mnist", "train", *options, *args, env=env, timeout=timeout)
+
+
+def _kib(path):
+    return -(-path.stat().st_size // 4096) * 4  # a tmpfs counts whole pages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("full_at", ["checkpoint.pt", "model.pt2"])
+def test_mnist_train_onto_a_full_disk_is_one_line_not_an_abort(mnist_run, mnist_data_dir, tmp_path, full_at):
+    """torch's writers fail on a full disk with a RuntimeError (torch.save) or abort the process
+    (torch.export.save); the run writes their bytes itself instead."""
+    result, _ = mnist_run
+    files = result.run_dir
+    room = _kib(files / "summary.json") + 8  # the checkpoint does not fit
+    if full_at == "model.pt2":  # the checkpoint fits, the exported model does not
+        room += _kib(files / "checkpoint.pt")
+    with small_file_system(tmp_path / "disk", f"{room}k") as disk:
+        status, output = train_in_child("--data-dir", mnist_data_dir, "--out", disk / "run", "--epochs", "1")
+        assert (
+            output.splitlines()[-1]
+            == f"Error: cannot write {disk / 'run' / full_at}: No space left on device"
+        )
+        assert status == 1, output  # not -6: no abort
+        assert "Traceback" not in output
+        assert not [p.name for p in (disk / "run").iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["a read-only file system", "under a regular file", "a regular file"])
+def test_mnist_train_out_that_cannot_be_written_is_refused_before_the_data(tmp_path, where):
+    """No data is loaded first: the data dir here does not even exist."""
+    if where == "a read-only file system":
+        context = small_file_system(tmp_path / "ro", "64k", read_only=True)
+        problem = f"{tmp_path / 'ro'} is on a read-only file system"
+    else:
+        (tmp_path / "notes").write_text("my notes")
+        context = contextlib.nullcontext(tmp_path / "notes")
+        problem = f"{tmp_path / 'notes'} is a file, not a folder"
+    with context as base:
+        out = base if where == "a regular file" else base / "run"
+        status, output = train_in_child("--data-dir", tmp_path / "no-data", "--out", out, timeout=120)
+    assert output == f"Error: cannot write run dir {out}: {problem}; give another --out\n"
+    assert status == 1
+
+
+@pytest.mark.slow
+def test_mnist_train_leaves_nothing_in_the_temporary_folder(mnist_data_dir, tmp_path):
+    """torch's compiler makes its cache folder (torchinductor_USER) when torchvision or
+    torch.export import it; the run points it at a folder of its own, removed at the end."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    status, output = train_in_child(
+        "--data-dir",
+        mnist_data_dir,
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        "1",
+        env={**env, "TMPDIR": str(scratch)},
+    )
+    assert status == 0, output
+    assert (tmp_path / "run" / "model.pt2").is_file()
+    assert list(scratch.iterdir()) == []
+
+
+# Checkpoints: the whole optimiser and schedule state, held to the run before the first step ----
+
+
+def _first_buffer(state):
+    return next(iter(state["optimizer"]["state"].values()))
+
+
+def _checkpoint_misfits():
+    def wrong_momentum_shape(state):
+        entry = _first_buffer(state)
+        entry["momentum_buffer"] = entry["momentum_buffer"].flatten()[:3].clone()
+
+    def nan_momentum(state):
+        _first_buffer(state)["momentum_buffer"][0] = float("nan")
+
+    def nan_weight(state):
+        name = next(k for k, v in state["model"].items() if v.is_floating_point() and v.ndim == 4)
+        state["model"][name].view(-1)[0] = float("nan")
+
+    def phases_not_a_list(state):
+        state["scheduler"]["_schedule_phases"] = 7
+
+    def phase_not_a_number(state):
+        state["scheduler"]["_schedule_phases"][0]["end_step"] = "soon"
+
+    def nan_metrics(state):
+        state["metrics"][0]["test_loss"] = float("nan")
+
+    def other_parameters(state):
+        state["optimizer"]["param_groups"][0]["params"] = list(
+            reversed(state["optimizer"]["param_groups"][0]["params"])
+        )
+
+    return [
+        (
+            "a momentum buffer of another shape",
+            wrong_momentum_shape,
+            "the optimiser's state of parameter 0 has a momentum buffer of shape (3,), not (8, 1, 3, 3)",
+        ),
+        (
+            "a momentum buffer holding NaN",
+            nan_momentum,
+            "the optimiser's state of parameter 0 holds NaN or infinite values",
+        ),
+        ("a weight holding NaN", nan_weight, "model conv1.0.weight holds NaN or infinite values"),
+        (
+            "schedule phases that are not a list",
+            phases_not_a_list,
+            "the schedule _schedule_phases is not a list of 2",
+        ),
+        (
+            "a schedule phase that is not a number",
+            phase_not_a_number,
+            "the schedule _schedule_phases[0] end_step is 'soon', not a finite number",
+        ),
+        ("metrics holding NaN", nan_metrics, "metrics row 1 holds NaN or infinite values"),
+        (
+            "the parameters in another order",
+            other_parameters,
+            "the optimiser's parameter groups list other parameters than the model's",
+        ),
+    ]
+
+
+def one_epoch_to_go(state):
+    """The finished run's checkpoint as after its first epoch (of 4 steps)."""
+    state["metrics"] = state["metrics"][:1]
+    state["scheduler"].update(last_epoch=4, _step_count=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind, damage, reason", _checkpoint_misfits(), ids=[m[0] for m in _checkpoint_misfits()]
+)
+def test_resume_holds_the_whole_checkpoint_to_the_run_before_the_first_step(
+    mnist_run, mnist_data_dir, tmp_path, kind, damage, reason
+):
+    checkpoint = changed_checkpoint(
+        mnist_run, tmp_path, lambda state: (one_epoch_to_go(state), damage(state))
+    )
+    run_dir = checkpoint.parent
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    done = resume(run_dir, mnist_data_dir)
+    assert done.output.startswith(f"Error: cannot resume: {checkpoint} does not fit the model ({reason}")
+    assert done.output.endswith("); start a new run\n") and done.output.count("\n") == 1
+    assert done.exit_code == 1
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_the_untouched_checkpoint_still_resumes(mnist_run, mnist_data_dir, tmp_path):
+    """The checks above refuse only what is wrong: the same checkpoint, one epoch in, resumes."""
+    checkpoint = changed_checkpoint(mnist_run, tmp_path, one_epoch_to_go)
+    done = resume(checkpoint.parent, mnist_data_dir)
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[0].startswith("epoch  2/2")
+
+
+# verify: records held to build's limits, whatever build writes read back, interruptions -------
+
+
+def _record_edited(tmp_path, change):
+    """A built workbook (1 learning rate, 3 iterations) whose record sheet's XML is changed."""
+    built = tmp_path / "built.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "3", "-o", built).exit_code == 0
+    path = tmp_path / "edited.xlsx"
+    _rezip(built, path, lambda name, data: change(data) if name == "xl/worksheets/sheet4.xml" else data)
+    return path
+
+
+@pytest.mark.slow
+def test_a_record_asking_for_more_than_build_allows_is_refused_before_work(tmp_path):
+    path = _record_edited(tmp_path, lambda data: data.replace(b'"iterations":3', b'"iterations":1048548'))
+    status, output, peak = peak_of("verify", path)
+    assert output == (
+        f"Error: {path}: its sheetgen record asks for a workbook beyond sheetgen's limits (this "
+        "workbook would hold 34,602,117 formulas (1 learning rate × 1,048,549 rows × 33 columns); "
+        "sheetgen builds at most 1,500,000, which `sheetgen verify` recalculates in about 1 GiB of "
+        "memory: use fewer iterations, learning rates or units)\n"
+    )
+    assert status == 2
+    print(f"verify of a record asking for 1,048,548 iterations: peak RSS {peak:.0f} MiB")
+    assert peak < 500, f"peak RSS {peak:.0f} MiB"
+
+
+def test_a_training_record_nested_30000_deep_is_one_line(tmp_path, monkeypatch):
+    from sheetgen.workbook.spec import load_spec
+    from sheetgen.workbook.writer import ExtraSheets, build_workbook
+
+    path = tmp_path / "deep.xlsx"
+    nested = "[" * 30_000 + "]" * 30_000
+    build_workbook(load_spec().with_training([0.5], 3), path, extra=ExtraSheets((), lambda *_: None, nested))
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", lambda *a: pytest.fail("LibreOffice ran"))
+    why = (
+        "its sheetgen record cannot be read (its training record nests 30,000 levels deep; "
+        "sheetgen reads at most 32)"
+    )
+    result = run("verify", path)
+    assert result.output == f"Error: {path}: {why}\n"
+    assert result.exit_code == 2
+    result = run("export", write_run_dir(tmp_path / "run"), "--workbook", path)
+    assert result.output == f"Error: {path}: {why}\n"
+    assert result.exit_code == 1
+
+
+def test_json_depth_is_counted_outside_strings():
+    from sheetgen.bounded import json_depth, load_json
+
+    table = [
+        ("1", 0),
+        ('"[[[["', 0),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('["\\"[", [[]]]', 3),
+        ("[" * 33 + "]" * 33, 33),
+    ]
+    assert [(text, json_depth(text)) for text, _ in table] == table
+    with pytest.raises(ValueError, match="its JSON nests 33 levels deep; sheetgen reads at most 32"):
+        load_json("[" * 33 + "]" * 33)
+    assert load_json("[" * 32 + "]" * 32) == [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
+
+
+def _rename_record_sheet(source, path):
+    """The same workbook with its record sheet renamed: no longer one of sheetgen's."""
+    _rezip(
+        source,
+        path,
+        lambda name, data: (
+            data.replace(b'name="sheetgen"', b'name="notes"') if name == "xl/workbook.xml" else data
+        ),
+    )
+    return path
+
+
+@pytest.mark.libreoffice
+def test_a_workbook_of_sheetgen_larger_than_any_other_may_be_still_verifies(
+    long_workbook, tmp_path, monkeypatch
+):
+    """With the limits for any workbook lowered below this one's size, verify still reads it (and
+    LibreOffice's copy): a workbook with a record is held to what its spec implies. The same
+    file without its record is refused by the limits for any workbook."""
+    monkeypatch.setattr("sheetgen.untrusted.MAX_PART_BYTES", 2**20)
+    monkeypatch.setattr("sheetgen.untrusted.MAX_TOTAL_BYTES", 4 * 2**20)
+    monkeypatch.setattr("sheetgen.untrusted.MAX_CELLS", 50_000)
+    with zipfile.ZipFile(long_workbook) as package:
+        assert max(i.file_size for i in package.infolist()) > 2**20  # beyond the lowered limits
+    result = run("verify", long_workbook)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("OK: 198,108 computed cells agree")
+    foreign = _rename_record_sheet(long_workbook, tmp_path / "foreign.xlsx")
+    result = run("verify", foreign)
+    assert re.fullmatch(
+        rf"Error: {re.escape(str(foreign))} is not a readable workbook: part "
+        r"xl/worksheets/sheet\d\.xml unpacks to [\d,]+ bytes; sheetgen reads at most 1,048,576 "
+        r"\(1 MiB\) per part\n",
+        result.output,
+    )
+    assert result.exit_code == 2
+
+
+@pytest.mark.libreoffice
+def test_verify_reads_back_a_25000_iteration_workbook_build_makes(tmp_path, monkeypatch):
+    """LibreOffice's recalculated copy of it has a 73 MB sheet, beyond the 64 MiB a part of any
+    workbook may unpack to; both packages stay within limits.package_limits."""
+    from sheetgen.analyse import recalc
+    from sheetgen.workbook.limits import package_limits
+    from sheetgen.workbook.spec import load_spec
+
+    path = tmp_path / "long.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "25000", "-o", path).exit_code == 0
+    copies = []
+    real = recalc.recalculate
+
+    def recalculate(source, out_dir, timeout=600):
+        copies.append(real(source, out_dir, timeout))
+        copies.append({i.filename: i.file_size for i in zipfile.ZipFile(copies[-1]).infolist()})
+        return copies[0]
+
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", recalculate)
+    result = run("verify", path)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("OK: 825,036 computed cells agree")
+    bounds = package_limits(load_spec().with_training([0.5], 25_000))
+    with zipfile.ZipFile(path) as package:
+        built = {i.filename: i.file_size for i in package.infolist()}
+    for sizes in (built, copies[1]):
+        assert max(sizes.values()) <= bounds.part_bytes and sum(sizes.values()) <= bounds.total_bytes
+    assert max(copies[1].values()) > 64 * 2**20  # the case: beyond the limits for any workbook
+
+
+def test_a_refused_recalculated_copy_is_named_by_the_users_file(tmp_path, monkeypatch):
+    """The copy lives in a temporary folder that is gone by the time the message is read."""
+    path = tmp_path / "b.xlsx"
+    assert run("build", "--lr", "0.5", "--iterations", "3", "-o", path).exit_code == 0
+
+    def hostile_copy(source, out_dir, timeout=600):
+        return hostile_workbook(Path(out_dir) / "b.xlsx", DTD_SHEETS["xxe"])
+
+    monkeypatch.setattr("sheetgen.analyse.verify.recalculate", hostile_copy)
+    result = run("verify", path)
+    assert result.output == (
+        f"Error: LibreOffice's recalculated copy of {path} is not a readable workbook: part "
+        "xl/worksheets/sheet1.xml declares an XML document type (entities), which no workbook needs\n"
+    )
+    assert result.exit_code == 2
+
+
+def _processes_mentioning(text):
+    """Pids of the processes whose command line holds `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_verify_stopped_while_libreoffice_runs_leaves_nothing(long_workbook, tmp_path, signum):
+    """No temporary folder is left (sheetgen-lo-*, sheetgen-verify-*), and no LibreOffice runs on:
+    it is started in a process group of its own, which is ended with verify."""
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("finding LibreOffice's processes needs /proc")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "verify", str(long_workbook)],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's user has
+    )
+    deadline = time.monotonic() + 120
+    while not any(
+        "soffice.bin" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        for pid in _processes_mentioning(str(scratch))
+        if Path(f"/proc/{pid}/cmdline").exists()
+    ):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "LibreOffice did not start"
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "Aborted!", stderr
+    assert "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(scratch)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_mentioning(str(scratch)) == []

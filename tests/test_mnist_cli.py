@@ -38,7 +38,12 @@ def train_one_epoch_on_cpu(data_dir, out, *options):
         (["--batch-size", "0"], "batch size must be at least 1, got 0"),
         (["--lr", "0"], "learning rate must be a positive number, got 0.0"),
         (["--lr", "-1"], "learning rate must be a positive number, got -1.0"),
-        (["--lr", "nan"], "learning rate must be a positive number, got nan"),
+        (
+            ["--lr", "nan"],
+            "--lr nan: 'nan' is not a plain decimal number (digits 0-9, with an optional sign, "
+            "point and exponent)",
+        ),
+        (["--lr", "1e999"], "learning rate must be a positive number, got inf"),
         (["--device", "tpu"], "device must be one of auto, cpu, cuda, mps; got 'tpu'"),
         (["--seed", "-1"], "seed must be in 0..4294967295, got -1"),
         (["--threads", "-1"], "threads must be 0 (choose while training) or more, got -1"),

@@ -14,7 +14,7 @@ from sheetgen.analyse.recalc import recalculate
 from sheetgen.workbook import engine
 from sheetgen.workbook.activations import ACTIVATIONS
 from sheetgen.workbook.layout import SheetLayout, sheet_name
-from sheetgen.workbook.quantities import values
+from sheetgen.workbook.quantities import column_count, columns, input_count, input_keys, values
 from sheetgen.workbook.spec import SpecError, load_spec, spec_from_dict
 from sheetgen.workbook.writer import build_workbook
 from tests.conftest import ROOT, require_libreoffice
@@ -200,6 +200,13 @@ def test_engine_matches_autograd_for_random_specs(spec):
     except engine.NumericalError:
         assume(False)  # refused for a spreadsheet's sake: nothing to compare
     assert_matches_autograd(spec, lambda lr, key: values(traces[lr], key))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_columns_and_inputs_are_counted_as_the_layout_lists_them(spec):
+    """limits.py decides a spec's size from these counts before any layout is made."""
+    assert (column_count(spec), input_count(spec)) == (len(columns(spec)), len(input_keys(spec)))
 
 
 def assert_recalculated_matches_autograd(spec, folder: Path):

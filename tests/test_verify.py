@@ -3,6 +3,7 @@ LibreOffice, a foreign or missing file each get the exit status and message the 
 
 import re
 import zipfile
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -232,3 +233,80 @@ def test_other_sizes_activations_and_samples_verify(tmp_path, activation):
     assert result.exit_code == 0, result.output
     assert re.search(r"^  ∂E/∂a_h3 \(s2\) +31 ", result.output, re.M)
     assert result.output.splitlines()[-1].startswith("OK: 4,036 computed cells agree")
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """The xor template: weights and biases drawn at random, so some need 17 digits."""
+    from sheetgen.workbook.spec import load_spec
+
+    spec = load_spec(Path(__file__).parents[1] / "templates" / "xor.toml").with_training([2.0], 5)
+    path = tmp_path_factory.mktemp("drawn") / "xor.xlsx"
+    build_workbook(spec, path)
+    return spec, path
+
+
+def test_input_cells_hold_drawn_weights_as_xlsxwriter_writes_them(drawn):
+    """XlsxWriter writes 16 significant digits: some drawn weights lose their last bit in the
+    sheet, and as_written gives exactly what the cell holds."""
+    from sheetgen.analyse.verify import as_written
+    from sheetgen.workbook.quantities import input_keys, input_value
+
+    spec, path = drawn
+    layout = SheetLayout.for_spec(spec)
+    sheet = openpyxl.load_workbook(path, read_only=True)["lr 2"]
+    row = next(
+        sheet.iter_rows(min_row=L.INPUT_VALUE_ROW + 1, max_row=L.INPUT_VALUE_ROW + 1, values_only=True)
+    )
+    held = {key: row[layout.input_col[key]] for key in input_keys(spec)}
+    recorded = {key: input_value(spec, key, 2.0) for key in held}
+    assert any(held[key] != recorded[key] for key in held)  # the case: a last bit lost
+    assert held == {key: as_written(value) for key, value in recorded.items()}
+
+
+@pytest.mark.libreoffice
+def test_drawn_weights_verify_without_notes_of_edits(drawn):
+    require_libreoffice()
+    result = run(drawn[1])
+    assert result.exit_code == 0, result.output
+    assert not [line for line in result.output.splitlines() if line.startswith("note:")]
+
+
+@pytest.mark.libreoffice
+def test_an_input_given_a_formula_is_read_as_libreoffice_computes_it(small, tmp_path):
+    require_libreoffice()
+    spec, path = small
+    eta = SheetLayout.for_spec(spec).input_ref(("eta",)).replace("$", "")
+    book = openpyxl.load_workbook(path)
+    book["lr 0.8"][eta] = "=0.85*2"
+    edited = tmp_path / "formula.xlsx"
+    book.save(edited)
+    result = run(edited)
+    assert result.exit_code == 0, result.output
+    assert f"note: lr 0.8: η ({eta}) is 1.7 in the sheet, 0.8 in the recorded spec; " in result.output
+
+
+@pytest.mark.libreoffice
+def test_a_loss_trained_to_rounding_noise_verifies_on_the_overview_too(tmp_path):
+    """Trained until E_total is ~1e-33, ½(t − a)² is rounding noise: LibreOffice gives 0 where
+    the engine has 6e-33. The learning-rate sheet judges that cell against the size of its
+    terms; the Overview's final E_total, a reference to it, is judged the same way."""
+    require_libreoffice()
+    from sheetgen.workbook.spec import spec_from_dict
+
+    spec = spec_from_dict(
+        {
+            "data": {"inputs": [[0.05, 0.1, 0.3, 0.7]], "targets": [[0.5, 0.5, 0.3, 0.6, 0.4, 0.5]]},
+            "init": {"seed": 3, "distribution": "uniform", "scale": 0.5},
+            "layers": [
+                {"name": "h", "units": 16, "activation": "sigmoid", "weights": "random"},
+                {"name": "o", "units": 6, "activation": "sigmoid", "weights": "random"},
+            ],
+            "training": {"learning_rates": [2.0], "iterations": 150},
+        }
+    )
+    path = tmp_path / "converged.xlsx"
+    build_workbook(spec, path)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  final E_total +1 +\d\.\de-3\d ", result.output, re.M), result.output

@@ -23,29 +23,36 @@ from sheetgen.untrusted import RefusedWorkbook, WorkbookError
 Grid = list[tuple]
 
 
-def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
+def load_grids(
+    path: str | Path, formulas: bool, limits: untrusted.Limits | None = None, *, shown_as: str | None = None
+) -> dict[str, Grid]:
     """Every sheet of a workbook as a grid: its formulas (and constants), or its cached values.
 
     Args:
         path: the .xlsx file.
         formulas: True for formulas as text ("=B28-$B$5*AA28"), False for cached values
             (None where a formula cell has none, as in files that openpyxl saved).
+        limits: how large it may be (sheetgen.untrusted); None: the limits for any workbook.
+        shown_as: how messages name the file (the user's, for a copy made from it).
 
     Raises:
         WorkbookError: the file is missing, is not a readable .xlsx workbook, or exceeds the
-            limits of sheetgen.untrusted (checked before anything is parsed).
+            limits (checked before anything is parsed).
     """
     import openpyxl  # only what reads workbooks back needs it at import
 
     path = Path(path)
-    untrusted.guard_workbook(path)  # sizes, DTDs and encodings, before any XML is parsed
+    limits = limits or untrusted.foreign_limits()
+    shown = str(path) if shown_as is None else shown_as
+    # sizes, DTDs and encodings, before any XML is parsed
+    untrusted.guard_workbook(path, limits, shown_as=shown)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about parts it drops (sparklines, shapes); none hold a cell
             warnings.simplefilter("ignore", UserWarning)
             book = openpyxl.load_workbook(path, read_only=True, data_only=not formulas)
     except Exception as exc:  # noqa: BLE001 - any failure on someone else's file is theirs
-        raise _unreadable(path, exc) from None
+        raise _unreadable(shown, exc) from None
     try:
         # A stale <dimension> (common in hand-made files) would cut rows short; read them all.
         grids, cells = {}, 0
@@ -56,26 +63,26 @@ def load_grids(path: str | Path, formulas: bool) -> dict[str, Grid]:
                 grid = grids[ws.title] = []
                 for row in ws.iter_rows(values_only=True):
                     cells += len(row)
-                    if cells > untrusted.MAX_CELLS:  # cells without references escape guard_workbook
+                    if cells > limits.cells:  # cells without references escape guard_workbook
                         raise RefusedWorkbook(
-                            f"{path} is not a readable workbook: its sheets hold more than "
-                            f"{untrusted.MAX_CELLS:,} cells; sheetgen reads at most that"
+                            f"{shown} is not a readable workbook: its sheets hold more than "
+                            f"{limits.cells:,} cells; sheetgen reads at most that"
                         )
                     grid.append(tuple(row))
         return grids
     except WorkbookError:
         raise
     except Exception as exc:  # noqa: BLE001 - a sheet's XML is parsed only as it is read
-        raise _unreadable(path, exc) from None
+        raise _unreadable(shown, exc) from None
     finally:
         book.close()
 
 
-def _unreadable(path: Path, exc: Exception) -> WorkbookError:
+def _unreadable(shown: str, exc: Exception) -> WorkbookError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if not reason or type(exc).__module__.startswith("defusedxml"):
         reason = f"{type(exc).__name__} {reason}".strip()
-    return WorkbookError(f"{path} is not a readable workbook: {reason.splitlines()[0][:200]}")
+    return WorkbookError(f"{shown} is not a readable workbook: {reason.splitlines()[0][:200]}")
 
 
 def cell(grid: Grid, row: int, col: int):

@@ -7,11 +7,15 @@ force recalculation on load (OOXMLRecalcMode = 0, "always") makes it compute eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
+
+from sheetgen.files import signals_unwind
 
 INSTALL_HINT = "sudo apt-get install -y libreoffice-calc-nogui"
 
@@ -58,21 +62,64 @@ def _convert(
         str(out_dir),
         *map(str, sources),
     ]
-    env = {**os.environ, "HOME": str(profile)}
+    # its temporary files (lu*.tmp) inside the profile too: stopped at once, LibreOffice leaves
+    # them behind, and they go with our temporary folder
+    env = {**os.environ, "HOME": str(profile), "TMPDIR": str(profile / "tmp")}
     what = sources[0] if len(sources) == 1 else f"{len(sources)} workbooks"
+    # soffice is a launcher that starts soffice.bin, which does the work: in a session of their
+    # own, the two are one process group, ended together whatever stops us (Ctrl-C, SIGTERM, a
+    # timeout), so that no LibreOffice is left running, or holding our temporary folder
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _end_group(process)
         raise RecalcError(f"LibreOffice took more than {timeout:.0f} s on {what}") from None
+    except BaseException:
+        _end_group(process)
+        raise
+    _end_group(process)  # a helper it started and left behind, if any
     results = [out_dir / (source.stem + "." + target.split(":")[0]) for source in sources]
     missing = [source for source, result in zip(sources, results) if not result.exists()]
-    if done.returncode != 0 or missing:
-        detail = (done.stderr or done.stdout).strip().splitlines()
+    if process.returncode != 0 or missing:
+        detail = (stderr or stdout).strip().splitlines()
         raise RecalcError(
             f"LibreOffice could not convert {missing[0] if missing else what}: "
-            f"{detail[-1] if detail else 'exit ' + str(done.returncode)}"
+            f"{detail[-1] if detail else 'exit ' + str(process.returncode)}"
         )
     return results
+
+
+def _end_group(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """End every process of LibreOffice's group: SIGTERM, then SIGKILL after `grace` seconds."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            break  # the group is gone (or, for a launcher that already exited, reused: leave it)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _group_alive(process.pid):
+            break
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def recalculate(path: str | Path, out_dir: str | Path, timeout: float = 600) -> Path:
@@ -133,9 +180,11 @@ def _run(paths, out_dir, target: str, timeout: float):
         raise RecalcError(f"LibreOffice is not installed; install it with: {INSTALL_HINT}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sheetgen-lo-") as temp:
+    # SIGTERM and SIGHUP unwind like Ctrl-C: LibreOffice is ended and the folder removed
+    with signals_unwind(), tempfile.TemporaryDirectory(prefix="sheetgen-lo-") as temp:
         profile = Path(temp) / "profile"
         (profile / "user").mkdir(parents=True)
+        (profile / "tmp").mkdir()
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE)
         # Converting into a scratch folder first keeps a same-named source safe.
         scratch = Path(temp) / "out"

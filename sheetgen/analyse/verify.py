@@ -25,8 +25,16 @@ from sheetgen.analyse.differences import ColumnCheck, Difference, SheetCheck, sh
 from sheetgen.analyse.reading import Grid, cell, load_grids, uncached_formulas
 from sheetgen.analyse.recalc import recalculate
 from sheetgen.analyse.verify_live import recorded_network, verify_live
-from sheetgen.record import record_from_grids
-from sheetgen.untrusted import guard_workbook
+from sheetgen.files import signals_unwind
+from sheetgen.record import (
+    RECORD_SHEET,
+    MissingRecord,
+    NoSpecError,
+    RecordError,
+    WorkbookRecord,
+    read_own_record,
+)
+from sheetgen.untrusted import Limits
 from sheetgen.workbook import engine
 from sheetgen.workbook import layout as L
 from sheetgen.workbook.formulas import FormulaEmitter, term_magnitude
@@ -81,18 +89,27 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         recalc.RecalcError: LibreOffice is missing or failed.
     """
     path = Path(path)
-    guard_workbook(path)  # before LibreOffice, which has no such limits, sees the file
-    formulas = load_grids(path, formulas=True)
-    record = record_from_grids(formulas, path)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: LibreOffice is ended, temporary folders removed
+    with signals_unwind():
+        return _verify(path, tolerance)
+
+
+def _verify(path: Path, tolerance: float) -> VerifyReport:
+    record, limits = _read_record(path)  # before LibreOffice, which has no limits, sees the file
     spec = record.spec
-    cached = load_grids(path, formulas=False)
+    formulas = load_grids(path, formulas=True, limits=limits)
+    cached = load_grids(path, formulas=False, limits=limits)
     with tempfile.TemporaryDirectory(prefix="sheetgen-verify-") as temp:
-        recalculated = load_grids(recalculate(path, temp), formulas=False)
+        copy = recalculate(path, temp)
+        # named as the user's file: the copy is gone by the time a message is read
+        recalculated = load_grids(
+            copy, formulas=False, limits=limits, shown_as=f"LibreOffice's recalculated copy of {path}"
+        )
     has_cache = uncached_formulas(formulas, cached) < _formula_count(formulas)
     sheet_layout = SheetLayout.for_spec(spec)
-    sheets, traces = [], {}
+    sheets, traces, final_magnitudes = [], {}, {}
     for learning_rate in spec.learning_rates:
-        check, trace = _verify_rate_sheet(
+        check, trace, final_magnitude = _verify_rate_sheet(
             spec,
             sheet_layout,
             learning_rate,
@@ -104,8 +121,11 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
         sheets.append(check)
         if trace is not None:
             traces[learning_rate] = trace
+            final_magnitudes[learning_rate] = final_magnitude
     sheets.append(
-        _verify_overview(spec, traces, formulas, cached if has_cache else None, recalculated, tolerance)
+        _verify_overview(
+            spec, traces, final_magnitudes, formulas, cached if has_cache else None, recalculated, tolerance
+        )
     )
     network = recorded_network(record.training_json)
     if network is not None:  # an exported run with the live CNN sheet
@@ -121,26 +141,54 @@ def verify_workbook(path: str | Path, tolerance: float = TOLERANCE) -> VerifyRep
     return VerifyReport(path, tuple(sheets), has_cache, tolerance, notes)
 
 
+def _read_record(path: Path) -> tuple[WorkbookRecord, Limits]:
+    """record.read_own_record, its refusals as verify reports them (exit status 2)."""
+    try:
+        return read_own_record(path)
+    except MissingRecord:
+        raise NoSpecError(
+            f"{path} was not built by sheetgen (it has no '{RECORD_SHEET}' "
+            f"sheet); for a hand-made workbook use: sheetgen check {path}"
+        ) from None
+    except NoSpecError:
+        raise
+    except RecordError as exc:
+        raise NoSpecError(str(exc)) from None
+
+
 def _formula_count(grids: dict[str, Grid]) -> int:
     return sum(
         1 for grid in grids.values() for row in grid for v in row if isinstance(v, str) and v.startswith("=")
     )
 
 
+def as_written(number: float) -> float:
+    """A number as XlsxWriter writes it into a sheet: 16 significant digits ("%.16G"), which
+    round a drawn weight's last bit away; an input cell holding that was not edited."""
+    return float(f"{number:.16G}")
+
+
 def _sheet_spec(
-    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid
+    spec: NetworkSpec, sheet_layout: SheetLayout, learning_rate: float, grid: Grid, recalculated: Grid
 ) -> tuple[NetworkSpec, float, list[str]]:
-    """The spec and η as the sheet's input cells hold them now, and notes on what was edited."""
+    """The spec and η as the sheet's input cells hold them now, and notes on what was edited.
+
+    A number is read from the file itself (`grid`, its formulas and constants), which is what
+    LibreOffice computed with: its saved copy rounds numbers to 15 significant digits. An input
+    cell given a formula by hand is read from the copy (`recalculated`).
+    """
     changed = {}
     eta, notes = learning_rate, []
     for key in input_keys(spec):
         ref = sheet_layout.input_ref(key).replace("$", "")
         raw = cell(grid, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
+        if isinstance(raw, str) and raw.startswith("="):
+            raw = cell(recalculated, L.INPUT_VALUE_ROW, sheet_layout.input_col[key])
         value = as_number(raw)
         if math.isnan(value):
             raise SpecError(f"input cell {ref} ({label(spec, key)}) holds {show_value(raw)}, not a number")
         recorded = input_value(spec, key, learning_rate)
-        if value != recorded:
+        if value not in (recorded, as_written(recorded)):
             notes.append(
                 f"{label(spec, key)} ({ref}) is {value:.15g} in the sheet, "
                 f"{recorded:.15g} in the recorded spec"
@@ -169,13 +217,15 @@ def _verify_rate_sheet(
             "the recorded spec asks for",
             math.inf,
         )
-        return SheetCheck(name, (), (problem,)), None
+        return SheetCheck(name, (), (problem,)), None, None
     try:
-        sheet_spec, eta, notes = _sheet_spec(spec, sheet_layout, learning_rate, recalculated[name])
+        sheet_spec, eta, notes = _sheet_spec(
+            spec, sheet_layout, learning_rate, formulas[name], recalculated[name]
+        )
         trace = engine.train(sheet_spec, eta, spec.iterations)
     except (SpecError, engine.NumericalError) as exc:
         problem = Difference(name, "-", "inputs", None, str(exc), "usable inputs", "", "", math.inf)
-        return SheetCheck(name, (), (problem,)), None
+        return SheetCheck(name, (), (problem,)), None, None
     notes = [f"{name}: {note}; compared with what the sheet's inputs give" for note in notes]
     rows = spec.iterations + 1
     cells = [sheet_layout.row(t) for t in range(rows)]
@@ -192,7 +242,9 @@ def _verify_rate_sheet(
         recalculated,
         tolerance,
     )
-    return SheetCheck(name, columns, first, tuple(notes)), trace
+    final_magnitude = magnitudes[("E_total",)]
+    final_magnitude = None if final_magnitude is None else float(final_magnitude[-1])
+    return SheetCheck(name, columns, first, tuple(notes)), trace, final_magnitude
 
 
 def _magnitudes(spec, sheet_layout: SheetLayout, trace: engine.Trace, grid: Grid) -> dict:
@@ -258,9 +310,11 @@ def _compare_columns(name, columns, formulas, cached, recalculated, tolerance):
     return tuple(checks), tuple(differences[:1])
 
 
-def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) -> SheetCheck:
+def _verify_overview(spec, traces, final_magnitudes, formulas, cached, recalculated, tolerance) -> SheetCheck:
     """The overview's table: per learning rate its η, final E_total and updates to threshold,
-    where the layout puts them."""
+    where the layout puts them. The final E_total is its sheet's last E_total cell, so it is
+    judged as that cell is, against the size of the terms it is made of (near a loss of 1e-16,
+    ½(t − a)² keeps the rounding of a and t, not of its own tiny value)."""
     name = L.OVERVIEW_SHEET
     if name not in formulas or name not in recalculated:
         return SheetCheck(name, ())
@@ -269,6 +323,8 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     rows = [L.overview_row(spec.learning_rates.index(lr)) for lr in rates]
     etas = [traces[lr].learning_rate for lr in rates]  # the η its sheet's input cell holds
     finals = [float(traces[lr].loss[-1]) for lr in rates]
+    magnitudes = [final_magnitudes.get(lr) for lr in rates]
+    final_magnitude = None if None in magnitudes else np.asarray(magnitudes, dtype=np.float64)
     reached = []
     for lr in rates:
         updates = engine.updates_until_below(traces[lr].loss, threshold)
@@ -285,11 +341,11 @@ def _verify_overview(spec, traces, formulas, cached, recalculated, tolerance) ->
     columns, first = _compare_columns(
         name,
         [
-            (title(col), col, rows, expected)
-            for col, expected in (
-                (L.OVERVIEW_RATE_COL, etas),
-                (L.OVERVIEW_FINAL_LOSS_COL, finals),
-                (L.OVERVIEW_UPDATES_COL, reached),
+            (title(col), col, rows, expected, *([] if magnitude is None else [magnitude]))
+            for col, expected, magnitude in (
+                (L.OVERVIEW_RATE_COL, etas, None),
+                (L.OVERVIEW_FINAL_LOSS_COL, finals, final_magnitude),
+                (L.OVERVIEW_UPDATES_COL, reached, None),
             )
         ],
         formulas,

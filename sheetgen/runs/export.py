@@ -22,7 +22,7 @@ from xml.sax.saxutils import unescape
 
 from sheetgen import __version__
 from sheetgen.files import OutputError, check_replaceable, check_workbook_suffix
-from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_record, untouched
+from sheetgen.record import RecordError, WorkbookRecord, package_parts, read_own_record, untouched
 from sheetgen.runs import mnist_sheets
 from sheetgen.runs.live_layout import SHEETS as LIVE_SHEETS
 from sheetgen.runs.training import RunError, TrainingRecord, read_run
@@ -121,7 +121,7 @@ def check_untouched(path: str | Path) -> WorkbookRecord:
             hand, or made by another version of sheetgen).
     """
     path = Path(path)
-    record = read_record(path)
+    record, _ = read_own_record(path)  # as large as its recorded spec implies
     training = recorded_training(record, path)  # a run that cannot be read: not sheetgen's
     if record.seal is not None:
         # the digests sheetgen recorded as it wrote the file: the same verdict on any machine

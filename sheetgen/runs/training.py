@@ -17,11 +17,11 @@ import csv
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sheetgen.bounded import load_json, plain_float
 from sheetgen.runs.cnn import LiveError, LiveNetwork, network_from_dict
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
@@ -121,7 +121,10 @@ class TrainingRecord:
         Raises:
             RunError: a field is missing, of the wrong type or out of range.
         """
-        data = json.loads(text)
+        try:
+            data = load_json(text)
+        except ValueError as exc:
+            raise RunError(f"the training record is not readable JSON: {exc}") from None
         if not isinstance(data, dict):
             raise RunError("the training record is not a JSON object")
         try:
@@ -245,10 +248,6 @@ def _layers(data: Any) -> tuple[LayerRow, ...]:
     return tuple(LayerRow.from_dict(r) for r in data)
 
 
-# a number as mnist.train writes it: no "0_26" (Python's float() reads it as 26), no "nan"
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
 def _check_size(path: Path) -> None:
     try:
         size = path.stat().st_size
@@ -274,10 +273,12 @@ def read_metrics(path: Path) -> tuple[dict[str, float], ...]:
                 raise RunError(f"{path} has columns {reader.fieldnames}, expected {','.join(METRIC_COLUMNS)}")
             rows = []
             for line, raw in enumerate(reader, start=2):
+                # a number as mnist.train writes it: no "0_26" (float() reads it as 26), no "nan"
                 texts = [raw.get(k) for k in METRIC_COLUMNS]
-                if None in raw or not all(isinstance(t, str) and _NUMBER.fullmatch(t.strip()) for t in texts):
+                numbers = [plain_float(t.strip()) if isinstance(t, str) else None for t in texts]
+                if None in raw or None in numbers:
                     raise RunError(f"{path} line {line} holds a value that is not a number")
-                row = {k: float(t) for k, t in zip(METRIC_COLUMNS, texts)}
+                row = dict(zip(METRIC_COLUMNS, numbers))
                 if not all(math.isfinite(v) for v in row.values()):
                     raise RunError(f"{path} line {line} holds a value that is not finite")
                 rows.append(_metric_row(row, f"{path} line {line}"))
@@ -344,20 +345,16 @@ def read_inference(run_dir: Path) -> LiveNetwork | None:
     path = Path(run_dir) / INFERENCE_JSON
     if not os.path.lexists(path):
         return None
-    try:
-        data = _read_json(path)
-    except RecursionError:  # nesting deeper than any network's
-        raise RunError(f"cannot read {path}: nested too deeply") from None
-    return _live(data, str(path))
+    return _live(_read_json(path), str(path))
 
 
 def _read_json(path: Path, required: bool = True):
     _check_size(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if required:
             raise RunError(f"{path} does not exist: is it a run dir of `sheetgen mnist train`?") from None
         return None
-    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError, nesting
         raise RunError(f"cannot read {path}: {exc}") from None

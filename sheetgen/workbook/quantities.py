@@ -160,6 +160,24 @@ def columns(spec: NetworkSpec) -> list[Quantity]:
     return out
 
 
+def column_count(spec: NetworkSpec) -> int:
+    """len(columns(spec)), counted without listing them: a hostile spec's layout would not fit
+    in memory, so its size is decided before one is made."""
+    samples, units = spec.n_samples, [layer.units for layer in spec.layers]
+    weights = sum(layer.units * len(layer.weights[0]) for layer in spec.layers)
+    biases = sum(len(bias_units(spec, l)) for l, layer in enumerate(spec.layers) if layer.trained_bias)
+    forward = 2 * samples * sum(units)
+    backward = samples * (2 * sum(units) - units[-1])  # the output layer has no ∂E/∂a column
+    return 1 + 2 * (weights + biases) + forward + samples * units[-1] + 1 + backward
+
+
+def input_count(spec: NetworkSpec) -> int:
+    """len(input_keys(spec)), counted without listing them."""
+    weights = sum(layer.units * len(layer.weights[0]) for layer in spec.layers)
+    biases = sum(len(bias_units(spec, l)) for l in range(len(spec.layers)))
+    return 1 + spec.n_samples * (spec.n_inputs + spec.layers[-1].units) + weights + biases
+
+
 def values(trace: Trace, key: Key) -> np.ndarray:
     """The value of a column at every iteration, from the reference engine's trace."""
     kind = key[0]

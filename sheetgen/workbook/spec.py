@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sheetgen.bounded import RefusedFile, load_json, read_regular_file
 from sheetgen.workbook.activations import ACTIVATIONS
 
 LOSSES = ("half_squared_error", "cross_entropy")
@@ -26,6 +27,16 @@ DISTRIBUTIONS = ("uniform", "normal")
 # take 27 of them. The spec owns this budget and layout.py places the table within it
 # (tests/test_workbook.py checks that the last update's row is still on the sheet).
 MAX_ITERATIONS = 1_048_548
+# A sheet's columns, A to XFD. Every weight has a column of its own, so a layer whose weights
+# need more is refused here, before any are drawn; workbook/limits.py counts every column.
+MAX_COLUMNS = 16_384
+# A template is a page of TOML; the largest a sheet can show (16,384 weights written out in
+# full) takes about 300 KB.
+MAX_TEMPLATE_BYTES = 2**20
+# Random initial weights are drawn from ±scale (or with this standard deviation); a sigmoid is
+# flat beyond ±40 and a spreadsheet's EXP overflows at 709, so this is far past any use, and
+# keeps the drawing itself finite.
+MAX_INIT_SCALE = 1e6
 
 
 class SpecError(ValueError):
@@ -186,19 +197,28 @@ def load_spec(path: str | Path | None = None) -> NetworkSpec:
     """
     path = template_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_TEMPLATE_BYTES).decode("utf-8")
     except FileNotFoundError:
         shipped = ", ".join(shipped_templates())
         raise SpecError(
             f"template {path} does not exist; the templates that come with sheetgen, "
             f"usable by name from any folder: {shipped}"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read template {path}: {exc}") from None
+    except RefusedFile as exc:
+        raise SpecError(f"template {path} {exc}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"cannot read template {path}: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read template {path}: {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"template {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise SpecError(
+            f"template {path} nests arrays or tables too deeply to read (a network's template "
+            "needs a few levels)"
+        ) from None
     try:
         return spec_from_dict(data)
     except SpecError as exc:
@@ -206,8 +226,13 @@ def load_spec(path: str | Path | None = None) -> NetworkSpec:
 
 
 def spec_from_json(text: str) -> NetworkSpec:
-    """Inverse of NetworkSpec.to_json."""
-    return spec_from_dict(json.loads(text))
+    """Inverse of NetworkSpec.to_json (for a text from a workbook, which anyone may have made:
+    its nesting is bounded before it is parsed).
+
+    Raises:
+        ValueError: not JSON, or nested too deeply (SpecError: not a valid network).
+    """
+    return spec_from_dict(load_json(text))
 
 
 _TOP_KEYS = {"name", "description", "loss", "reduction", "data", "init", "layers", "training"}
@@ -315,8 +340,8 @@ def _initialiser(init: dict):
     _whole(seed, "init.seed", 0)
     distribution = _choice(init.get("distribution", "uniform"), DISTRIBUTIONS, "init.distribution")
     scale = init.get("scale", 1.0)
-    if not _is_number(scale) or not 0 < scale < math.inf:
-        raise SpecError(f"init.scale must be a positive number, not {scale!r}")
+    if not _is_number(scale) or not 0 < scale <= MAX_INIT_SCALE:
+        raise SpecError(f"init.scale must be a positive number up to {MAX_INIT_SCALE:g}, not {scale!r}")
     import numpy as np  # PCG64 streams are stable across platforms and NumPy versions
 
     rng = np.random.default_rng(seed)
@@ -368,6 +393,11 @@ def _layer(raw: Any, index: int, fan_in: int, default_name: str, draw) -> Layer:
     _no_unknown_keys(raw, _LAYER_KEYS, f"{where}.")
     units = _required(raw, "units", f"{where}.")
     _whole(units, f"{where}.units", 1)
+    if units * fan_in > MAX_COLUMNS:  # before a weight is drawn or a layout made
+        raise SpecError(
+            f"{where} has {units:,} units × {fan_in:,} inputs = {units * fan_in:,} weights, "
+            f"a column each, but a sheet has {MAX_COLUMNS:,} columns (A to XFD); use fewer units"
+        )
     # a tuple, not the dict: a list given as the name must be refused, not be unhashable
     activation = _choice(raw.get("activation", "sigmoid"), tuple(ACTIVATIONS), f"{where}.activation")
     name = _string(raw.get("name", default_name), f"{where}.name")

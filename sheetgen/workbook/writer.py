@@ -6,9 +6,12 @@ per learning rate, and a hidden record of the spec it was built from.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import tempfile
+import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +163,26 @@ def _write(
         except xlsxwriter.exceptions.FileCreateError as exc:
             # a full disk or a vanished folder on close(); atomic_path names the target
             cause = exc.__context__
+            _abandon_zip_files(cause)
             raise (cause if isinstance(cause, OSError) else OSError(str(exc))) from None
+
+
+def _abandon_zip_files(error: BaseException | None) -> None:
+    """Close, without writing, the zip files that the failed frames of `error` left open.
+
+    XlsxWriter leaves its ZipFile open when writing it fails (a full disk); when the garbage
+    collector finalises it later, it tries again to write the zip's directory, fails again and
+    prints "Exception ignored in ZipFile.__del__" with a traceback after sheetgen's one line.
+    The file itself is removed by atomic_path.
+    """
+    if error is None:
+        return
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, zipfile.ZipFile) and value.fp is not None:
+                stream, value.fp = value.fp, None  # ZipFile.close() then does nothing
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def _write_sheets(

@@ -146,7 +146,7 @@ def _annotate(package: Package, book: Book, report, file_name: str) -> None:
         sheet_marks = marks[sheet.name]
         found = read_sheet(data, sheet_marks.refs, sheet.part)
         formats = {}
-        for ref in sheet_marks.refs:
+        for ref in sorted(sheet_marks.refs, key=cell_position):  # the same bytes on every run
             colour = colours.MISTAKE_FILL if ref in sheet_marks.starts else colours.FOLLOWS_FILL
             formats[ref] = styles.filled(base_format(found, *cell_position(ref)), colour)
         edits = format_edits(found, formats) + unselect(data, found.root)
