@@ -170,9 +170,11 @@ def format_report(report: CheckReport) -> str:
                 f"  numbers stored to about {table.digits} significant digits, so each cell is "
                 "judged at the rounding of what it is made of"
             )
-        width = max(len(c.display) for c in table.columns)
+        # a column of step numbers is read (--json lists it) but computes nothing to judge
+        shown = [c for c in table.columns if c.key != ("iteration",)] or table.columns
+        width = max(len(c.display) for c in shown)
         lines.append(f"  {'column':<{width}}  {'cells':>5}  {'largest error':>13}  verdict")
-        for c in table.columns:
+        for c in shown:
             error = format_error(c.largest_error)
             lines.append(f"  {c.display:<{width}}  {c.cells:>5}  {error:>13}  {_column_verdict(c)}")
         for c in table.mistakes:
