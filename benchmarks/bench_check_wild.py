@@ -13,16 +13,20 @@ not scored.
 
 Prints one line per workbook, the total, the time check took per file (median) and the machine;
 then times a class's worth of submissions: `--class-size` files (the corpus repeated, under other
-names) checked as `sheetgen check FOLDER` checks them, medians of `--repeats` runs.
+names) checked as `sheetgen check FOLDER` checks them, medians of `--repeats` runs, and the
+peak resident memory of one `sheetgen check FOLDER` process on that class (and whether it
+imported torch: it must not).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -138,11 +142,40 @@ def time_class(sources: list[Path], size: int, repeats: int) -> str:
             outcomes = check_many(workbook_paths([folder]))
             runs.append(time.perf_counter() - start)
         checked = sum(o.report is not None for o in outcomes)
+        peak, torch = class_memory(folder)
     return (
         f"a class of {size} submissions (sheetgen check FOLDER): median {statistics.median(runs):.1f} s "
         f"over {repeats} runs ({', '.join(f'{r:.1f}' for r in runs)} s); {checked} of {size} "
-        f"checked (target: under 60 s)"
+        f"checked (target: under 60 s)\n"
+        f"peak memory of `sheetgen check FOLDER` on the class: {peak:.0f} MB resident "
+        f"(target: under 200 MB); torch imported: {'yes' if torch else 'no'}"
     )
+
+
+# `sheetgen check FOLDER` in a fresh interpreter: its own peak resident memory, and whether
+# torch was ever loaded.
+_MEASURE = """
+import json, resource, sys
+from sheetgen.cli import main
+try:
+    main(["check", sys.argv[1]])
+except SystemExit:
+    pass
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak": peak, "torch": any(m.split(".")[0] == "torch" for m in sys.modules)}))
+"""
+
+
+def class_memory(folder: Path) -> tuple[float, bool]:
+    """(peak resident MB, whether torch was imported) of one `sheetgen check FOLDER` process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["peak"], result["torch"]
 
 
 if __name__ == "__main__":

@@ -293,18 +293,21 @@ def verify(workbook):
     help="Processes that check a class's files side by side. Default: one per usable core.",
 )
 def check(workbooks, as_json, annotate, report_path, jobs):
-    """Check hand-made backprop workbooks, column by column.
+    """Check hand-made backprop workbooks, cell by cell, by what each cell computes.
 
-    Each training table is read through its formulas: η is the cell the weight updates
-    multiply the gradient by, the inputs and targets are the cells the forward and loss
-    formulas read; labels (w1…w8, h1, a_h1 or out_h1, E_total or E_tot, ∂E/∂w1, dE/dw1, dw1,
-    E∂w1, δ_o1, …; η =, eta, lr, learning rate, ͷ, n =) find the header row on any sheet and
-    the constants of tables of typed numbers. Every row is recomputed with torch autograd, and
-    each cell from the sheet's own values of what it is made of: a column is WRONG where it
-    disagrees with its own inputs (the cell, its formula, what it should be and, where check
-    recognises it, the mistake), and the columns it spreads to "follow from" it. Typed numbers
-    are judged at their rounding. A file without cached values, or one openpyxl cannot read,
-    goes through LibreOffice first.
+    A training table is found by its weight updates (cells computing w − η·∂E/∂w, a step per
+    row, per column, or one step laid out down a column or across a row; typed numbers whose
+    columns step that way); η is what the updates multiply the gradient by, the network is
+    read from the cells the weights feed (Σ w·x, with or without an activation or a fixed
+    bias), and every other numeric column is matched to a quantity by its values and by the
+    cells its formula reads. Labels only name what was found. Every step is recomputed with
+    sheetgen's engine, and each cell from the sheet's own values of what it is made of: a
+    column is WRONG where it disagrees with its own inputs (the cell, its formula, what it
+    should be and, where check recognises it, the mistake), and the columns it spreads to
+    "follow from" it. A column that matches nothing is listed as not recognised; if the
+    updates depend on it, the table is not right. Numbers stored with few digits (typed, or
+    Google Sheets' ten) are judged at their rounding. A file without cached values, or one
+    that cannot be read directly, goes through LibreOffice first.
 
     Give one file for the full report, or several files or folders (a class's submissions)
     for one line per file and a summary.
@@ -326,6 +329,7 @@ def check(workbooks, as_json, annotate, report_path, jobs):
         format_line,
         format_report,
         format_summary,
+        internal_error,
     )
     from sheetgen.analyse.feedback import AnnotateError
     from sheetgen.analyse.reading import WorkbookError
@@ -343,6 +347,7 @@ def check(workbooks, as_json, annotate, report_path, jobs):
     origins, unreadable = find_submissions(workbooks, [Path(p) for p in (annotate, report_path) if p])
     paths = [path for path, _ in origins]
     if single:
+        message = None
         try:
             if reason := unreadable_file(paths[0]):
                 raise WorkbookError(f"{paths[0]} cannot be read: {reason}")
@@ -351,6 +356,9 @@ def check(workbooks, as_json, annotate, report_path, jobs):
             message = str(exc)
             if isinstance(exc, NoTableError) and (verify := _built_by_sheetgen(paths[0])):
                 message = f"{verify}; check, which reads hand-made workbooks, says: {message}"
+        except Exception as exc:  # noqa: BLE001 - a fault of check's own: one line, no traceback
+            message = internal_error(exc)
+        if message is not None:
             if as_json:
                 click.echo(_json({"file": str(paths[0]), "ok": False, "error": message}, indent=2))
                 sys.exit(2)

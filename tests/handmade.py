@@ -11,6 +11,7 @@ with an absolute reference ($B$2).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -261,3 +262,134 @@ def write_workbook(path, layout_name: str, sheets: dict[str, list[TablePlan]]) -
         for plan in plans:
             write_table(ws, plan)
     book.save(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same workbooks with cached values, as Excel or Google Sheets saves them: check reads them
+# without LibreOffice. Each formula is evaluated here in float64 (the templates use + − · / ^,
+# EXP and cell references only); `digits` rounds what is stored, as Google Sheets' export keeps
+# ten significant digits.
+
+_CELL = re.compile(r"\$?([A-Z]{1,3})\$?(\d+)")
+
+
+def _evaluate(cells: dict[str, object]) -> dict[str, float]:
+    """Every formula cell's value, from the typed numbers and each other."""
+    done: dict[str, float] = {}
+
+    def value(ref: str) -> float:
+        if ref in done:
+            return done[ref]
+        held = cells.get(ref)
+        if isinstance(held, str) and held.startswith("="):
+            text = _CELL.sub(lambda m: f'value("{m[1]}{m[2]}")', held[1:])
+            text = text.replace("^", "**").replace("EXP(", "math.exp(")
+            done[ref] = float(eval(text, {"math": math, "value": value}))
+        else:
+            done[ref] = float(held) if isinstance(held, (int, float)) else 0.0
+        return done[ref]
+
+    return {ref: value(ref) for ref, held in cells.items() if isinstance(held, str) and held.startswith("=")}
+
+
+def _rounded(value: float, digits: int | None) -> float:
+    return value if digits is None or value == 0 else float(f"{value:.{digits}g}")
+
+
+def write_cached(path, book: openpyxl.Workbook, digits: int | None = None) -> None:
+    """An openpyxl workbook written again with XlsxWriter, every formula with its value."""
+    import xlsxwriter
+
+    out = xlsxwriter.Workbook(str(path))
+    for ws in book.worksheets:
+        cells = {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None}
+        values = _evaluate(cells)
+        sheet = out.add_worksheet(ws.title)
+        for ref, held in cells.items():
+            if ref in values:
+                sheet.write_formula(ref, held, None, _rounded(values[ref], digits))
+            elif isinstance(held, str):
+                sheet.write_string(ref, held)
+            else:
+                sheet.write_number(ref, held)
+    out.close()
+
+
+def workbook_of(layout_name: str, sheets: dict[str, list[TablePlan]]) -> openpyxl.Workbook:
+    """write_workbook's workbook, in memory."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for ws_name, plans in sheets.items():
+        ws = book.create_sheet(ws_name)
+        _blocks(layout_name, ws_name, ws)
+        for plan in plans:
+            write_table(ws, plan)
+    return book
+
+
+# ---------------------------------------------------------------------------------------------
+# One step of Mazur's worked example laid out down a column (labels in A, values in B) or
+# across a row (labels in row 1, values in row 2), fixed biases b1 and b2 in the nets, as people
+# rebuild the tutorial one step per sheet. A plant replaces one entry's template.
+
+MAZUR = [
+    ("i1", 0.05),
+    ("i2", 0.10),
+    ("t1", 0.01),
+    ("t2", 0.99),
+    ("b1", 0.35),
+    ("b2", 0.60),
+    ("η", 0.5),
+    *[(w, INITIAL[w]) for w in WEIGHTS],
+    ("net_h1", "{w1}*{i1}+{w2}*{i2}+{b1}"),
+    ("out_h1", "1/(1+EXP(-{net_h1}))"),
+    ("net_h2", "{w3}*{i1}+{w4}*{i2}+{b1}"),
+    ("out_h2", "1/(1+EXP(-{net_h2}))"),
+    ("net_o1", "{w5}*{out_h1}+{w6}*{out_h2}+{b2}"),
+    ("out_o1", "1/(1+EXP(-{net_o1}))"),
+    ("net_o2", "{w7}*{out_h1}+{w8}*{out_h2}+{b2}"),
+    ("out_o2", "1/(1+EXP(-{net_o2}))"),
+    ("E_o1", "0.5*({t1}-{out_o1})^2"),
+    ("E_o2", "0.5*({t2}-{out_o2})^2"),
+    ("E_total", "{E_o1}+{E_o2}"),
+    ("∂E/∂out_o1", "-({t1}-{out_o1})"),
+    ("∂out_o1/∂net_o1", "{out_o1}*(1-{out_o1})"),
+    ("∂E/∂out_o2", "-({t2}-{out_o2})"),
+    ("∂out_o2/∂net_o2", "{out_o2}*(1-{out_o2})"),
+    ("∂E/∂w5", "{∂E/∂out_o1}*{∂out_o1/∂net_o1}*{out_h1}"),
+    ("∂E/∂w6", "{∂E/∂out_o1}*{∂out_o1/∂net_o1}*{out_h2}"),
+    ("∂E/∂w7", "{∂E/∂out_o2}*{∂out_o2/∂net_o2}*{out_h1}"),
+    ("∂E/∂w8", "{∂E/∂out_o2}*{∂out_o2/∂net_o2}*{out_h2}"),
+    ("∂E/∂out_h1", "{∂E/∂out_o1}*{∂out_o1/∂net_o1}*{w5}+{∂E/∂out_o2}*{∂out_o2/∂net_o2}*{w7}"),
+    ("∂E/∂out_h2", "{∂E/∂out_o1}*{∂out_o1/∂net_o1}*{w6}+{∂E/∂out_o2}*{∂out_o2/∂net_o2}*{w8}"),
+    ("∂out_h1/∂net_h1", "{out_h1}*(1-{out_h1})"),
+    ("∂out_h2/∂net_h2", "{out_h2}*(1-{out_h2})"),
+    ("∂E/∂w1", "{∂E/∂out_h1}*{∂out_h1/∂net_h1}*{i1}"),
+    ("∂E/∂w2", "{∂E/∂out_h1}*{∂out_h1/∂net_h1}*{i2}"),
+    ("∂E/∂w3", "{∂E/∂out_h2}*{∂out_h2/∂net_h2}*{i1}"),
+    ("∂E/∂w4", "{∂E/∂out_h2}*{∂out_h2/∂net_h2}*{i2}"),
+    *[(f"{w}⁺", f"{{{w}}}-{{η}}*{{∂E/∂{w}}}") for w in WEIGHTS],
+]
+
+
+def one_step(across: bool = False, plants: dict[str, str] | None = None, first: int = 2):
+    """Mazur's step on one sheet: (workbook, {name: A1 cell of its value})."""
+    plants = plants or {}
+    where = {}
+    for i, (name, _) in enumerate(MAZUR):
+        row, col = (first, first + 1 + i) if across else (first + 1 + i, first)
+        where[name] = f"{get_column_letter(col)}{row}"
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Step"
+    ws["A1"] = "One step of backpropagation"
+    for i, (name, held) in enumerate(MAZUR):
+        held = plants.get(name, held)
+        if isinstance(held, str):
+            held = "=" + re.sub(r"\{([^}]+)\}", lambda m: where[m[1]], held)
+        row, col = (first, first + 1 + i) if across else (first + 1 + i, first)
+        ws.cell(row - 1, col) if across else None
+        label = (row - 1, col) if across else (row, col - 1)
+        ws.cell(*label, name)
+        ws.cell(row, col, held)
+    return book, where

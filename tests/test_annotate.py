@@ -17,8 +17,7 @@ import xlsxwriter
 from click.testing import CliRunner
 from openxml_audit import OpenXmlValidator
 
-from sheetgen.analyse.check import CheckReport, check_workbook
-from sheetgen.analyse.check.diagnose import ColumnFinding, TableFinding
+from sheetgen.analyse.check import CheckReport, ColumnFinding, TableFinding, check_workbook
 from sheetgen.analyse.feedback import AnnotateError, annotate_workbook, annotated_name, copy_names
 from sheetgen.analyse.feedback.marks import marks_of
 from sheetgen.analyse.feedback.styles import FOLLOWS_FILL, MISTAKE_FILL

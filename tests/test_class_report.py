@@ -10,8 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheetgen.analyse.check import CheckReport, Outcome
-from sheetgen.analyse.check.diagnose import ColumnFinding, TableFinding
+from sheetgen.analyse.check import CheckReport, ColumnFinding, Outcome, TableFinding
 from sheetgen.analyse.feedback import write_class_report
 from sheetgen.analyse.feedback.class_report import UNNAMED
 from sheetgen.cli import main

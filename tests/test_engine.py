@@ -95,3 +95,47 @@ def test_history_frame_has_one_row_per_iteration():
     frame = history(SEED, trace)
     assert frame.index.tolist() == [0, 1, 2, 3]
     assert frame["E_total"].tolist() == trace.loss.tolist()
+
+
+@pytest.mark.parametrize("template", ["seed.toml", "mazur.toml", "xor.toml"])
+def test_many_weight_sets_at_once_are_each_what_one_alone_gives(template):
+    """engine.evaluate, with a leading axis of weight sets (what check recomputes a hand-made
+    table's rows with), gives each set exactly what the build's functions give it alone, and
+    what torch autograd gives it."""
+    import torch
+
+    from sheetgen.workbook.spec import load_spec
+    from tests.conftest import ROOT
+
+    spec = load_spec(ROOT / "templates" / template)
+    rows = 7
+    noise = np.random.default_rng(3)
+    weights = [
+        np.array(layer.weights) + noise.normal(0, 0.5, (rows, *np.shape(layer.weights)))
+        for layer in spec.layers
+    ]
+    biases = [np.array(layer.bias if layer.bias is not None else []) for layer in spec.layers]
+    inputs, targets = np.array(spec.inputs), np.array(spec.targets)
+    step = engine.evaluate(spec, weights, biases, inputs, targets)
+    for row in range(rows):
+        alone = [w[row] for w in weights]
+        fwd = engine.forward(spec.layers, alone, biases, inputs)
+        bwd = engine.backward(spec, alone, inputs, fwd, targets)
+        losses = engine.sample_losses(spec.loss, fwd.acts[-1], targets)
+        assert step.total[row] == engine.total_loss(losses, spec.reduction)
+        for l in range(len(spec.layers)):
+            np.testing.assert_array_equal(step.forward.acts[l][row], fwd.acts[l])
+            np.testing.assert_array_equal(step.backward.deltas[l][row], bwd.deltas[l])
+            np.testing.assert_array_equal(step.backward.grad_weights[l][row], bwd.grad_weights[l])
+        params = [torch.tensor(w, requires_grad=True) for w in alone]
+        below = torch.tensor(inputs)
+        for layer, w, b in zip(spec.layers, params, biases):
+            net = below @ w.T + (torch.tensor(b) if b.size else 0.0)
+            below = {"sigmoid": torch.sigmoid, "tanh": torch.tanh}[layer.activation](net)
+        total = (0.5 * (torch.tensor(targets) - below) ** 2).sum()
+        if spec.reduction == "mean":
+            total = total / len(inputs)
+        total.backward()
+        assert relative_error(step.total[row], total.item()) <= 1e-13
+        for l, w in enumerate(params):
+            assert relative_error(step.backward.grad_weights[l][row], w.grad.numpy()) <= 1e-12

@@ -4,5 +4,5 @@ DataFrames.
 
 May import: sheetgen.workbook (the engine, layout and formulas that say what a cell should hold),
 sheetgen.runs (the layout of an exported run's sheets, to verify them) and the top-level
-modules. torch only lazily, in check's diagnosis (check/autograd.py).
+modules. Never torch: check recomputes hand-made tables with the build's NumPy engine.
 """

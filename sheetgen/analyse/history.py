@@ -7,7 +7,7 @@ notebook can analyse a workbook without opening Excel:
     8.528...e-05
 
 A workbook sheetgen built is read through its recorded spec and layout; any other workbook
-through the tables `sheetgen check` recognises by their labels.
+through the tables `sheetgen check` recognises by what their cells compute.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def read_history(path: str | Path) -> dict:
     try:
         spec = record_from_grids(formulas, path).spec
     except NoSpecError:
-        return _handmade(values, path, pd)
+        return _handmade(path, pd)
     from sheetgen.workbook.layout import SheetLayout, sheet_name
 
     layout = SheetLayout.for_spec(spec)
@@ -73,29 +73,34 @@ def read_history(path: str | Path) -> dict:
     return tables
 
 
-def _handmade(values, path: Path, pd) -> dict:
-    from sheetgen.analyse.check.labels import HINT
-    from sheetgen.analyse.check.tables import find_tables
+def _handmade(path: Path, pd) -> dict:
+    from sheetgen.analyse.check import HINT
+    from sheetgen.analyse.check.cells import Cells
+    from sheetgen.analyse.check.locate import find_tables
+    from sheetgen.analyse.check.network import NotANetwork, read_network
+    from sheetgen.analyse.check.read import read_book
+    from sheetgen.analyse.check.recognise import recognise_table
 
-    found, _ = find_tables(values)
+    book = read_book(path)
+    found, _ = find_tables(book)
     tables = {}
-    for table in found:
-        eta = table.constants.get(("eta",))
-        if eta is not None:
-            learning_rate = eta.value
-        elif ("eta",) in table.columns:
-            learning_rate = as_number(cell(values[table.sheet], table.rows[0], table.columns[("eta",)]))
+    for located in found:
+        cells = Cells(located, book)
+        try:
+            table = recognise_table(located, cells, read_network(located, cells))
+        except NotANetwork:
+            continue
+        if ("eta",) in table.constants:
+            learning_rate = table.constants[("eta",)].value
+        elif ("eta",) in table.primary:
+            learning_rate = float(cells.values[table.primary[("eta",)]][0])
         else:
             raise HistoryError(
-                f"{path}: the table on {table.sheet}, row {table.header_row + 1}, has no η; label its cell η"
+                f"{path}: the table on {table.sheet} at {table.refs(0)[0]} has no η; label its cell η"
             )
         if learning_rate in tables:
             raise HistoryError(f"{path}: two tables use η = {learning_rate:g}; read_history keys tables by η")
-        grid = values[table.sheet]
-        ordered = sorted(table.columns.items(), key=lambda item: item[1])
-        frame = pd.DataFrame(
-            {table.labels[key]: [as_number(cell(grid, r, col)) for r in table.rows] for key, col in ordered}
-        )
+        frame = pd.DataFrame({table.names[line]: cells.values[line] for line in range(len(table.lines))})
         frame.index.name = "iteration"
         tables[learning_rate] = frame
     if not tables:

@@ -1,9 +1,9 @@
 """Every activation function, each defined once with all its facts.
 
 One `Activation` per name holds what the rest of sheetgen needs to know about it: the reference
-engine's forward and backward, the spreadsheet formula text of a and of δ, the equations a
-student reads, and a tensor forward for `sheetgen check`'s autograd. Everything else looks the
-activation up in `ACTIVATIONS` by name, so adding one means adding an entry here (and its
+engine's forward and backward (which `sheetgen check` also recomputes hand-made tables with),
+the spreadsheet formula text of a and of δ, and the equations a student reads. Everything else
+looks the activation up in `ACTIVATIONS` by name, so adding one means adding an entry here (and its
 tests); nothing else changes.
 
 The spreadsheet text is kept here, beside the arithmetic it must match term for term, so that
@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -60,8 +59,6 @@ class Activation:
             inputs (an elementwise activation reads only its own).
         slope_formula: spreadsheet text of δ with placeholders {grad} (∂E/∂a), {net} and
             {act}; None for a vector activation.
-        tensor_forward: the same forward on a torch tensor, through tensor methods only so
-            that this module does not import torch (`sheetgen build` never does).
         equation: a as a student writes it, {z} the unit's name ("σ({z})").
         slope_equation: f'(net) as a student writes it, {a} the activation's name and {z} the
             unit's; "" for a vector activation.
@@ -76,7 +73,6 @@ class Activation:
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
     formula: Callable[[Sequence[str], int], str]
     slope_formula: str | None
-    tensor_forward: Callable[[Any], Any]
     equation: str
     slope_equation: str
     explanation: str
@@ -98,10 +94,10 @@ def _elementwise(template: str) -> Callable[[Sequence[str], int], str]:
 
 def _softmax(net: np.ndarray) -> np.ndarray:
     # shifted by the row's largest net input so EXP never overflows
-    exps = libm(_exp, net - net.max(axis=1, keepdims=True))
-    total = exps[:, :1].copy()
-    for j in range(1, exps.shape[1]):
-        total = total + exps[:, j : j + 1]
+    exps = libm(_exp, net - net.max(axis=-1, keepdims=True))
+    total = exps[..., :1].copy()
+    for j in range(1, exps.shape[-1]):
+        total = total + exps[..., j : j + 1]
     return exps / total
 
 
@@ -120,7 +116,6 @@ _DEFINITIONS = (
         backward=lambda grad, net, act: grad * act * (1.0 - act),
         formula=_elementwise("1/(1+EXP(-{net}))"),
         slope_formula="{grad}*{act}*(1-{act})",
-        tensor_forward=lambda x: x.sigmoid(),
         equation="σ({z})",
         slope_equation="{a}·(1 − {a})",
         explanation="σ(x) = 1/(1 + e^(−x))",
@@ -132,7 +127,6 @@ _DEFINITIONS = (
         backward=lambda grad, net, act: grad * (1.0 - act**2),
         formula=_elementwise("TANH({net})"),
         slope_formula="{grad}*(1-{act}^2)",
-        tensor_forward=lambda x: x.tanh(),
         equation="tanh({z})",
         slope_equation="(1 − {a}²)",
         explanation="tanh(x) = (e^x − e^(−x))/(e^x + e^(−x))",
@@ -143,7 +137,6 @@ _DEFINITIONS = (
         backward=lambda grad, net, act: grad * (net > 0),
         formula=_elementwise("MAX(0,{net})"),
         slope_formula="{grad}*({net}>0)",
-        tensor_forward=lambda x: x.relu(),
         equation="max(0, {z})",
         slope_equation="[{z} > 0]",
         explanation="ReLU(x) = max(0, x); its slope is 1 where x > 0, else 0",
@@ -156,7 +149,6 @@ _DEFINITIONS = (
         backward=lambda grad, net, act: grad * np.where(net > 0, 1.0, 0.01),
         formula=_elementwise("MAX({net},0.01*{net})"),
         slope_formula="{grad}*IF({net}>0,1,0.01)",
-        tensor_forward=lambda x: x.where(x > 0, 0.01 * x),
         equation="max(0.01·{z}, {z})",
         slope_equation="(1 where {z} > 0, else 0.01)",
         explanation="leaky ReLU(x) = max(0.01·x, x); its slope is 1 where x > 0, else 0.01",
@@ -167,7 +159,6 @@ _DEFINITIONS = (
         backward=lambda grad, net, act: grad.copy(),
         formula=_elementwise("{net}"),
         slope_formula="{grad}",
-        tensor_forward=lambda x: x,
         equation="{z}",
         slope_equation="1",
         explanation="identity: a = x",
@@ -178,7 +169,6 @@ _DEFINITIONS = (
         backward=None,
         formula=_softmax_formula,
         slope_formula=None,
-        tensor_forward=lambda x: x.softmax(dim=-1),
         equation="e^{z} / Σ e^(net of every output)",
         slope_equation="",
         explanation="softmax: a_j = e^(x_j) / Σ_k e^(x_k), computed as e^(x_j − max) / Σ_k e^(x_k − max)",

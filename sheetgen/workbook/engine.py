@@ -5,6 +5,10 @@ autograd. Sums run left to right, one term at a time, and each backward product 
 association of the sheet's formula, so a spreadsheet that recalculates gets the same floats
 (up to its EXP) rather than merely close ones.
 
+Every function takes arrays shaped (samples, units) and also, with leading axes, many weight
+sets at once: `sheetgen check` evaluates each row of a hand-made table from that row's own
+weights, (rows, samples, units), with the same arithmetic the build uses (`evaluate`).
+
     >>> from sheetgen.workbook.spec import load_spec
     >>> trace = train(load_spec(), learning_rate=1.0, iterations=100)
     >>> round(float(trace.loss[1]), 10), f"{trace.loss[100]:.4g}"
@@ -32,10 +36,11 @@ SMALLEST_STORED = 2.2250738585072014e-308
 
 
 def weighted_sum(weights: np.ndarray, below: np.ndarray) -> np.ndarray:
-    """net[s, j] = Σ_k weights[j, k]·below[s, k], summed left to right as a sheet does."""
-    total = weights[:, 0] * below[:, :1]
-    for k in range(1, weights.shape[1]):
-        total = total + weights[:, k] * below[:, k : k + 1]
+    """net[s, j] = Σ_k weights[j, k]·below[s, k], summed left to right as a sheet does (leading
+    axes of both broadcast)."""
+    total = weights[..., None, :, 0] * below[..., :, 0:1]
+    for k in range(1, weights.shape[-1]):
+        total = total + weights[..., None, :, k] * below[..., :, k : k + 1]
     return total
 
 
@@ -72,12 +77,43 @@ def sample_losses(loss: str, output: np.ndarray, targets: np.ndarray) -> np.ndar
 
 def total_loss(losses: np.ndarray, reduction: str) -> float:
     """E_total: every sample's and output's term summed left to right (then averaged)."""
-    total = 0.0
-    for value in losses.ravel():
-        total = total + value
+    return float(total_losses(losses, reduction))
+
+
+def total_losses(losses: np.ndarray, reduction: str) -> np.ndarray:
+    """E_total of each weight set: its (samples, outputs) terms summed left to right, sample by
+    sample (then averaged over the samples)."""
+    total = np.zeros(losses.shape[:-2])
+    for s in range(losses.shape[-2]):
+        for j in range(losses.shape[-1]):
+            total = total + losses[..., s, j]
     if reduction == "mean":
-        total = total / losses.shape[0]
-    return float(total)
+        total = total / losses.shape[-2]
+    return total
+
+
+def output_gradient(loss: str, output: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """∂E/∂a of the output layer: a - t for ½(t - a)², -t/a for cross-entropy."""
+    if loss == "cross_entropy":
+        return -targets / output
+    return output - targets
+
+
+def back_through(deltas: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """∂E/∂a of the layer below: Σ_j δ[s, j]·w[j, k], summed over j left to right."""
+    total = deltas[..., :, 0:1] * weights[..., None, 0, :]
+    for j in range(1, weights.shape[-2]):
+        total = total + deltas[..., :, j : j + 1] * weights[..., None, j, :]
+    return total
+
+
+def weight_gradient(deltas: np.ndarray, below: np.ndarray, mean: bool) -> np.ndarray:
+    """∂E/∂w[j, k] = Σ_s δ[s, j]·below[s, k], samples summed in order (then averaged)."""
+    samples = deltas.shape[-2]
+    grad = deltas[..., 0, :, None] * below[..., 0, None, :]
+    for s in range(1, samples):
+        grad = grad + deltas[..., s, :, None] * below[..., s, None, :]
+    return grad / samples if mean else grad
 
 
 @dataclass(frozen=True)
@@ -100,18 +136,16 @@ def backward(
     """Gradients of E_total by the chain rule, output layer first."""
     layers = spec.layers
     n = len(layers)
-    samples = inputs.shape[0]
+    samples = inputs.shape[-2]
     mean = spec.reduction == "mean"
     grad_acts: list = [None] * n
     deltas: list = [None] * n
     grad_weights: list = [None] * n
     grad_biases: list = [None] * n
     output = fwd.acts[-1]
+    grad_act = output_gradient(spec.loss, output, targets)
     if spec.loss == "cross_entropy":
-        grad_act = -targets / output
         deltas[-1] = output - targets  # softmax and cross-entropy together: δ = a - t
-    else:
-        grad_act = output - targets  # ∂/∂a of ½(t - a)²
     for l in range(n - 1, -1, -1):
         layer = layers[l]
         grad_acts[l] = grad_act
@@ -119,34 +153,61 @@ def backward(
             deltas[l] = ACTIVATIONS[layer.activation].backward(grad_act, fwd.nets[l], fwd.acts[l])
         d = deltas[l]
         below = inputs if l == 0 else fwd.acts[l - 1]
-        # ∂E/∂w[j, k] = Σ_s δ[s, j]·below[s, k], samples summed in order
-        grad = d[0][:, None] * below[0][None, :]
-        for s in range(1, samples):
-            grad = grad + d[s][:, None] * below[s][None, :]
-        grad_weights[l] = grad / samples if mean else grad
+        grad_weights[l] = weight_gradient(d, below, mean)
         grad_biases[l] = _bias_gradient(layer, d, samples, mean)
         if l:
-            # ∂E/∂a_below[s, k] = Σ_j δ[s, j]·w[j, k], summed over j left to right
-            w = weights[l]
-            grad_act = d[:, :1] * w[0]
-            for j in range(1, w.shape[0]):
-                grad_act = grad_act + d[:, j : j + 1] * w[j]
+            grad_act = back_through(d, weights[l])
     return Backward(tuple(grad_acts), tuple(deltas), tuple(grad_weights), tuple(grad_biases))
 
 
 def _bias_gradient(layer: Layer, d: np.ndarray, samples: int, mean: bool) -> np.ndarray:
     if layer.bias is None:
-        return np.zeros(0)
+        return np.zeros(d.shape[:-2] + (0,))
     if layer.shared_bias:
-        total = 0.0
-        for value in d.ravel():  # every sample's every unit, in the sheet's order
-            total = total + value
-        grad = np.array([total])
+        total = np.zeros(d.shape[:-2])
+        for s in range(d.shape[-2]):  # every sample's every unit, in the sheet's order
+            for j in range(d.shape[-1]):
+                total = total + d[..., s, j]
+        grad = total[..., None]
     else:
-        grad = d[0].copy()
+        grad = d[..., 0, :].copy()
         for s in range(1, samples):
-            grad = grad + d[s]
+            grad = grad + d[..., s, :]
     return grad / samples if mean else grad
+
+
+@dataclass(frozen=True)
+class Step:
+    """Every quantity of one training step, for each of many weight sets (leading axes)."""
+
+    forward: Forward
+    losses: np.ndarray  # (..., samples, outputs)
+    total: np.ndarray  # (...,): E_total
+    backward: Backward
+
+
+def evaluate(
+    spec: NetworkSpec,
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    inputs: np.ndarray,
+    targets: np.ndarray,
+) -> Step:
+    """Forward pass, losses and gradients of one step, each weight set on its own: what
+    `sheetgen check` recomputes for every row of a hand-made table from that row's weights.
+
+    Args:
+        spec: the network's layers, loss and reduction (its numbers are not used).
+        weights: per layer, (..., units, fan_in).
+        biases: per layer, broadcastable to (..., samples, units); empty for none.
+        inputs, targets: (..., samples, inputs) and (..., samples, outputs).
+    """
+    with np.errstate(all="ignore"):  # a hand-made table's numbers may be anything
+        fwd = forward(spec.layers, weights, biases, inputs)
+        losses = sample_losses(spec.loss, fwd.acts[-1], targets)
+        total = total_losses(losses, spec.reduction)
+        bwd = backward(spec, weights, inputs, fwd, targets)
+    return Step(fwd, losses, total, bwd)
 
 
 def update(params: list[np.ndarray], grads, learning_rate: float) -> list[np.ndarray]:

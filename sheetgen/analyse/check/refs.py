@@ -5,10 +5,11 @@ through whatever labels happen to sit near it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from xlsxwriter.utility import xl_cell_to_rowcol
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 # A1 references, optionally sheet-qualified ('My sheet'!$B$2 or Sheet1!B2); not a function
 # name that looks like one (LOG10( ), not part of a longer word, not inside a number.
@@ -37,18 +38,59 @@ class Reference:
     absolute_col: bool
 
 
-def references(formula) -> list[Reference]:
-    """Every cell reference in a formula, in the order written; [] for a constant."""
+def references(formula) -> tuple[Reference, ...]:
+    """Every cell a formula reads, in the order written; () for a constant. A range (U3:V3,
+    as SUM(U3:V3) reads it) gives each of its cells, up to a few hundred."""
     if not isinstance(formula, str) or not formula.startswith("="):
-        return []
+        return ()
+    return _references(formula)
+
+
+# A range larger than this is read as its two corners only: no training table sums more.
+_LARGEST_RANGE = 400
+
+
+@functools.lru_cache(maxsize=2**16)
+def _references(formula: str) -> tuple[Reference, ...]:
+    text = _STRING.sub('""', formula)
+    matches = list(_REFERENCE.finditer(text))
     out = []
-    for match in _REFERENCE.finditer(_STRING.sub('""', formula)):
-        sheet = match["sheet"]
-        if sheet and sheet.startswith("'"):
-            sheet = sheet[1:-1].replace("''", "'")
-        row, col = xl_cell_to_rowcol(match["col"].upper() + match["row"])
-        out.append(Reference(sheet, row, col, match[0], bool(match["row_abs"]), bool(match["col_abs"])))
-    return out
+    skip = False
+    for i, match in enumerate(matches):
+        if skip:
+            skip = False
+            continue
+        first = _reference(match)
+        following = matches[i + 1] if i + 1 < len(matches) else None
+        if following is not None and text[match.end() : following.start()] == ":":
+            last = _reference(following)
+            rows = range(min(first.row, last.row), max(first.row, last.row) + 1)
+            cols = range(min(first.col, last.col), max(first.col, last.col) + 1)
+            if len(rows) * len(cols) <= _LARGEST_RANGE:
+                for row in rows:
+                    for col in cols:
+                        out.append(
+                            Reference(
+                                first.sheet,
+                                row,
+                                col,
+                                xl_rowcol_to_cell(row, col, first.absolute_row, first.absolute_col),
+                                first.absolute_row,
+                                first.absolute_col,
+                            )
+                        )
+                skip = True
+                continue
+        out.append(first)
+    return tuple(out)
+
+
+def _reference(match) -> Reference:
+    sheet = match["sheet"]
+    if sheet and sheet.startswith("'"):
+        sheet = sheet[1:-1].replace("''", "'")
+    row, col = xl_cell_to_rowcol(match["col"].upper() + match["row"])
+    return Reference(sheet, row, col, match[0], bool(match["row_abs"]), bool(match["col_abs"]))
 
 
 def literals(formula) -> list[float]:
