@@ -296,3 +296,31 @@ def test_a_label_with_thousands_of_digits_is_only_a_label(tmp_path):
     assert result.exit_code == 0, result.output
     (table,) = json.loads(result.output)["tables"]
     assert table["constants"]["learning rate"].startswith("0.5 (Sheet1!AG1)")
+
+
+def test_agreement_of_many_pairs_at_once_is_agreement_pair_by_pair():
+    """The targets' search judges thousands of (line, quantity) pairs in one array pass; each
+    pair must come out exactly as _agrees_somewhere judges it alone, NaN, infinities, zeros,
+    partial agreement and one-step tables included."""
+    import numpy as np
+
+    from sheetgen.analyse.check.network import _agreement, _agrees_somewhere
+
+    rng = np.random.default_rng(0)
+    pairs = disagreements = 0
+    for _ in range(200):
+        steps = int(rng.integers(1, 12))
+        expected = rng.normal(size=(6, steps)) * 10.0 ** rng.integers(-8, 3, size=(6, 1))
+        noise = rng.normal(size=expected.shape) * 10.0 ** rng.integers(-14, -2, size=(6, 1))
+        got = np.vstack([expected + noise * np.abs(expected), rng.normal(size=(3, steps))])
+        for array in (expected, got):
+            mask = rng.random(array.shape) < 0.1
+            array[mask] = rng.choice([np.nan, np.inf, 0.0, -np.inf], size=mask.sum())
+        got[1, steps // 2 :] *= 3
+        tolerance = float(rng.choice([1e-9, 1e-7, 1e-3]))
+        together = _agreement(got, expected, tolerance)
+        for i in range(got.shape[0]):
+            for k in range(expected.shape[0]):
+                pairs += 1
+                disagreements += bool(together[i, k]) != _agrees_somewhere(got[i], expected[k], tolerance)
+    assert pairs == 10_800 and disagreements == 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -708,15 +709,50 @@ def _target_score(cells: Cells, spec, keys, constants, targets: list[Source], to
         for k in reference
         if k[0] in ("E", "E_total") or (k[0] in ("delta", "grad_act") and k[1] == last) or k[0] == "grad_w"
     ]
-    score = 0
-    for line, values in enumerate(cells.values):
-        if line in keys:
-            continue
-        for key in wanted:
-            if any(_agrees_somewhere(values, sign * reference[key], tolerance) for sign in (1, -1)):
-                score += 1
-                break
-    return score
+    quantities = [np.broadcast_to(np.asarray(reference[k], dtype=np.float64), (cells.steps,)) for k in wanted]
+    return _lines_agreeing(
+        cells, [line for line in range(len(cells.values)) if line not in keys], quantities, tolerance
+    )
+
+
+def _lines_agreeing(cells: Cells, lines: list[int], quantities: list, tolerance: float) -> int:
+    """How many of the lines agree with one of the quantities, either sign (_agrees_somewhere)."""
+    if not lines or not quantities:
+        return 0
+    expected = np.stack([sign * np.asarray(q, dtype=np.float64) for q in quantities for sign in (1, -1)])
+    got = np.stack([np.asarray(cells.values[line], dtype=np.float64) for line in lines])
+    return int(_agreement(got, expected, tolerance).any(axis=1).sum())
+
+
+def _agreement(got, expected, tolerance: float) -> np.ndarray:
+    """_agrees_somewhere for every pair at once: lines `got` (n, steps) against quantities
+    `expected` (m, steps); True at (i, k) where line i agrees with quantity k on nearly all
+    steps, on the first few, or on the first alone, judged exactly as _agrees judges one pair.
+    The targets' search scores every choice of target cells this way: one pass of array
+    arithmetic instead of a Python loop over thousands of pairs (measured: 4.6 s of a
+    40-row workbook's check went to that loop)."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+
+    def agree(g: np.ndarray, e: np.ndarray, nearly_all: bool) -> np.ndarray:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a quantity with no finite value
+            typical = np.nanmedian(np.where(np.isfinite(e), np.abs(e), np.nan), axis=1, keepdims=True)
+            floor = np.where(np.isfinite(typical), 1e-2 * typical, 0.0)
+            scale = np.maximum(np.abs(e), floor)
+            scale = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+            close = np.abs(g[:, None, :] - e[None, :, :]) <= tolerance * scale[None, :, :]
+        usable = np.isfinite(g)[:, None, :] & np.isfinite(e)[None, :, :]
+        count = usable.sum(axis=2)
+        if nearly_all:
+            return (count > 0) & ((close & usable).sum(axis=2) >= np.maximum(1, 0.8 * count))
+        return (count > 0) & ~(usable & ~close).any(axis=2)
+
+    return (
+        agree(got, expected, nearly_all=True)
+        | agree(got[:, :4], expected[:, :4], nearly_all=False)
+        | agree(got[:, :1], expected[:, :1], nearly_all=False)
+    )
 
 
 def _agrees_somewhere(got, expected, tolerance: float) -> bool:
@@ -746,10 +782,5 @@ def _local_target_score(cells: Cells, keys, outputs: list, targets: list[Source]
             wanted += [0.5 * d * d, d, d * a * (1 - a)]
             total = total + 0.5 * d * d
     wanted.append(total)
-    score = 0
-    for line, values in enumerate(cells.values):
-        if line in keys or line in outputs:
-            continue
-        if any(_agrees_somewhere(values, sign * w, tolerance) for w in wanted for sign in (1, -1)):
-            score += 1
-    return score
+    lines = [line for line in range(len(cells.values)) if line not in keys and line not in outputs]
+    return _lines_agreeing(cells, lines, wanted, tolerance)
