@@ -34,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mnist.train import cpu_name
 from sheetgen.analyse.check import CheckError, NoTableError, check_many, check_workbook, workbook_paths
 from sheetgen.analyse.reading import WorkbookError
+from sheetgen.machine import cpu_name
 
 
 def read_expected(corpus: Path) -> dict[str, dict[str, tuple[str, set[str]]]]:
@@ -161,7 +161,13 @@ try:
     main(["check", sys.argv[1]])
 except SystemExit:
     pass
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, this process's own high-water mark: ru_maxrss would carry over the RSS of the
+# process this one was forked from (Linux keeps it across exec)
+status = open("/proc/self/status").read().split("VmHWM:")
+if len(status) > 1:
+    peak = int(status[1].split()[0]) / 1024
+else:  # not Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"peak": peak, "torch": any(m.split(".")[0] == "torch" for m in sys.modules)}))
 """
 
