@@ -171,3 +171,50 @@ def test_files_libreoffice_converts_are_guarded_first(tmp_path, name, make, refu
     with pytest.raises(RefusedWorkbook, match="is not a readable workbook") as caught:
         guard_foreign(path)
     assert refused in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def typed_table(tmp_path_factory) -> Path:
+    """A hand-made table pasted as values, rounded to 6 significant digits, as students do."""
+    import openpyxl
+
+    from tests.excel_saved import picture, write_excel_saved
+    from tests.handmade import layout_block
+
+    folder = tmp_path_factory.mktemp("typed")
+    source = write_excel_saved(folder / "source.xlsx", "block", layout_block({}), picture(folder / "p.png"))
+    book = openpyxl.load_workbook(source, data_only=True)
+    for row in book["Backprop"].iter_rows():
+        for cell in row:
+            if isinstance(cell.value, float):
+                cell.value = float(f"{cell.value:.6g}")
+    book.save(folder / "typed.xlsx")
+    return folder / "typed.xlsx"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("column", ["w1", "w5", "net_h1", "dE/dw5"])
+@pytest.mark.parametrize("typed", [0.0, 1e30, float("inf"), "abc"])
+def test_one_cell_typed_wrong_in_a_typed_table_never_passes(typed_table, tmp_path, column, typed):
+    """One cell of one row typed as 0, 1e30, inf or text (which LibreOffice reads as 0): the
+    table must not be "right"; check names the cell, says the column could not be checked, or
+    finds no table it can read (exit 2). Never OK."""
+    import openpyxl
+
+    from sheetgen.analyse.check import NoTableError, check_workbook
+
+    book = openpyxl.load_workbook(typed_table)
+    sheet = book["Backprop"]
+    header = {sheet.cell(30, col).value: col for col in range(1, 60) if sheet.cell(30, col).value}
+    sheet.cell(40, header[column]).value = typed
+    path = tmp_path / "one-bad-cell.xlsx"
+    book.save(path)
+    try:
+        report = check_workbook(path)
+    except NoTableError:
+        return  # exit 2: not a pass
+    assert not report.ok
+    (table,) = report.tables
+    flagged = {c.first_cell for c in table.mistakes}
+    unchecked = {c.label for c in table.columns if c.status == "not checked"}
+    assert flagged or unchecked
