@@ -325,7 +325,8 @@ def test_the_shape_is_read_from_the_labels(tmp_path, seed_spec):
 @pytest.mark.slow
 def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     """XOR's sheets label units per sample (h1 (s1)); check reads one sample per row and says
-    so, rather than guessing a shape ("0 hidden units")."""
+    so, rather than guessing a shape ("0 hidden units"). A workbook sheetgen built says what
+    its network is in its record, so check gives that reason, and points to verify."""
     from sheetgen.workbook.spec import load_spec
     from sheetgen.workbook.writer import build_workbook
 
@@ -334,10 +335,10 @@ def test_a_table_of_several_samples_per_row_says_why_it_is_not_read(tmp_path):
     result = run(path)
     assert result.exit_code == 2
     assert (
-        "lr 2!row 27: the 9 weights feed nothing check can recompute: no cell is Σ w·x of them "
-        "and the table's inputs, with or without an activation (check reads one sample per step; "
-        "a table of several samples per row is not read)"
+        "(its record describes a network with 4 samples a step and biases that are trained, "
+        "which check does not model)"
     ) in result.output
+    assert "sheetgen verify" in result.output
     assert "0 hidden units" not in result.output
 
 

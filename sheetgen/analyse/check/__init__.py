@@ -28,7 +28,7 @@ from pathlib import Path
 from sheetgen.analyse.check.cells import Cells
 from sheetgen.analyse.check.judge import ColumnFinding, TableFinding, judge_table
 from sheetgen.analyse.check.locate import Skipped, find_tables
-from sheetgen.analyse.check.network import NotANetwork, read_network
+from sheetgen.analyse.check.network import READ_ACTIVATIONS, NotANetwork, read_network
 from sheetgen.analyse.check.read import Book, CheckError, Pending, after_libreoffice, open_book
 from sheetgen.analyse.check.recognise import recognise_table
 from sheetgen.analyse.check.report import (
@@ -104,6 +104,8 @@ def check_workbook(path: str | Path) -> CheckReport:
 def check_book(book: Book) -> CheckReport:
     """Check the tables of a workbook already read (read → locate → recognise → recompute →
     judge)."""
+    if reason := _beyond_check(book):
+        raise NoTableError(f"no training table recognised in {book.path} ({reason}). {HINT}")
     located, skipped = find_tables(book)
     findings = []
     for table in located:
@@ -125,6 +127,35 @@ def check_book(book: Book) -> CheckReport:
             + f". {HINT}"
         )
     return CheckReport(book.path, findings, book.recalculated, skipped, book.converted)
+
+
+def _beyond_check(book: Book) -> str | None:
+    """Why check cannot read a workbook sheetgen built, from the network its record describes;
+    None for any other workbook, or one check reads. check models one sample per step, the
+    activations network.py reads, biases that stay fixed and ½-squared error: a table of
+    another network would be read as one of these, and its right cells called wrong."""
+    from sheetgen.record import RECORD_SHEET, RecordError, record_from_rows
+
+    sheet = book.sheets.get(RECORD_SHEET)
+    if sheet is None:
+        return None
+    try:
+        spec = record_from_rows([tuple(row) for row in sheet.values], book.path).spec
+    except RecordError:
+        return None
+    beyond = []
+    if len(spec.inputs) > 1:
+        beyond.append(f"{len(spec.inputs)} samples a step")
+    if spec.loss != "half_squared_error":
+        beyond.append(f"{spec.loss.replace('_', ' ')} loss")
+    unread = sorted({layer.activation for layer in spec.layers} - set(READ_ACTIVATIONS))
+    if unread:
+        beyond.append(f"{', '.join(unread)} units")
+    if any(layer.bias is not None and layer.train_bias for layer in spec.layers):
+        beyond.append("biases that are trained")
+    if not beyond:
+        return None
+    return f"its record describes a network with {' and '.join(beyond)}, which check does not model"
 
 
 def internal_error(exc: BaseException) -> str:

@@ -34,7 +34,9 @@ from sheetgen.workbook.quantities import Key
 from sheetgen.workbook.spec import NetworkSpec, spec_from_dict
 
 # Activations tried on a unit's values, the exercise's first (it wins ties).
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+# the activations check reads a unit's values as (softmax, a vector one, is not among them)
+READ_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+_ACTIVATIONS = READ_ACTIVATIONS
 # Largest layers tried for a table of typed numbers.
 _LARGEST = 8
 # Shapes and inputs tried on a table's numbers at most, and the constants tried as its inputs
