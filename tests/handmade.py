@@ -254,14 +254,7 @@ def _blocks(layout_name: str, ws_name: str, ws) -> None:
 
 
 def write_workbook(path, layout_name: str, sheets: dict[str, list[TablePlan]]) -> None:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for ws_name, plans in sheets.items():
-        ws = book.create_sheet(ws_name)
-        _blocks(layout_name, ws_name, ws)
-        for plan in plans:
-            write_table(ws, plan)
-    book.save(path)
+    workbook_of(layout_name, sheets).save(path)
 
 
 # ---------------------------------------------------------------------------------------------
